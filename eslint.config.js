@@ -1,0 +1,41 @@
+// Lint rules: typescript-eslint recommended, plus layer boundaries from docs/architecture.md.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Folders each layer must not import (relative import patterns). */
+const forbidden = {
+  domain: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  platform: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  metadata: ['storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  storage: ['marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  compute: ['marketplace', 'images', 'api', 'cli', 'web', 'main'],
+  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main'],
+  api: ['cli', 'web', 'main'],
+  cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main'],
+};
+
+const boundaryBlocks = Object.entries(forbidden).map(([layer, banned]) => ({
+  files: [`src/${layer}/**/*.ts`],
+  ignores: [`src/${layer}/**/*.test.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: banned.map((b) => ({ group: [`../${b}/*`, `../../${b}/*`, `../../../${b}/*`], message: `${layer}/ may not import ${b}/ (see docs/architecture.md)` })),
+    }],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'src/web/assets/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  ...boundaryBlocks,
+);

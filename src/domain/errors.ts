@@ -1,0 +1,67 @@
+/**
+ * The error catalogue: every failure a user can meet has a stable code, an HTTP status, and a
+ * hint that says how to fix it. docs/errors.md is generated from this table.
+ */
+export interface ErrorSpec {
+  /** HTTP status the API answers with. */
+  readonly status: number;
+  /** What the code means, for docs/errors.md. */
+  readonly description: string;
+  /** Default advice shown after the message. */
+  readonly hint: string;
+}
+
+export const errorCatalogue = {
+  USAGE: { status: 400, description: 'A command was called with missing or wrong arguments.', hint: 'Run the command with --help to see its options.' },
+  FILE_NOT_FOUND: { status: 404, description: 'A file named on the command line does not exist.', hint: 'Check the path and that you can read it.' },
+  CONFIG_INVALID: { status: 500, description: 'A configuration file or variable has a bad value.', hint: 'Fix the named key in the named file, or unset the variable.' },
+  IDENTIFIER_INVALID: { status: 400, description: 'A Marketplace identifier is not 27 characters of the base64url alphabet.', hint: 'Identifiers look like MMZu9WvwKIro-rtBQfDk4PsKO7_ (27 characters, A-Z a-z 0-9 - _).' },
+  SHA1_INVALID: { status: 400, description: 'A SHA-1 checksum is not 40 hexadecimal digits.', hint: 'Give the SHA-1 of the uncompressed image in hex.' },
+  XML_TOO_LARGE: { status: 413, description: 'An XML document is over the size limit.', hint: 'Metadata entries are a few kilobytes; check that you sent the metadata file, not the image.' },
+  XML_NOT_UTF8: { status: 400, description: 'An XML document is not valid UTF-8.', hint: 'Save the file as UTF-8 (e.g. iconv -t UTF-8).' },
+  XML_DTD_FORBIDDEN: { status: 400, description: 'An XML document carries a DOCTYPE; DTDs and entities are refused for safety.', hint: 'Remove the <!DOCTYPE ...> declaration; metadata never needs one.' },
+  XML_MALFORMED: { status: 400, description: 'An XML document could not be parsed.', hint: 'Check that the file is complete, well-formed XML (xmllint --noout FILE).' },
+  METADATA_INVALID: { status: 400, description: 'A metadata entry breaks the schema, a constraint or the RDF/XML grammar.', hint: 'Run stratus-validate-metadata on the file to see every finding.' },
+  SIGNATURE_MISSING: { status: 400, description: 'A metadata entry has no XML signature.', hint: 'Sign it first: stratus-sign-metadata --p12-cert CERT.p12 FILE.' },
+  SIGNATURE_INVALID: { status: 400, description: 'An XML signature does not verify: the document changed after signing, or the signature is damaged.', hint: 'Re-sign the file with stratus-sign-metadata after your last edit.' },
+  SIGNATURE_UNSUPPORTED: { status: 400, description: 'An XML signature uses an algorithm or reference form Stratus does not verify.', hint: 'Sign with RSA-SHA256 or RSA-SHA1, inclusive C14N, an enveloped signature and URI="".' },
+  ENDORSER_INCONSISTENT: { status: 400, description: 'The endorser block does not match the signing certificate.', hint: 'Re-sign the file: the signer rewrites the endorser from the certificate.' },
+  TRUST_REJECTED: { status: 403, description: 'The trust policy of this Marketplace refuses the endorser.', hint: 'Ask the Marketplace operator to trust your certificate, or sign with a trusted one.' },
+  ENTRY_OLDER_THAN_LATEST: { status: 400, description: 'An upload is older than the latest entry of the same image and endorser.', hint: 'Re-sign the entry so that its endorsement date is now.' },
+  ENTRY_NOT_FOUND: { status: 404, description: 'No metadata entry has that identifier, endorser and date.', hint: 'List entries with stratus-list-images or GET /metadata.' },
+  NO_MATCH: { status: 404, description: 'No metadata entry matches the query.', hint: 'Widen the filters, or add status=all to see expired and deprecated entries.' },
+  P12_NOT_FOUND: { status: 400, description: 'The PKCS#12 certificate file does not exist.', hint: 'Give --p12-cert, set STRATUSLAB_P12_CERTIFICATE, or make one with stratus-generate-p12.' },
+  P12_BAD_PASSWORD: { status: 400, description: 'The PKCS#12 file could not be opened with that password.', hint: 'Check --p12-password (or STRATUSLAB_P12_PASSWORD).' },
+  P12_NO_KEY: { status: 400, description: 'The PKCS#12 file holds no private key with a certificate.', hint: 'Export the key together with its certificate (openssl pkcs12 -export -inkey KEY -in CERT).' },
+  CERT_INVALID: { status: 400, description: 'A certificate or key could not be read.', hint: 'Give a PEM or DER X.509 certificate and a matching PEM private key.' },
+  ENDORSER_EMAIL_MISSING: { status: 400, description: 'The certificate has no e-mail SubjectAltName and no --email was given.', hint: 'Pass --email you@example.org.' },
+  EMAIL_INVALID: { status: 400, description: 'An e-mail address is not valid.', hint: 'Use a plain address such as jane@example.org.' },
+  MARKETPLACE_UNREACHABLE: { status: 502, description: 'The Marketplace endpoint did not answer.', hint: 'Check --marketplace-endpoint (or STRATUSLAB_MARKETPLACE_ENDPOINT) and that the server runs.' },
+  MARKETPLACE_ERROR: { status: 502, description: 'The Marketplace answered with an error.', hint: 'Read the message; it comes from the server.' },
+  IMAGE_NOT_READABLE: { status: 400, description: 'An image file could not be read.', hint: 'Check the path; compressed images must be complete .gz or .bz2 files.' },
+  NOT_ACCEPTABLE: { status: 406, description: 'The client asked for a representation the server does not have.', hint: 'Use ?media=xml, ?media=json or ?media=html.' },
+  PAYLOAD_UNSUPPORTED: { status: 415, description: 'The request body has a content type the route does not take.', hint: 'POST metadata as application/xml, application/rdf+xml, or a multipart form.' },
+  INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus.', hint: 'Run again with -vvv and report the trace.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The one error class: a stable code, a message saying what and where, and a hint. */
+export class StratusError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StratusError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.hint = options.hint ?? errorCatalogue[code].hint;
+  }
+}
+
+/** True when `e` is a StratusError with one of the given codes (or any code when none given). */
+export function isStratusError(e: unknown, ...codes: ErrorCode[]): e is StratusError {
+  return e instanceof StratusError && (codes.length === 0 || codes.includes(e.code));
+}
