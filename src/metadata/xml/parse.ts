@@ -1,0 +1,124 @@
+import { DOMParser } from '@xmldom/xmldom';
+import type { Document } from '@xmldom/xmldom';
+import { StratusError } from '../../domain/errors.js';
+
+/** Metadata entries are a few KiB; 1 MiB leaves room for huge descriptions and nothing more. */
+export const DEFAULT_MAX_XML_BYTES = 1024 * 1024;
+
+export interface ParseOptions {
+  /** Refuse inputs longer than this many bytes (default 1 MiB). */
+  maxBytes?: number;
+  /** Names the input in error messages (a file path or "request body"). */
+  source?: string;
+}
+
+/**
+ * Parses untrusted XML safely: size limit first, strict UTF-8, no DOCTYPE at all (so no
+ * external entities and no entity expansion), and every parser error or warning about
+ * malformed input is fatal. The result is a namespace-aware DOM.
+ */
+export function parseXml(input: Buffer | Uint8Array | string, options: ParseOptions = {}): Document {
+  const source = options.source ?? 'document';
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_XML_BYTES;
+  const text = decodeUtf8(input, source, maxBytes);
+  rejectDoctype(text, source);
+  rejectForeignEncoding(text, source);
+  let firstError: string | undefined;
+  const parser = new DOMParser({
+    onError: (level: string, message: string) => {
+      // xmldom reports recoverable problems as 'error'; for signed documents a repaired parse
+      // would be a different document, so every report other than a warning is fatal.
+      if (level !== 'warning') {
+        firstError ??= message;
+        throw new Error(message);
+      }
+    },
+  });
+  let doc: Document;
+  try {
+    doc = parser.parseFromString(text, 'text/xml');
+  } catch (e) {
+    const msg = firstError ?? (e instanceof Error ? e.message : String(e));
+    throw new StratusError('XML_MALFORMED', `unable to parse ${source}: ${cleanMessage(msg)}`);
+  }
+  if (!doc.documentElement) throw new StratusError('XML_MALFORMED', `unable to parse ${source}: no root element`);
+  return doc;
+}
+
+function decodeUtf8(input: Buffer | Uint8Array | string, source: string, maxBytes: number): string {
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  if (size > maxBytes) {
+    throw new StratusError('XML_TOO_LARGE', `${source} is ${size} bytes, over the limit of ${maxBytes} bytes`);
+  }
+  if (size === 0) throw new StratusError('XML_MALFORMED', `unable to parse ${source}: it is empty`);
+  let text: string;
+  if (typeof input === 'string') {
+    text = input;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch {
+      const at = firstInvalidUtf8(input);
+      throw new StratusError('XML_NOT_UTF8', `${source} is not valid UTF-8 (first bad byte at offset ${at})`);
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.includes('\u0000')) throw new StratusError('XML_MALFORMED', `unable to parse ${source}: it contains NUL characters, so it is not text`);
+  return text;
+}
+
+/** Offset of the first byte that breaks UTF-8, for the error message. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0;
+  let hi = bytes.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    try {
+      decoder.decode(bytes.subarray(0, mid));
+      lo = mid;
+    } catch {
+      // A prefix may end inside a valid multi-byte sequence; stream mode tells those apart.
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+        lo = mid;
+      } catch {
+        hi = mid;
+      }
+    }
+  }
+  return lo;
+}
+
+/** A DOCTYPE may only stand in the prolog, so scanning the prolog is enough to refuse DTDs. */
+function rejectDoctype(text: string, source: string): void {
+  let i = 0;
+  for (;;) {
+    const lt = text.indexOf('<', i);
+    if (lt < 0) return;
+    if (text.startsWith('<?', lt)) {
+      const end = text.indexOf('?>', lt + 2);
+      if (end < 0) return;
+      i = end + 2;
+    } else if (text.startsWith('<!--', lt)) {
+      const end = text.indexOf('-->', lt + 4);
+      if (end < 0) return;
+      i = end + 3;
+    } else if (/^<!DOCTYPE/i.test(text.slice(lt, lt + 9))) {
+      throw new StratusError('XML_DTD_FORBIDDEN', `${source} has a DOCTYPE declaration; DTDs and entity declarations are not accepted`);
+    } else {
+      return;
+    }
+  }
+}
+
+function rejectForeignEncoding(text: string, source: string): void {
+  const decl = /^\s*<\?xml[^?]*encoding\s*=\s*["']([^"']+)["']/.exec(text);
+  if (decl && !/^utf-?8$/i.test(decl[1] ?? '')) {
+    throw new StratusError('XML_NOT_UTF8', `${source} declares encoding "${decl[1]}"; only UTF-8 is accepted`);
+  }
+}
+
+function cleanMessage(msg: string): string {
+  return msg.replace(/\s+/g, ' ').replace(/^\[xmldom [a-zA-Z]+\]\s*/, '').trim();
+}
