@@ -11,7 +11,9 @@ const forbidden = {
   marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   compute: ['marketplace', 'images', 'api', 'cli', 'web', 'main'],
   client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main'],
-  api: ['cli', 'web', 'main'],
+  // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
+  api: ['storage', 'cli', 'main'],
+  web: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main'],
   cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main'],
 };
 

@@ -39,6 +39,7 @@ export const errorCatalogue = {
   MARKETPLACE_UNREACHABLE: { status: 502, description: 'The Marketplace endpoint did not answer.', hint: 'Check --marketplace-endpoint (or STRATUSLAB_MARKETPLACE_ENDPOINT) and that the server runs.' },
   MARKETPLACE_ERROR: { status: 502, description: 'The Marketplace answered with an error.', hint: 'Read the message; it comes from the server.' },
   IMAGE_NOT_READABLE: { status: 400, description: 'An image file could not be read.', hint: 'Check the path; compressed images must be complete .gz or .bz2 files.' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No HTTP resource at that path.', hint: 'See docs/api.md for the routes.' },
   NOT_ACCEPTABLE: { status: 406, description: 'The client asked for a representation the server does not have.', hint: 'Use ?media=xml, ?media=json or ?media=html.' },
   PAYLOAD_UNSUPPORTED: { status: 415, description: 'The request body has a content type the route does not take.', hint: 'POST metadata as application/xml, application/rdf+xml, or a multipart form.' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus.', hint: 'Run again with -vvv and report the trace.' },

@@ -48,7 +48,7 @@ function writeNode(n: Node, out: string[]): void {
         return;
       }
       out.push('>');
-      for (let c = el.firstChild; c; c = c.nextSibling) writeNode(c, out);
+      for (let c: Node | null = el.firstChild; c; c = c.nextSibling) writeNode(c, out);
       out.push('</', el.tagName, '>');
       return;
     }

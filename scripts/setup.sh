@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, npm packages, the build, and every stratus-* command on
+# the PATH. Each step checks first and does nothing when it is already done, so a second run
+# takes a second or two. Called by `npm run demo` and `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+say() { printf ' :: %s\n' "$*"; }
+
+# 1. Debian packages: command → package. Tests use every one of them; none is optional.
+declare -A want=(
+  [xmlsec1]=xmlsec1            # independent check of our XML signatures
+  [chromium]=chromium          # web UI tests through playwright-core
+  [qemu-img]=qemu-utils        # disk formats
+  [bzip2]=bzip2                # .bz2 images
+  [openssl]=openssl            # test certificates
+  [curl]=curl                  # download benchmark anchor
+)
+missing=()
+for cmd in "${!want[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}"); done
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then missing+=(postgresql-15); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "Installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "  [ERROR] apt packages missing (${missing[*]}) and not root: run 'sudo npm run setup'" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. npm packages, reinstalled only when the lock file changed.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.stratus-lock ] || [ "$(cat node_modules/.stratus-lock)" != "$lock_hash" ]; then
+  say "Installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.stratus-lock
+fi
+
+# 3. Build, when any source is newer than the last build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src test scripts bench tsconfig.json package.json -newer "$stamp" -type f 2>/dev/null | head -n 1)" ]; then
+  say "Building (tsc)"
+  npx tsc -p tsconfig.json
+  cp -r src/web/assets dist/src/web/ 2>/dev/null || true
+  chmod +x dist/src/main/cli.js
+  touch "$stamp"
+fi
+
+# 4. Commands on the PATH, as the seed types them (stratus-upload-metadata …).
+bindir="$(npm prefix -g)/bin"
+target="$root/dist/src/main/cli.js"
+linked=0
+for name in $(node -e 'for (const k of Object.keys(require("./package.json").bin)) console.log(k)'); do
+  if [ "$(readlink "$bindir/$name" 2>/dev/null)" != "$target" ]; then
+    ln -sfn "$target" "$bindir/$name"
+    linked=$((linked + 1))
+  fi
+done
+[ "$linked" -eq 0 ] || say "Linked $linked commands into $bindir"

@@ -1,0 +1,35 @@
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { StratusError } from '../domain/errors.js';
+import type { Services } from './services.js';
+import { sendError } from './errors.js';
+import { metadataRoutes } from './metadata.routes.js';
+import { endorserRoutes } from './endorsers.routes.js';
+
+export interface AppOptions {
+  /** Largest metadata upload, in bytes (default 1 MiB). */
+  maxMetadataBytes?: number;
+  /** Log requests (pino JSON lines) to stdout. */
+  logger?: boolean;
+  /** Honour X-Forwarded-Proto/Host from a reverse proxy, as StratusLab's nginx set-up did. */
+  trustProxy?: boolean;
+}
+
+/** Builds the HTTP application without listening, so tests can use inject(). */
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const maxBytes = options.maxMetadataBytes ?? 1024 * 1024;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: maxBytes,
+    trustProxy: options.trustProxy ?? false,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+  });
+  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10 } });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));
+  metadataRoutes(app, services.marketplace, maxBytes);
+  endorserRoutes(app, services.marketplace);
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { FastifyRequest } from 'fastify';
+
+export type Media = 'xml' | 'json' | 'html' | 'text';
+
+/**
+ * Picks the representation as StratusLab's Restlet server did: `?media=xml|json|html`
+ * wins, then the Accept header by quality, then `fallback` (XML for data resources).
+ */
+export function negotiate(request: FastifyRequest, fallback: Media = 'xml'): Media {
+  const media = (request.query as Record<string, unknown> | undefined)?.media;
+  if (media === 'xml' || media === 'json' || media === 'html' || media === 'text') return media;
+  const accept = request.headers.accept;
+  if (!accept) return fallback;
+  const ranked = accept.split(',').map((part, i) => {
+    const [type = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? '1');
+    return { type: type.trim(), q: Number.isFinite(q) ? q : 0, i };
+  }).filter((r) => r.q > 0).sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const { type } of ranked) {
+    if (type === 'text/html' || type === 'application/xhtml+xml') return 'html';
+    if (type === 'application/json' || type === 'application/sparql-results+json') return 'json';
+    if (type === 'application/xml' || type === 'text/xml' || type === 'application/rdf+xml' || type === 'application/sparql-results+xml') return 'xml';
+    if (type === 'text/plain') return 'text';
+    if (type === '*/*' || type === 'application/*') return fallback;
+  }
+  return fallback;
+}
+
+/** The server's base URL as the client sees it, for Location headers. */
+export function baseUrl(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}

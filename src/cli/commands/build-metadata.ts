@@ -1,0 +1,92 @@
+import { statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { StratusError } from '../../domain/errors.js';
+import { addDays, formatUtc } from '../../domain/dates.js';
+import { identifierFromSha1 } from '../../domain/identifier.js';
+import { buildEntryXml, entryFileName } from '../../metadata/entry/build.js';
+import type { ChecksumAlgorithm, EntryDraft } from '../../metadata/entry/build.js';
+import { compressionOf, hashFile } from '../../platform/hashing.js';
+import type { DigestName } from '../../platform/hashing.js';
+import { progressBar } from '../../platform/progress.js';
+import { requireFile, writeFileAtomic } from '../../platform/files.js';
+import { newProgram, runProgram, contextOf } from '../program.js';
+import { printDetail, printWarning } from '../output.js';
+
+/** StratusLab's 178-day default validity ((356/2) days: a typo for 365 that stuck). */
+const DEFAULT_VALID_DAYS = 178;
+
+const CHECKSUMS: Array<[ChecksumAlgorithm, DigestName]> = [['MD5', 'md5'], ['SHA-1', 'sha1'], ['SHA-256', 'sha256'], ['SHA-512', 'sha512']];
+
+export default async function main(argv: string[]): Promise<number> {
+  const program = newProgram('stratus-build-metadata', 'Build unsigned Marketplace metadata for an image file, reading it once to compute its size and checksums (over the decompressed content for .gz and .bz2).', { userConfig: false })
+    .argument('<image>', 'image file (raw, qcow2, …; may end in .gz or .bz2)')
+    .option('--author <name>', 'dcterms:creator', '')
+    .option('--type <name>', 'dcterms:type (base, grid, machine, …)', 'base')
+    .option('--kind <name>', 'slterms:kind: machine or disk', 'machine')
+    .option('--os <name>', 'slterms:os', '')
+    .option('--os-version <v>', 'slterms:os-version', '')
+    .option('--os-arch <arch>', 'slterms:os-arch', '')
+    .option('--image-version <v>', 'slterms:version', '')
+    .option('--format <fmt>', 'dcterms:format: raw or qcow2', 'raw')
+    .option('--hypervisor <name>', 'slterms:hypervisor', 'kvm')
+    .option('--location <uri>', 'slterms:location (repeat for mirrors)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--compression <c>', 'dcterms:compression of the file at the location: gz, bz2 or none (default: from the file name)')
+    .option('--title <text>', 'dcterms:title', '')
+    .option('--tag <text>', 'dcterms:alternative, a stable alias', '')
+    .option('--comment <text>', 'dcterms:description', '')
+    .option('--disks-bus <bus>', 'slterms:disks-bus: ide, scsi or virtio', 'ide')
+    .option('--inbound-port <port>', 'slterms:inbound-port (repeat)', (v: string, prev: number[]) => [...prev, Number(v)], [] as number[])
+    .option('--valid-days <n>', 'days until dcterms:valid', String(DEFAULT_VALID_DAYS))
+    .option('--md5 <hex>', 'use this MD5 instead of computing it')
+    .option('--sha1 <hex>', 'use this SHA-1 instead of computing it')
+    .option('--sha256 <hex>', 'use this SHA-256 instead of computing it')
+    .option('--sha512 <hex>', 'use this SHA-512 instead of computing it')
+    .option('--no-md5', 'do not compute MD5')
+    .option('--no-sha256', 'do not compute SHA-256')
+    .option('--no-sha512', 'do not compute SHA-512')
+    .option('-o, --output <file>', 'write here instead of <os>-<osversion>-<arch>-<type>-<version>.xml in the current directory')
+    .action(async (image: string, o: Record<string, unknown>) => {
+      const ctx = contextOf(program);
+      requireFile(image, 'image file');
+      const given: Partial<Record<DigestName, string>> = {};
+      for (const [, name] of CHECKSUMS) {
+        const v = o[name];
+        if (typeof v === 'string') {
+          if (!/^[0-9a-fA-F]+$/.test(v)) throw new StratusError('USAGE', `--${name} ${v} is not hexadecimal`);
+          given[name] = v.toLowerCase();
+        }
+      }
+      const wanted = CHECKSUMS.map(([, n]) => n).filter((n) => given[n] === undefined && (n === 'sha1' || o[n] !== false));
+      const compression = typeof o.compression === 'string' ? o.compression : compressionOf(image);
+      if (!['gz', 'bz2', 'none', ''].includes(compression)) throw new StratusError('USAGE', `--compression ${compression} is not gz, bz2 or none`);
+      const validDays = Number(o.validDays);
+      if (!Number.isFinite(validDays) || validDays <= 0) throw new StratusError('USAGE', `--valid-days ${String(o.validDays)} must be a positive number`);
+      const ports = o.inboundPort as number[];
+      for (const p of ports) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new StratusError('USAGE', `--inbound-port ${p} must be 0-65535`);
+
+      const bar = progressBar(`hashing ${basename(image)}`, statSync(image).size);
+      const result = await hashFile(image, { algorithms: wanted, compression: compressionOf(image), onProgress: (read) => bar.update(read) });
+      bar.finish();
+      const digests = { ...result.digests, ...given };
+      const sha1 = digests.sha1 as string;
+      const now = new Date();
+      const draft: EntryDraft = {
+        identifier: identifierFromSha1(sha1),
+        bytes: result.bytes,
+        checksums: Object.fromEntries(CHECKSUMS.filter(([, n]) => digests[n]).map(([a, n]) => [a, digests[n]])),
+        type: String(o.type), kind: String(o.kind), os: String(o.os), osVersion: String(o.osVersion), osArch: String(o.osArch),
+        version: String(o.imageVersion), compression: compression === 'none' ? '' : compression,
+        locations: o.location as string[], format: String(o.format), creator: String(o.author),
+        created: formatUtc(now), valid: formatUtc(addDays(now, validDays)),
+        title: String(o.title), alternative: String(o.tag), description: String(o.comment),
+        hypervisor: String(o.hypervisor), disksBus: String(o.disksBus), inboundPorts: ports,
+      };
+      if (draft.locations.length === 0) {
+        printWarning(ctx.output, "Image physical location (URL) was not provided. You'll have to set it manually in the resulting manifest.");
+      }
+      const out = typeof o.output === 'string' ? o.output : join(process.cwd(), entryFileName(draft));
+      writeFileAtomic(out, buildEntryXml(draft));
+      printDetail(ctx.output, `Metadata written to ${out} (identifier ${draft.identifier}, ${draft.bytes} bytes)`);
+    });
+  return runProgram(program, argv);
+}

@@ -1,0 +1,106 @@
+/**
+ * Shapes that cross the HTTP boundary as JSON: the API writes them, the CLI and the web UI
+ * read them. Field names are the glossary's, in camelCase.
+ */
+
+export type EntryStatusName = 'valid' | 'expired' | 'deprecated' | 'superseded' | 'no-validity';
+
+/** One metadata entry as listings show it. */
+export interface EntrySummary {
+  identifier: string;
+  email: string;
+  created: string;
+  status: EntryStatusName;
+  os: string | null;
+  osVersion: string | null;
+  osArch: string | null;
+  kind: string | null;
+  type: string | null;
+  title: string | null;
+  description: string | null;
+  alternative: string | null;
+  creator: string | null;
+  version: string | null;
+  format: string | null;
+  bytes: number | null;
+  valid: string | null;
+  deprecated: string | null;
+  location: string | null;
+  locations: string[];
+  subject: string | null;
+  issuer: string | null;
+  /** Path of the entry under the server root: /metadata/<id>/<email>/<created>. */
+  path: string;
+}
+
+/** A page of a listing: StratusLab's DataTables fields plus `entries` for modern clients. */
+export interface EntryListing {
+  sEcho: number;
+  iTotalRecords: number;
+  iTotalDisplayRecords: number;
+  rMsg: string;
+  aaData: string[][];
+  entries: EntrySummary[];
+  offset: number;
+  limit: number;
+  total: number;
+}
+
+/** What the entry page and `stratus-show-image --json` show about the signature. */
+export interface SignatureInfo {
+  valid: boolean;
+  reason?: string;
+  algorithm?: string;
+  signer?: { subject: string; issuer: string; email?: string; notBefore: string; notAfter: string };
+}
+
+export interface ChecksumInfo {
+  algorithm: string;
+  value: string;
+}
+
+/** A single entry with everything the entry page shows. */
+export interface EntryDetail extends EntrySummary {
+  checksums: ChecksumInfo[];
+  hypervisor: string | null;
+  disksBus: string | null;
+  publisher: string | null;
+  serialNumber: string | null;
+  compression: string | null;
+  metadataCreated: string | null;
+  inboundPorts: number[];
+  outboundPorts: number[];
+  icmp: number[];
+  /** Elements in other namespaces, serialized as they are. */
+  extensions: string[];
+  signature: SignatureInfo;
+}
+
+export interface EndorserSummary {
+  email: string;
+  subject: string | null;
+  issuer: string | null;
+}
+
+export type StatusFilter = 'valid' | 'expired' | 'deprecated' | 'all';
+export type LocationFilter = 'all' | 'pdisk' | 'web';
+export type SortColumn = 'created' | 'os' | 'os_version' | 'os_arch' | 'email' | 'kind' | 'identifier' | 'title';
+
+/** A listing query (reference §6.2). Unless `created` is given, only latest entries count. */
+export interface ListQuery {
+  identifier?: string;
+  email?: string;
+  created?: string;
+  status?: StatusFilter;
+  location?: LocationFilter;
+  os?: string;
+  osVersion?: string;
+  osArch?: string;
+  tag?: string;
+  /** Space-separated terms; every term must occur (case-insensitive) in some field. */
+  text?: string;
+  offset?: number;
+  limit?: number;
+  sort?: SortColumn;
+  direction?: 'asc' | 'desc';
+}

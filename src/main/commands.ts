@@ -1,0 +1,22 @@
+/** A command module: its default export parses argv and returns the exit status. */
+export interface CommandModule {
+  default(argv: string[]): Promise<number>;
+}
+
+/**
+ * Every command, loaded lazily so that starting one command does not load them all.
+ * The keys are the names after `stratus-`; package.json "bin" lists the same names.
+ */
+export const commands: Record<string, () => Promise<CommandModule>> = {
+  serve: () => import('./serve.js'),
+  'build-metadata': () => import('../cli/commands/build-metadata.js'),
+  'sign-metadata': () => import('../cli/commands/sign-metadata.js'),
+  'validate-metadata': () => import('../cli/commands/validate-metadata.js'),
+  'upload-metadata': () => import('../cli/commands/upload-metadata.js'),
+  'deprecate-metadata': () => import('../cli/commands/deprecate-metadata.js'),
+  'list-images': () => import('../cli/commands/list-images.js'),
+  'search-image': () => import('../cli/commands/search-image.js'),
+  'show-image': () => import('../cli/commands/show-image.js'),
+  manifest: () => import('../cli/commands/manifest.js'),
+  'generate-p12': () => import('../cli/commands/generate-p12.js'),
+};

@@ -1,0 +1,36 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { newProgram, runProgram } from '../cli/program.js';
+import { loadServerSettings, startServer } from './server.js';
+
+/** `stratus serve`: the Marketplace (and, later, pdisk and compute) in one process. */
+export default async function main(argv: string[]): Promise<number> {
+  const program = newProgram('stratus serve', 'Run the Stratus server: Marketplace REST API and web UI, with state in SQLite under the data dir (or PostgreSQL).', { userConfig: false })
+    .option('--data-dir <dir>', 'where state lives (env STRATUS_DATA_DIR)', process.env.STRATUS_DATA_DIR ?? join(homedir(), '.stratus'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--port <n>', 'port to listen on (default 9204; 0 picks a free port)')
+    .option('--database <url>', 'SQLite file or postgres://… URL (default <data-dir>/stratus.db)')
+    .option('--config <file>', 'server configuration (default <data-dir>/stratus.cfg)')
+    .option('--log', 'log every request as JSON lines')
+    .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean }) => {
+      const settings = loadServerSettings({
+        dataDir: o.dataDir,
+        ...(o.host ? { host: o.host } : {}),
+        ...(o.port !== undefined ? { port: Number(o.port) } : {}),
+        ...(o.database ? { database: o.database } : {}),
+        ...(o.config ? { config: o.config } : {}),
+        logger: o.log ?? false,
+      });
+      const server = await startServer(settings);
+      process.stdout.write(`Stratus serving ${server.url}/ (data dir ${settings.dataDir})\n`);
+      if (settings.trust) process.stdout.write('Trust policy: on\n');
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          void server.close().then(resolve);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+  return runProgram(program, argv);
+}

@@ -1,0 +1,180 @@
+import { StratusError } from '../domain/errors.js';
+import { formatUtc } from '../domain/dates.js';
+import { parseXml } from '../metadata/xml/parse.js';
+import { readEntry } from '../metadata/entry/entry.js';
+import type { Entry } from '../metadata/entry/entry.js';
+import { assertValid, validateDocument } from '../metadata/validate/validate.js';
+import { trustRejection } from '../metadata/trust.js';
+import type { TrustPolicy } from '../metadata/trust.js';
+import type { EntryStore, EntryRow, NewEntryRow } from '../storage/entries.js';
+import type { EndorserSummary, EntryDetail, EntryStatusName, EntrySummary, ListQuery } from '../domain/wire.js';
+import { toDataTablesRow, toDetail, toSummary } from './views.js';
+
+/** The key of one stored entry, and its path under /metadata. */
+export interface EntryKey {
+  identifier: string;
+  email: string;
+  created: string;
+}
+
+export function entryPath(k: EntryKey): string {
+  return `${k.identifier}/${k.email}/${k.created}`;
+}
+
+export interface MarketplaceOptions {
+  trust?: TrustPolicy;
+  /** Largest metadata document accepted, in bytes. */
+  maxBytes?: number;
+  clock?: () => Date;
+}
+
+export interface PublishResult {
+  key: EntryKey;
+  /** <identifier>/<email>/<created>, the entry's path under /metadata. */
+  path: string;
+  entry: Entry;
+  /** 'exists' when the very same signed document was already stored. */
+  status: 'created' | 'exists';
+}
+
+/**
+ * The Marketplace service: validates and stores signed entries under the latest-entry rules
+ * of reference §4.7, and answers listings. Nothing is ever deleted; deprecating is uploading
+ * a newer entry that carries slterms:deprecated.
+ */
+export class Marketplace {
+  private readonly clock: () => Date;
+
+  constructor(private readonly store: EntryStore, private readonly options: MarketplaceOptions = {}) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** Runs every upload check of §5.4 (plus the schema), then stores the entry. */
+  async publish(body: Buffer | string): Promise<PublishResult> {
+    const xml = typeof body === 'string' ? body : undefined;
+    const doc = parseXml(body, { maxBytes: this.options.maxBytes, source: 'metadata' });
+    const report = validateDocument(doc);
+    assertValid(report);
+    const cert = report.signature?.certificate;
+    if (this.options.trust && cert) {
+      const reason = trustRejection(cert, this.options.trust, this.clock());
+      if (reason) throw new StratusError('TRUST_REJECTED', reason);
+    }
+    const entry = readEntry(doc);
+    const key = keyOf(entry);
+    const text = xml ?? Buffer.from(body as Buffer).toString('utf8').replace(/^\uFEFF/, '');
+    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock())));
+    return { key, entry, status, path: entryPath(key) };
+  }
+
+  /** One stored entry by its full key, whatever its status. */
+  async get(key: EntryKey): Promise<FoundEntry> {
+    const row = await this.store.get(key.identifier, key.email, key.created);
+    if (!row) throw new StratusError('ENTRY_NOT_FOUND', 'metadata entry not found.');
+    return this.found(row);
+  }
+
+  /** The newest non-deprecated entry of an endorser carrying a dcterms:alternative tag. */
+  async byTag(email: string, tag: string): Promise<FoundEntry> {
+    const row = await this.store.latestByTag(email, tag.replace(/^["']|["']$/g, ''));
+    if (!row) throw new StratusError('ENTRY_NOT_FOUND', 'metadata entry not found.');
+    return this.found(row);
+  }
+
+  /** A page of a listing, in the three shapes the API serves. */
+  async list(query: ListQuery): Promise<ListResult> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) });
+    const entries = page.rows.map((r) => toSummary(r, this.statusOf(r)));
+    return { total: page.total, entries, rows: entries.map(toDataTablesRow), xml: page.rows.map((r) => r.xml) };
+  }
+
+  async endorsers(): Promise<EndorserSummary[]> {
+    return this.store.endorsers();
+  }
+
+  /** An endorser's entries endorsed within the last `days` days (default 30), all statuses. */
+  async endorserEntries(email: string, days = 30): Promise<EntrySummary[]> {
+    const since = formatUtc(new Date(this.clock().getTime() - days * 86_400_000));
+    const page = await this.store.search({ email, status: 'all', now: formatUtc(this.clock()), limit: 10_000 });
+    return page.rows.filter((r) => r.created >= since).map((r) => toSummary(r, this.statusOf(r)));
+  }
+
+  async tags(email: string): Promise<string[]> {
+    return this.store.tags(email);
+  }
+
+  /** Status of a row now: StratusLab's three states plus "superseded" for older entries. */
+  statusOf(row: EntryRow): EntryStatusName {
+    if (!row.is_latest) return 'superseded';
+    if (row.deprecated !== null) return 'deprecated';
+    if (row.valid === null) return 'no-validity';
+    return row.valid > formatUtc(this.clock()) ? 'valid' : 'expired';
+  }
+
+  private found(row: EntryRow): FoundEntry {
+    return { xml: row.xml, detail: () => toDetail(row, this.statusOf(row)) };
+  }
+}
+
+/** A stored entry: its signed XML, and (computed on demand) the full view with the signature verdict. */
+export interface FoundEntry {
+  xml: string;
+  detail(): EntryDetail;
+}
+
+export interface ListResult {
+  total: number;
+  entries: EntrySummary[];
+  /** DataTables rows, for StratusLab's JSON listing. */
+  rows: string[][];
+  /** The stored signed documents, for the XML listing. */
+  xml: string[];
+}
+
+function keyOf(entry: Entry): EntryKey {
+  const { email, created } = entry.endorsement;
+  if (!email || !created) {
+    throw new StratusError('METADATA_INVALID', 'invalid metadata: the endorsement has no e-mail or creation date', {
+      hint: 'Sign the entry with stratus-sign-metadata, which fills the endorsement.',
+    });
+  }
+  return { identifier: entry.identifier, email, created };
+}
+
+/** `pdisk` for entries kept in a site's disk service; `web` for http(s)/ftp; `none` without location. */
+export function locationKind(locations: string[]): 'pdisk' | 'web' | 'none' {
+  if (locations.length === 0) return 'none';
+  return locations.some((l) => /^pdisk/.test(l)) ? 'pdisk' : 'web';
+}
+
+function toRow(e: Entry, key: EntryKey, xml: string, now: string): NewEntryRow {
+  const search = [e.identifier, key.email, e.os, e.osVersion, e.osArch, e.title, e.description, e.alternative, e.creator,
+    e.kind, e.type, e.version, e.endorsement.subject, ...e.locations].filter(Boolean).join(' ').toLowerCase();
+  return {
+    identifier: key.identifier,
+    email: key.email,
+    created: key.created,
+    valid: e.valid || null,
+    deprecated: e.deprecated ?? null,
+    os: e.os ?? null,
+    os_version: e.osVersion ?? null,
+    os_arch: e.osArch ?? null,
+    kind: e.kind ?? null,
+    type: e.type ?? null,
+    title: e.title ?? null,
+    description: e.description ?? null,
+    alternative: e.alternative ?? null,
+    creator: e.creator ?? null,
+    version: e.version ?? null,
+    format: e.format ?? null,
+    location: e.locations[0] ?? null,
+    locations: JSON.stringify(e.locations),
+    location_kind: locationKind(e.locations),
+    subject: e.endorsement.subject ?? null,
+    issuer: e.endorsement.issuers[0] ?? null,
+    bytes: e.bytes ?? null,
+    uploaded_at: now,
+    search,
+    xml,
+  };
+}

@@ -1,0 +1,33 @@
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StratusError } from '../domain/errors.js';
+
+/**
+ * Writes a file so that readers see either the old content or the new, never half of it:
+ * write a temporary file beside the target, fsync, then rename over the target.
+ */
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', mode);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    throw new StratusError('FILE_NOT_FOUND', `cannot write ${path}: ${err.code ?? err.message}`, { hint: 'Check that the directory exists and is writable, and that the disk is not full.' });
+  }
+}
+
+/** Fails with FILE_NOT_FOUND and the StratusLab wording when an input file is missing. */
+export function requireFile(path: string, what = 'file'): void {
+  if (!existsSync(path)) throw new StratusError('FILE_NOT_FOUND', `Can't find ${what}: ${path}`);
+}

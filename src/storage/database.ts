@@ -1,0 +1,102 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Generated, Migration, MigrationProvider } from 'kysely';
+import { migrations } from './migrations.js';
+
+/** One row per stored metadata entry; the signed XML is kept byte for byte in `xml`. */
+export interface EntriesTable {
+  id: Generated<number>;
+  identifier: string;
+  email: string;
+  /** The endorsement time, yyyy-MM-ddTHH:mm:ssZ: with identifier and email, the entry key. */
+  created: string;
+  valid: string | null;
+  deprecated: string | null;
+  os: string | null;
+  os_version: string | null;
+  os_arch: string | null;
+  kind: string | null;
+  type: string | null;
+  title: string | null;
+  description: string | null;
+  alternative: string | null;
+  creator: string | null;
+  version: string | null;
+  format: string | null;
+  location: string | null;
+  locations: string;
+  location_kind: string;
+  subject: string | null;
+  issuer: string | null;
+  bytes: number | null;
+  /** 1 on the newest entry of each (identifier, email) pair: StratusLab's "latest" tag. */
+  is_latest: number;
+  uploaded_at: string;
+  /** Lower-cased text of the searchable fields, for free-text search. */
+  search: string;
+  xml: string;
+}
+
+export interface Tables {
+  entries: EntriesTable;
+}
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** The database port: a Kysely handle plus what differs between SQLite and PostgreSQL. */
+export interface Database {
+  readonly db: Kysely<Tables>;
+  readonly dialect: DialectName;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (creating if needed) the SQLite database at `file` and brings its schema up to date.
+ * WAL lets readers run while an upload commits.
+ */
+export async function openSqlite(file: string): Promise<Database> {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const database: Database = { db, dialect: 'sqlite', close: () => db.destroy() };
+  await migrate(database);
+  return database;
+}
+
+/** Opens a PostgreSQL database (the scaled-out option) and brings its schema up to date. */
+export async function openPostgres(connectionString: string): Promise<Database> {
+  const pg = await import('pg');
+  // COUNT(*) and BIGINT come back as strings by default; the sizes here fit in a double.
+  pg.default.types.setTypeParser(20, Number);
+  const pool = new pg.default.Pool({ connectionString, max: 10 });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const database: Database = { db, dialect: 'postgres', close: () => db.destroy() };
+  await migrate(database);
+  return database;
+}
+
+/** Picks the adapter from a URL: postgres://… or postgresql://… is PostgreSQL, anything else a SQLite file. */
+export function openDatabase(location: string): Promise<Database> {
+  return /^postgres(ql)?:\/\//.test(location) ? openPostgres(location) : openSqlite(location);
+}
+
+async function migrate(database: Database): Promise<void> {
+  const provider: MigrationProvider = {
+    getMigrations: async () => {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(migrations)) out[name] = { up: (db) => m.up(db, database.dialect) };
+      return out;
+    },
+  };
+  const { error, results } = await new Migrator({ db: database.db, provider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,59 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DialectName } from './database.js';
+
+/** A schema step; it gets the dialect because free-text indexes differ between the two. */
+export interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/** Ordered by name; never edit a released migration, add a new one. */
+export const migrations: Record<string, DialectMigration> = {
+  '0001_entries': {
+    async up(db, dialect) {
+      const id = dialect === 'postgres' ? 'bigserial' : 'integer';
+      await db.schema.createTable('entries')
+        .addColumn('id', sql.raw(id), (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('identifier', 'text', (c) => c.notNull())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('valid', 'text')
+        .addColumn('deprecated', 'text')
+        .addColumn('os', 'text')
+        .addColumn('os_version', 'text')
+        .addColumn('os_arch', 'text')
+        .addColumn('kind', 'text')
+        .addColumn('type', 'text')
+        .addColumn('title', 'text')
+        .addColumn('description', 'text')
+        .addColumn('alternative', 'text')
+        .addColumn('creator', 'text')
+        .addColumn('version', 'text')
+        .addColumn('format', 'text')
+        .addColumn('location', 'text')
+        .addColumn('locations', 'text', (c) => c.notNull())
+        .addColumn('location_kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('issuer', 'text')
+        .addColumn('bytes', 'bigint')
+        .addColumn('is_latest', 'integer', (c) => c.notNull())
+        .addColumn('uploaded_at', 'text', (c) => c.notNull())
+        .addColumn('search', 'text', (c) => c.notNull())
+        .addColumn('xml', 'text', (c) => c.notNull())
+        .addUniqueConstraint('entries_key', ['identifier', 'email', 'created'])
+        .execute();
+      await db.schema.createIndex('entries_latest_created').on('entries').columns(['is_latest', 'created']).execute();
+      await db.schema.createIndex('entries_latest_os_email').on('entries').columns(['is_latest', 'os', 'email', 'created']).execute();
+      await db.schema.createIndex('entries_latest_email').on('entries').columns(['is_latest', 'email', 'created']).execute();
+      await db.schema.createIndex('entries_email_alternative').on('entries').columns(['email', 'alternative']).execute();
+      if (dialect === 'sqlite') {
+        // Trigram FTS answers substring searches from an index instead of scanning every row.
+        await sql`CREATE VIRTUAL TABLE entries_fts USING fts5(search, content='entries', content_rowid='id', tokenize='trigram')`.execute(db);
+        await sql`CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN INSERT INTO entries_fts(rowid, search) VALUES (new.id, new.search); END`.execute(db);
+      } else {
+        await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db);
+        await sql`CREATE INDEX entries_search_trgm ON entries USING gin (search gin_trgm_ops)`.execute(db);
+      }
+    },
+  },
+};
