@@ -71,6 +71,11 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } catch (e) {
     const verbose = (program.opts<{ verbose?: number }>().verbose ?? 0);
     if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof StratusError && (e.code === 'MARKETPLACE_ERROR' || e.code === 'MARKETPLACE_UNREACHABLE')) {
+      // StratusLab's top-level handler printed server failures this way, with status 255.
+      process.stderr.write(`Error: ${e.message}\n  hint: ${e.hint}\n`);
+      return 255;
+    }
     if (e instanceof StratusError) {
       printErrorLine(consoleOutput(), e.message, e.hint);
       if (verbose > 2 && e.stack) process.stderr.write(e.stack + '\n');

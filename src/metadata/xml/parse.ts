@@ -67,27 +67,20 @@ function decodeUtf8(input: Buffer | Uint8Array | string, source: string, maxByte
   return text;
 }
 
-/** Offset of the first byte that breaks UTF-8, for the error message. */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let lo = 0;
-  let hi = bytes.length;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    try {
-      decoder.decode(bytes.subarray(0, mid));
-      lo = mid;
-    } catch {
-      // A prefix may end inside a valid multi-byte sequence; stream mode tells those apart.
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
-        lo = mid;
-      } catch {
-        hi = mid;
-      }
-    }
+/** Offset where the first malformed UTF-8 sequence starts, for the error message. */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length) return i;
+    for (let k = 1; k < len; k++) if (((bytes[i + k] as number) & 0xc0) !== 0x80) return i;
+    // Overlong three/four-byte forms, surrogates and code points above U+10FFFF.
+    const b1 = bytes[i + 1] as number;
+    if ((b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 > 0x9f) || (b === 0xf0 && b1 < 0x90) || (b === 0xf4 && b1 > 0x8f)) return i;
+    i += len;
   }
-  return lo;
+  return bytes.length;
 }
 
 /** A DOCTYPE may only stand in the prolog, so scanning the prolog is enough to refuse DTDs. */
