@@ -1,7 +1,7 @@
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
 import { parseXml } from '../metadata/xml/parse.js';
-import { readEntry } from '../metadata/entry/entry.js';
+import { readEntry, searchableText } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
 import { assertValid, validateDocument } from '../metadata/validate/validate.js';
 import { trustRejection } from '../metadata/trust.js';
@@ -148,8 +148,7 @@ export function locationKind(locations: string[]): 'pdisk' | 'web' | 'none' {
 }
 
 function toRow(e: Entry, key: EntryKey, xml: string, now: string): NewEntryRow {
-  const search = [e.identifier, key.email, e.os, e.osVersion, e.osArch, e.title, e.description, e.alternative, e.creator,
-    e.kind, e.type, e.version, e.endorsement.subject, ...e.locations].filter(Boolean).join(' ').toLowerCase();
+  const search = searchableText(e);
   return {
     identifier: key.identifier,
     email: key.email,

@@ -1,5 +1,5 @@
 import { StratusError } from '../../domain/errors.js';
-import { readEntry } from '../../metadata/entry/entry.js';
+import { readEntry, searchableText } from '../../metadata/entry/entry.js';
 import type { Entry } from '../../metadata/entry/entry.js';
 import { MarketplaceClient } from '../../client/marketplace-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
@@ -50,6 +50,13 @@ export default async function main(argv: string[]): Promise<number> {
         criteria.push(['DESCRIPTION REGEXP', (e) => re.test(e.description ?? '')]);
       }
       if (o.arch !== undefined) criteria.push(['ARCH', (e) => e.osArch === o.arch]);
+      if (o.text !== undefined) {
+        const terms = o.text.toLowerCase().split(/\s+/).filter(Boolean);
+        criteria.push(['TEXT', (e) => {
+          const hay = searchableText(e);
+          return terms.every((t) => hay.includes(t));
+        }]);
+      }
 
       const client = new MarketplaceClient(marketplaceUrl(ctx, o));
       // The server narrows by endorser, OS, architecture and text; the rest is checked here.

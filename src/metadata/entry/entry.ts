@@ -138,3 +138,9 @@ export function extensionElements(doc: Document): Element[] {
   const known = new Set<string>([NS.rdf, NS.dcterms, NS.slreq, NS.slterms]);
   return childElements(descriptionOf(doc)).filter((e) => !known.has(e.namespaceURI ?? ''));
 }
+
+/** The lower-cased text free-text search looks in: every descriptive field of the entry. */
+export function searchableText(e: Entry): string {
+  return [e.identifier, e.endorsement.email, e.os, e.osVersion, e.osArch, e.title, e.description, e.alternative, e.creator,
+    e.kind, e.type, e.version, e.endorsement.subject, ...e.locations].filter(Boolean).join(' ').toLowerCase();
+}

@@ -1,0 +1,106 @@
+/**
+ * `npm run demo`: the seed's workflow as far as it is built, on the embedded default (one
+ * local `stratus serve` with SQLite). Every step runs the real stratus-* command from the PATH
+ * and shows it, so the output reads like the user guide.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const work = mkdtempSync(join(tmpdir(), 'stratus-demo-'));
+const keep = process.env.DEMO_KEEP === '1';
+let server: ChildProcess | undefined;
+
+function banner(text: string): void {
+  const bar = ':'.repeat(text.length + 6);
+  process.stdout.write(`\n ${bar}\n :: ${text} ::\n ${bar}\n`);
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
+  process.stdout.write(`\n$ ${[cmd, ...args.map((a) => (/[\s'"#]/.test(a) ? `'${a}'` : a))].join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: work, env: { ...process.env, HOME: work, ...env }, encoding: 'utf8' });
+  if (r.error) throw new Error(`${cmd} could not start: ${r.error.message} (did npm run setup put it on the PATH?)`);
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}`);
+  return r.stdout;
+}
+
+async function startServer(): Promise<string> {
+  server = spawn('stratus', ['serve', '--data-dir', join(work, 'server'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`stratus serve did not start: ${out}`)), 20_000);
+    server?.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Stratus serving (http:\/\/\S+?)\/? /.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        process.stdout.write(out);
+        resolve(m[1]);
+      }
+    });
+    server?.on('exit', (code) => reject(new Error(`stratus serve exited with ${code}: ${out}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  banner('Starting the Stratus server (SQLite, loopback)');
+  const url = await startServer();
+  mkdirSync(join(work, '.stratuslab'));
+  writeFileSync(join(work, '.stratuslab', 'stratuslab-user.cfg'), `[default]\nmarketplace_endpoint = ${url}\np12_certificate = ${join(work, 'joe.p12')}\np12_password = XYZXYZ\n`);
+  process.stdout.write(`\nUser config ~/.stratuslab/stratuslab-user.cfg points at ${url}\n`);
+
+  banner('A signing certificate for the endorser');
+  run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);
+
+  banner('Describing an image: stratus-build-metadata');
+  const image = randomBytes(8 * 1024 * 1024);
+  writeFileSync(join(work, 'ubuntu-24.04-x86_64-base-2.0.img.gz'), gzipSync(image, { level: 1 }));
+  run('stratus-build-metadata', ['--os', 'Ubuntu', '--os-version', '24.04', '--os-arch', 'x86_64', '--image-version', '2.0',
+    '--author', 'Joe Builder', '--title', 'My first image', '--comment', 'ubuntu create image test: apache2 and a home page',
+    '--location', 'http://images.example.org/ubuntu-24.04-x86_64-base-2.0.img.gz', '--inbound-port', '22', '--inbound-port', '80',
+    'ubuntu-24.04-x86_64-base-2.0.img.gz']);
+  const xml = 'Ubuntu-24.04-x86_64-base-2.0.xml';
+  run('stratus-validate-metadata', ['--allow-unsigned', xml]);
+
+  banner('Signing and publishing: stratus-sign-metadata, stratus-upload-metadata');
+  run('stratus-sign-metadata', [xml]);
+  run('stratus-validate-metadata', [xml]);
+  const entryUrl = run('stratus-upload-metadata', [xml]).trim();
+  const id = entryUrl.split('/metadata/')[1]?.split('/')[0] ?? '';
+
+  banner('Finding images: by endorser, OS and free text');
+  run('stratus-list-images', []);
+  run('stratus-search-image', ['--email', 'builder@example.org', '--os', 'ubuntu']);
+  run('stratus-search-image', ['--text', 'apache2']);
+  run('stratus-manifest', ['-e', 'location', id]);
+
+  banner('Deprecating it: the entry leaves the default listing, its URL still answers');
+  await new Promise((r) => setTimeout(r, 1100));
+  run('stratus-deprecate-metadata', ['--email', 'builder@example.org', '--reason', 'superseded by 2.1', id]);
+  run('stratus-list-images', ['--status', 'deprecated']);
+  const res = await fetch(entryUrl, { headers: { accept: 'application/json' } });
+  process.stdout.write(`\nGET ${entryUrl} -> ${res.status} (${((await res.json()) as { status: string }).status})\n`);
+
+  banner('Web UI');
+  process.stdout.write(`Search: ${url}/   Upload: ${url}/upload   Entry: ${entryUrl}?media=html\n`);
+  if (keep) {
+    process.stdout.write('\nDEMO_KEEP=1: the server keeps running; press Ctrl-C to stop.\n');
+    await new Promise(() => undefined);
+  }
+}
+
+main().then(() => {
+  process.stdout.write('\nDemo finished. (Run with DEMO_KEEP=1 to keep the server and browse the web UI.)\n');
+}, (e: unknown) => {
+  process.stderr.write(`\n  [ERROR] demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+}).finally(() => {
+  server?.kill('SIGTERM');
+  if (!keep) rmSync(work, { recursive: true, force: true });
+});
