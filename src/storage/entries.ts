@@ -31,12 +31,13 @@ export class EntryStore {
       if (this.database.dialect === 'postgres') {
         await sql`SELECT pg_advisory_xact_lock(hashtext(${row.identifier + '/' + row.email}))`.execute(trx);
       }
-      const latest = await trx.selectFrom('entries').select(['id', 'created'])
-        .where('identifier', '=', row.identifier).where('email', '=', row.email).where('is_latest', '=', 1)
-        .executeTakeFirst();
-      const same = await trx.selectFrom('entries').select(['id', 'xml'])
-        .where('identifier', '=', row.identifier).where('email', '=', row.email).where('created', '=', row.created)
-        .executeTakeFirst();
+      // One query finds both the current latest entry and an entry with the very same key.
+      const found = await trx.selectFrom('entries').select(['id', 'created', 'xml', 'is_latest'])
+        .where('identifier', '=', row.identifier).where('email', '=', row.email)
+        .where((eb) => eb.or([eb('is_latest', '=', 1), eb('created', '=', row.created)]))
+        .execute();
+      const latest = found.find((r) => r.is_latest === 1);
+      const same = found.find((r) => r.created === row.created);
       if (same) {
         if (same.xml === row.xml) return 'exists';
         throw new StratusError('METADATA_INVALID', `invalid metadata: an entry for ${row.identifier} by ${row.email} endorsed at ${row.created} already exists`, {

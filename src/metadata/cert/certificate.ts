@@ -48,8 +48,18 @@ export function certificateFromBase64(b64: string): CertInfo {
   if (compact.length === 0 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
     throw new StratusError('CERT_INVALID', 'invalid certificate: X509Certificate is not valid base64');
   }
-  return certInfoFromDer(Buffer.from(compact, 'base64'));
+  const cached = recent.get(compact);
+  if (cached) return cached;
+  const info = certInfoFromDer(Buffer.from(compact, 'base64'));
+  // One endorser signs many entries; parsing the same certificate again is most of the cost
+  // of verifying an upload.
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value as string);
+  recent.set(compact, info);
+  return info;
 }
+
+const RECENT_MAX = 256;
+const recent = new Map<string, CertInfo>();
 
 function looksLikePem(buf: Buffer): boolean {
   return buf.subarray(0, 4096).toString('latin1').includes('-----BEGIN');

@@ -41,7 +41,7 @@ export function verifySignature(doc: Document): SignatureVerdict {
   const c14n = withPrefixList(one(signedInfo, 'CanonicalizationMethod'), c14nOptionsFor(c14nAlg));
   if (!c14n) throw new StratusError('SIGNATURE_UNSUPPORTED', `unsupported canonicalization method: ${c14nAlg}`);
   const sigAlgUri = one(signedInfo, 'SignatureMethod').getAttribute('Algorithm') ?? '';
-  const sigAlg = signatureAlgorithms[sigAlgUri];
+  const sigAlg = lookup(signatureAlgorithms, sigAlgUri);
   if (!sigAlg) throw new StratusError('SIGNATURE_UNSUPPORTED', `unsupported signature method: ${sigAlgUri}`);
 
   const references = childrenNamed(signedInfo, NS.ds, 'Reference');
@@ -54,7 +54,7 @@ export function verifySignature(doc: Document): SignatureVerdict {
   if (keyType !== sigAlg.keyType) {
     throw new StratusError('SIGNATURE_INVALID', `signature method ${sigAlgUri} does not match the ${keyType ?? 'unknown'} key in KeyInfo`);
   }
-  const value = Buffer.from(textOf(one(sig, 'SignatureValue')).replace(/\s+/g, ''), 'base64');
+  const value = strictBase64(textOf(one(sig, 'SignatureValue')), 'SignatureValue');
   const signedBytes = Buffer.from(canonicalize(signedInfo, c14n), 'utf8');
   const signatureValid = cryptoVerify(sigAlg.hash, signedBytes, sigAlg.keyType === 'rsa' ? key : { key, dsaEncoding: 'ieee-p1363' }, value);
 
@@ -96,7 +96,7 @@ function checkReference(doc: Document, sig: Element, ref: Element): boolean {
   }
   if (enveloped) options.exclude = (el) => el === sig;
   const digestUri = one(ref, 'DigestMethod').getAttribute('Algorithm') ?? '';
-  const hash = digestAlgorithms[digestUri];
+  const hash = lookup(digestAlgorithms, digestUri);
   if (!hash) throw new StratusError('SIGNATURE_UNSUPPORTED', `unsupported digest method: ${digestUri}`);
   const expected = textOf(one(ref, 'DigestValue')).replace(/\s+/g, '');
   const actual = createHash(hash).update(canonicalize(doc, options), 'utf8').digest('base64');
@@ -124,6 +124,26 @@ function withPrefixList(method: Element, options: C14nOptions | undefined): C14n
   const incl = descendantsNamed(method, 'http://www.w3.org/2001/10/xml-exc-c14n#', 'InclusiveNamespaces')[0];
   const list = incl?.getAttribute('PrefixList')?.trim();
   return list ? { ...options, inclusivePrefixes: list.split(/\s+/) } : options;
+}
+
+/**
+ * Decodes an XML-DSig base64Binary value. Whitespace is ignored; anything else must be exactly
+ * the canonical base64 of the bytes. Node's decoder alone skips junk and stops at the first "=",
+ * so "…ZA==" edited to "…ZA=X" decoded to the same signature and still verified.
+ */
+function strictBase64(text: string, what: string): Buffer {
+  const compact = text.replace(/\s+/g, '');
+  const bytes = Buffer.from(compact, 'base64');
+  if (bytes.toString('base64') !== compact) throw new StratusError('SIGNATURE_INVALID', `invalid signature element: ${what} is not valid base64`);
+  return bytes;
+}
+
+/**
+ * Own-property lookup: Algorithm="constructor" or "__proto__" must be "unsupported", not find a
+ * member of Object.prototype (which crashed createHash with a TypeError).
+ */
+function lookup<T>(table: Record<string, T>, uri: string): T | undefined {
+  return Object.hasOwn(table, uri) ? table[uri] : undefined;
 }
 
 function one(parent: Element, local: string): Element {
