@@ -61,7 +61,8 @@ export function listingFromParams(raw: Record<string, string | string[] | undefi
   if (sort && SORTS.has(sort as SortColumn)) query.sort = sort as SortColumn;
   const dir = p('order') ?? p('sSortDir_0');
   if (dir === 'asc' || dir === 'desc') query.direction = dir;
-  const filters: ListingRequest['filters'] = { status: statusRaw };
+  // The status the query applied (unknown values mean 'all'), so the form shows what was listed.
+  const filters: ListingRequest['filters'] = { status };
   if (query.email) filters.endorser = query.email;
   if (query.os) filters.os = query.os;
   if (query.text) filters.q = query.text;

@@ -3,9 +3,10 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import { parseIni, interpolate } from '../platform/ini.js';
-import { readCertificate } from '../metadata/cert/certificate.js';
-import type { CertInfo } from '../metadata/cert/certificate.js';
-import type { TrustPolicy } from '../metadata/trust.js';
+import { availableParallelism } from 'node:os';
+import { compileTrust } from '../marketplace/verifier.js';
+import type { TrustSettings } from '../marketplace/verifier.js';
+import { workerVerifier } from '../marketplace/worker-verifier.js';
 import { openDatabase } from '../storage/database.js';
 import type { Database } from '../storage/database.js';
 import { EntryStore } from '../storage/entries.js';
@@ -20,7 +21,9 @@ export interface ServerSettings {
   /** SQLite file path or postgres:// URL. */
   database: string;
   maxMetadataBytes: number;
-  trust?: TrustPolicy;
+  trust?: TrustSettings;
+  /** Worker threads that verify uploads (0: verify on the main thread). */
+  verifyThreads: number;
   logger: boolean;
 }
 
@@ -45,6 +48,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     port,
     database: opts.database ?? get('server', 'database') ?? join(dataDir, 'stratus.db'),
     maxMetadataBytes: Number(get('marketplace', 'max_metadata_bytes') ?? 1024 * 1024),
+    verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
     logger: opts.logger ?? false,
   };
   const trust = trustPolicy(get('marketplace', 'trust_endorsers'), get('marketplace', 'trust_ca_bundle'), cfgPath);
@@ -52,9 +56,9 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
   return settings;
 }
 
-function trustPolicy(endorsersFile: string | undefined, caFile: string | undefined, cfgPath: string): TrustPolicy | undefined {
+function trustPolicy(endorsersFile: string | undefined, caFile: string | undefined, cfgPath: string): TrustSettings | undefined {
   if (!endorsersFile && !caFile) return undefined;
-  const policy: TrustPolicy = {};
+  const policy: TrustSettings = {};
   const read = (file: string, key: string): string => {
     try {
       return readFileSync(file, 'utf8');
@@ -69,7 +73,8 @@ function trustPolicy(endorsersFile: string | undefined, caFile: string | undefin
     const pem = read(caFile, 'trust_ca_bundle');
     const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
     if (blocks.length === 0) throw new StratusError('CONFIG_INVALID', `${cfgPath}: trust_ca_bundle ${caFile} holds no PEM certificate`);
-    policy.cas = blocks.map((b): CertInfo => readCertificate(b));
+    policy.caPems = blocks;
+    compileTrust(policy); // fail at start-up, not on the first upload, if a CA cannot be read
   }
   return policy;
 }
@@ -84,14 +89,21 @@ export interface RunningServer {
 /** Wires the services onto the database and starts listening. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
   const database = await openDatabase(settings.database);
+  const trust = settings.trust;
+  const verifier = settings.verifyThreads > 0
+    ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, ...(trust ? { trust } : {}) })
+    : undefined;
+  const compiled = compileTrust(trust);
   const marketplace = new Marketplace(new EntryStore(database), {
     maxBytes: settings.maxMetadataBytes,
-    ...(settings.trust ? { trust: settings.trust } : {}),
+    ...(verifier ? { verifier } : {}),
+    ...(compiled ? { trust: compiled } : {}),
   });
   const app = await buildApp({ marketplace }, { maxMetadataBytes: settings.maxMetadataBytes, logger: settings.logger });
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (e) {
+    await marketplace.close();
     await database.close();
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') {
@@ -108,6 +120,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     url: `http://${host}:${port}`,
     close: async () => {
       await app.close();
+      await marketplace.close();
       await database.close();
     },
   };

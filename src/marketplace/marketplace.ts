@@ -1,11 +1,10 @@
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
-import { parseXml } from '../metadata/xml/parse.js';
-import { readEntry, searchableText } from '../metadata/entry/entry.js';
+import { searchableText } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
-import { assertValid, validateDocument } from '../metadata/validate/validate.js';
-import { trustRejection } from '../metadata/trust.js';
 import type { TrustPolicy } from '../metadata/trust.js';
+import { inlineVerifier } from './verifier.js';
+import type { UploadVerifier } from './verifier.js';
 import type { EntryStore, EntryRow, NewEntryRow } from '../storage/entries.js';
 import type { EndorserSummary, EntryDetail, EntryStatusName, EntrySummary, ListQuery } from '../domain/wire.js';
 import { toDataTablesRow, toDetail, toSummary } from './views.js';
@@ -22,6 +21,8 @@ export function entryPath(k: EntryKey): string {
 }
 
 export interface MarketplaceOptions {
+  /** Runs the upload checks; by default on the calling thread with `trust` and `maxBytes`. */
+  verifier?: UploadVerifier;
   trust?: TrustPolicy;
   /** Largest metadata document accepted, in bytes. */
   maxBytes?: number;
@@ -44,27 +45,29 @@ export interface PublishResult {
  */
 export class Marketplace {
   private readonly clock: () => Date;
+  private readonly verifier: UploadVerifier;
 
-  constructor(private readonly store: EntryStore, private readonly options: MarketplaceOptions = {}) {
-    this.clock = options.clock ?? (() => new Date());
+  constructor(private readonly store: EntryStore, options: MarketplaceOptions = {}) {
+    const clock = options.clock ?? (() => new Date());
+    this.clock = clock;
+    this.verifier = options.verifier ?? inlineVerifier({
+      now: clock,
+      ...(options.trust ? { trust: options.trust } : {}),
+      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    });
   }
 
   /** Runs every upload check of §5.4 (plus the schema), then stores the entry. */
   async publish(body: Buffer | string): Promise<PublishResult> {
-    const xml = typeof body === 'string' ? body : undefined;
-    const doc = parseXml(body, { maxBytes: this.options.maxBytes, source: 'metadata' });
-    const report = validateDocument(doc);
-    assertValid(report);
-    const cert = report.signature?.certificate;
-    if (this.options.trust && cert) {
-      const reason = trustRejection(cert, this.options.trust, this.clock());
-      if (reason) throw new StratusError('TRUST_REJECTED', reason);
-    }
-    const entry = readEntry(doc);
+    const { entry, text } = await this.verifier.verify(body);
     const key = keyOf(entry);
-    const text = xml ?? Buffer.from(body as Buffer).toString('utf8').replace(/^\uFEFF/, '');
     const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock())));
     return { key, entry, status, path: entryPath(key) };
+  }
+
+  /** Stops the verifier's threads, if it has any. */
+  async close(): Promise<void> {
+    await this.verifier.close();
   }
 
   /** One stored entry by its full key, whatever its status. */
