@@ -23,9 +23,12 @@ const ENDORSERS = Array.from({ length: 20 }, (_, i) => `endorser${i}@example.org
 const WORDS = Array.from({ length: 2000 }, (_, i) => `w${(i * 7919).toString(36)}x`);
 const dir = mkdtempSync(join(tmpdir(), 'stratus-bench-search-'));
 let seed = 42;
+/** mulberry32: a small PRNG with good spread, so the data set is the same on every run. */
 const rand = (n: number): number => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed % n;
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return (((t ^ (t >>> 14)) >>> 0) % n);
 };
 
 async function load(from: number, to: number, xml: string): Promise<void> {
@@ -59,6 +62,7 @@ async function measure(label: string, count: number): Promise<Array<[string, str
   const queries: Array<[string, () => { qs: string; q: ListQuery }]> = [
     ['os + endorser', () => { const os = OS[rand(OS.length)] as string; const e = ENDORSERS[rand(ENDORSERS.length)] as string; return { qs: `os=${os}&endorser=${e}`, q: { os, email: e } }; }],
     ['free text, one word', () => { const w = WORDS[rand(WORDS.length)] as string; return { qs: `q=${w}`, q: { text: w } }; }],
+    ['free text, an OS name (1 entry in 8)', () => { const w = (OS[rand(OS.length)] as string).toLowerCase(); return { qs: `q=${w}`, q: { text: w } }; }],
     ['free text, two words', () => { const a = WORDS[rand(WORDS.length)] as string; const b = WORDS[rand(WORDS.length)] as string; return { qs: `q=${a}%20${b}`, q: { text: `${a} ${b}` } }; }],
   ];
   const rows: Array<[string, string]> = [];
@@ -98,4 +102,4 @@ async function main(): Promise<void> {
   report('Search latency (300 queries each, sequential, keep-alive)', results);
 }
 
-main().finally(() => rmSync(dir, { recursive: true, force: true }));
+main().finally(() => { if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true }); else console.log(dir); });

@@ -19,7 +19,7 @@ export function endorserRoutes(app: FastifyInstance, mp: MarketplaceApi): void {
     const media = negotiate(request, 'xml');
     if (media === 'html') {
       return reply.type('text/html; charset=utf-8').send(searchPage({ endorser: request.params.email, status: 'all', offset: 0, limit: entries.length || 1 },
-        { sEcho: 0, iTotalRecords: entries.length, iTotalDisplayRecords: entries.length, rMsg: '', aaData: [], entries, offset: 0, limit: entries.length, total: entries.length }));
+        { sEcho: 0, iTotalRecords: entries.length, iTotalDisplayRecords: entries.length, rMsg: '', aaData: [], entries, offset: 0, limit: entries.length, total: entries.length, totalExact: true }));
     }
     if (media === 'json') return reply.send({ email: request.params.email, entries });
     const rows = entries.map((e) => ({ identifier: e.identifier, created: e.created, description: e.description, location: e.location, deprecated: e.deprecated, email: e.email }));

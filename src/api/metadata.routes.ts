@@ -77,7 +77,7 @@ async function single(request: FastifyRequest, reply: FastifyReply, mp: Marketpl
 async function listing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, pathArgs: string[], fallback: 'xml' | 'html' | 'json' = 'xml', params?: Record<string, string | string[]>): Promise<FastifyReply> {
   const media = params ? 'json' : negotiate(request, fallback);
   const req: ListingRequest = listingFromParams(params ?? (request.query as Record<string, string | string[]>), pathArgs, media);
-  const result = await mp.list(req.query);
+  const result = await mp.list(req.query, { withXml: media === 'xml' });
   const out: EntryListing = {
     sEcho: req.echo,
     iTotalRecords: result.total,
@@ -88,6 +88,7 @@ async function listing(request: FastifyRequest, reply: FastifyReply, mp: Marketp
     offset: req.query.offset ?? 0,
     limit: req.query.limit ?? 0,
     total: result.total,
+    totalExact: result.totalExact,
   };
   if (media === 'html') {
     return reply.type('text/html; charset=utf-8').send(searchPage({ ...req.filters, offset: out.offset, limit: out.limit }, out));

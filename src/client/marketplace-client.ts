@@ -41,7 +41,7 @@ export class MarketplaceClient {
       const page = await this.list({ ...params, offset, limit: 1000 }, pathArgs);
       out.push(...page.entries);
       offset += page.entries.length;
-      if (page.entries.length === 0 || offset >= page.total) return out;
+      if (page.entries.length === 0 || (page.totalExact !== false && offset >= page.total)) return out;
     }
   }
 

@@ -43,7 +43,9 @@ export interface EntryListing {
   entries: EntrySummary[];
   offset: number;
   limit: number;
+  /** Matches; a lower bound when totalExact is false (a very broad free-text search). */
   total: number;
+  totalExact: boolean;
 }
 
 /** What the entry page and `stratus-show-image --json` show about the signature. */

@@ -85,10 +85,10 @@ export class Marketplace {
   }
 
   /** A page of a listing, in the three shapes the API serves. */
-  async list(query: ListQuery): Promise<ListResult> {
-    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) });
+  async list(query: ListQuery, opts: { withXml?: boolean } = {}): Promise<ListResult> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, opts);
     const entries = page.rows.map((r) => toSummary(r, this.statusOf(r)));
-    return { total: page.total, entries, rows: entries.map(toDataTablesRow), xml: page.rows.map((r) => r.xml) };
+    return { total: page.total, totalExact: page.totalExact, entries, rows: entries.map(toDataTablesRow), xml: page.rows.map((r) => r.xml) };
   }
 
   async endorsers(): Promise<EndorserSummary[]> {
@@ -126,7 +126,9 @@ export interface FoundEntry {
 }
 
 export interface ListResult {
+  /** Matches; a lower bound when totalExact is false (very broad free-text searches). */
   total: number;
+  totalExact: boolean;
   entries: EntrySummary[];
   /** DataTables rows, for StratusLab's JSON listing. */
   rows: string[][];

@@ -74,6 +74,24 @@ export function entryStoreConformance(adapter: string, open: () => Promise<Datab
     }
   });
 
+  test(`${adapter}: a broad free-text search pages newest first and may report a lower-bound total`, async () => {
+    const db = await open();
+    try {
+      const store = new EntryStore(db, { broadMatches: 3, countCap: 4 });
+      for (let i = 0; i < 8; i++) {
+        await store.insert(row({ identifier: `W${i}`, created: `2026-01-0${i + 1}T00:00:00Z`, search: `common word${i}` }));
+      }
+      const page = await store.search({ now, text: 'common', limit: 3 });
+      assert.deepEqual(page.rows.map((r) => r.identifier), ['W7', 'W6', 'W5']);
+      if (adapter === 'sqlite') assert.deepEqual([page.total, page.totalExact], [4, false]);
+      else assert.deepEqual([page.total, page.totalExact], [8, true]);
+      const narrow = await store.search({ now, text: 'common word3' });
+      assert.deepEqual([narrow.rows.map((r) => r.identifier), narrow.total, narrow.totalExact], [['W3'], 1, true]);
+    } finally {
+      await db.close();
+    }
+  });
+
   test(`${adapter}: concurrent uploads of one image keep exactly one latest entry`, async () => {
     const db = await open();
     try {

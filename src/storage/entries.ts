@@ -12,14 +12,28 @@ export interface EntryQuery extends ListQuery {
   now: string;
 }
 
+/** Every column but the stored XML. */
+const SUMMARY_COLUMNS = ['id', 'identifier', 'email', 'created', 'valid', 'deprecated', 'os', 'os_version', 'os_arch', 'kind', 'type',
+  'title', 'description', 'alternative', 'creator', 'version', 'format', 'location', 'locations', 'location_kind', 'subject',
+  'issuer', 'bytes', 'is_latest', 'uploaded_at', 'search'] as const;
+
 export interface EntryPage {
+  /** Matches; a lower bound when totalExact is false. */
   total: number;
+  totalExact: boolean;
   rows: EntryRow[];
 }
 
 /** SQL for metadata entries; the latest-entry rules themselves live in the marketplace. */
 export class EntryStore {
-  constructor(private readonly database: Database) {}
+  private readonly broadMatches: number;
+  private readonly countCap: number;
+
+  /** `limits` exist for tests; the defaults suit catalogues of any size. */
+  constructor(private readonly database: Database, limits: { broadMatches?: number; countCap?: number } = {}) {
+    this.broadMatches = limits.broadMatches ?? BROAD_MATCHES;
+    this.countCap = limits.countCap ?? COUNT_CAP;
+  }
 
   /**
    * Stores a new entry and moves the "latest" flag, in one transaction. An entry older than
@@ -59,16 +73,53 @@ export class EntryStore {
       .executeTakeFirst();
   }
 
-  async search(q: EntryQuery): Promise<EntryPage> {
-    const filtered = this.filter(q);
-    const countRow = await filtered.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  /**
+   * One page of a listing and the number of matches. The page is found by id first and
+   * read in full afterwards, so sorting never drags the stored XML along; `withXml: false`
+   * leaves the XML out altogether (JSON and HTML listings do not need it).
+   *
+   * Free text on SQLite picks its plan from the trigram index's own match count: a selective
+   * search is driven from that index and counted exactly; a broad one (a word in thousands of
+   * entries) walks the newest entries first and counts up to COUNT_CAP, reporting
+   * `totalExact: false` beyond it, so a common word costs no more than a rare one.
+   */
+  async search(q: EntryQuery, opts: { withXml?: boolean } = {}): Promise<EntryPage> {
+    const fts = this.database.dialect === 'sqlite' ? ftsExpression(q.text) : undefined;
+    const broad = fts !== undefined && (await this.ftsMatches(fts)) > this.broadMatches;
+    // A broad search walks the newest entries and tests each one's text directly: cheaper
+    // than materialising thousands of trigram matches first.
+    const filtered = this.filter(q, broad ? undefined : fts, true);
     const sort = q.sort ?? 'created';
     const dir = q.direction ?? 'desc';
-    const rows = await filtered.selectAll()
-      .orderBy(sort, dir).orderBy('id', dir)
-      .limit(Math.min(Math.max(q.limit ?? 100, 1), 10_000)).offset(Math.max(q.offset ?? 0, 0))
-      .execute();
-    return { total: Number(countRow?.n ?? 0), rows };
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 10_000);
+    const offset = Math.max(q.offset ?? 0, 0);
+    const orderedIds = (max: number, skip: number): Promise<number[]> => filtered.select('id')
+      .orderBy(sort, dir).orderBy('id', dir).limit(max).offset(skip).execute().then((rs) => rs.map((r) => r.id));
+    let total: number;
+    let totalExact = true;
+    let ids: number[];
+    if (broad && offset + limit <= this.countCap) {
+      // One walk down the newest entries yields both the page and the capped count.
+      const head = await orderedIds(this.countCap + 1, 0);
+      totalExact = head.length <= this.countCap;
+      total = Math.min(head.length, this.countCap);
+      ids = head.slice(offset, offset + limit);
+    } else {
+      const countRow = await filtered.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+      total = Number(countRow?.n ?? 0);
+      ids = await orderedIds(limit, offset);
+    }
+    if (ids.length === 0) return { total, totalExact, rows: [] };
+    const found = opts.withXml === false
+      ? (await this.database.db.selectFrom('entries').select(SUMMARY_COLUMNS).where('id', 'in', ids).execute()).map((r) => ({ ...r, xml: '' }))
+      : await this.database.db.selectFrom('entries').selectAll().where('id', 'in', ids).execute();
+    const byId = new Map(found.map((r) => [r.id, r]));
+    return { total, totalExact, rows: ids.map((id) => byId.get(id)).filter((r): r is EntryRow => r !== undefined) };
+  }
+
+  private async ftsMatches(expression: string): Promise<number> {
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM entries_fts WHERE entries_fts MATCH ${expression}`.execute(this.database.db);
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   /** Distinct endorsers with their certificate names. */
@@ -95,11 +146,14 @@ export class EntryStore {
     return Number(r?.n ?? 0);
   }
 
-  private filter(q: EntryQuery): SelectQueryBuilder<Tables, 'entries', object> {
+  private filter(q: EntryQuery, fts: string | undefined, driveFromText: boolean): SelectQueryBuilder<Tables, 'entries', object> {
     let b = this.database.db.selectFrom('entries');
     if (q.identifier) b = b.where('identifier', '=', q.identifier);
     if (q.email) b = b.where('email', '=', q.email);
     if (q.created) b = b.where('created', '=', q.created);
+    // The unary plus keeps SQLite from driving the query from the is_latest index when the
+    // trigram index is the selective one.
+    else if (fts && driveFromText) b = b.where(sql`+is_latest`, '=', 1);
     else b = b.where('is_latest', '=', 1);
     switch (q.status ?? 'valid') {
       case 'valid': b = b.where('deprecated', 'is', null).where('valid', 'is not', null).where('valid', '>', q.now); break;
@@ -113,17 +167,29 @@ export class EntryStore {
     if (q.osVersion) b = b.where('os_version', '=', q.osVersion);
     if (q.osArch) b = b.where('os_arch', '=', q.osArch);
     if (q.tag) b = b.where('alternative', '=', q.tag);
-    for (const term of (q.text ?? '').toLowerCase().split(/\s+/).filter(Boolean)) b = this.textTerm(b, term);
+    if (fts) b = b.where('id', 'in', sql<number>`(SELECT rowid FROM entries_fts WHERE entries_fts MATCH ${fts})`);
+    for (const term of textTerms(q.text)) {
+      // Terms the trigram index cannot answer (under three characters), and every term on
+      // PostgreSQL, where pg_trgm serves LIKE from its GIN index.
+      if (fts && [...term].length >= 3) continue;
+      const like = '%' + term.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      b = b.where(sql`search`, 'like', sql`${like} ESCAPE '\\'`);
+    }
     return b;
   }
+}
 
-  private textTerm(b: SelectQueryBuilder<Tables, 'entries', object>, term: string): SelectQueryBuilder<Tables, 'entries', object> {
-    const like = '%' + term.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-    if (this.database.dialect === 'sqlite' && [...term].length >= 3) {
-      // The trigram index matches substrings of three characters or more.
-      const phrase = '"' + term.replace(/"/g, '""') + '"';
-      return b.where('id', 'in', sql<number>`(SELECT rowid FROM entries_fts WHERE entries_fts MATCH ${phrase})`);
-    }
-    return b.where(sql`search`, 'like', sql`${like} ESCAPE '\\'`);
-  }
+/** A free-text search that matches more entries than this is "broad" (see search()). */
+const BROAD_MATCHES = 5000;
+/** Broad searches count matches up to this many. */
+const COUNT_CAP = 1000;
+
+function textTerms(text: string | undefined): string[] {
+  return (text ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+/** An FTS5 query requiring every term of three characters or more, or undefined if none. */
+function ftsExpression(text: string | undefined): string | undefined {
+  const terms = textTerms(text).filter((t) => [...t].length >= 3);
+  return terms.length === 0 ? undefined : terms.map((t) => '"' + t.replace(/"/g, '""') + '"').join(' AND ');
 }

@@ -43,7 +43,8 @@ export const migrations: Record<string, DialectMigration> = {
         .addUniqueConstraint('entries_key', ['identifier', 'email', 'created'])
         .execute();
       await db.schema.createIndex('entries_latest_created').on('entries').columns(['is_latest', 'created']).execute();
-      await db.schema.createIndex('entries_latest_os_email').on('entries').columns(['is_latest', 'os', 'email', 'created']).execute();
+      // OS filters are case-insensitive, so the index is on lower(os).
+      await db.schema.createIndex('entries_latest_os_email').on('entries').expression(sql`is_latest, lower(os), email, created`).execute();
       await db.schema.createIndex('entries_latest_email').on('entries').columns(['is_latest', 'email', 'created']).execute();
       await db.schema.createIndex('entries_email_alternative').on('entries').columns(['email', 'alternative']).execute();
       if (dialect === 'sqlite') {

@@ -26,7 +26,7 @@ ${field('q', 'Text', 'any words')}${field('endorser', 'Endorser', 'e-mail')}${fi
     : `<table id="results"><thead><tr><th>OS</th><th>Version</th><th>Arch</th><th>Endorser</th><th>Endorsed</th><th>Identifier</th><th>Title / description</th><th>Status</th></tr></thead><tbody>
 ${rows.map(resultRow).join('\n')}</tbody></table>`;
   return layout('Search', `<h1>Find images</h1>${form}
-<p>${listing ? `${listing.total} entr${listing.total === 1 ? 'y' : 'ies'}` : ''}</p>${table}${pager(f, listing)}`);
+<p id="total">${listing ? `${listing.totalExact ? '' : 'more than '}${listing.total} entr${listing.total === 1 ? 'y' : 'ies'}` : ''}</p>${table}${pager(f, listing)}`);
 }
 
 function resultRow(e: EntrySummary): string {
@@ -44,7 +44,7 @@ function pager(f: SearchFilters, listing: EntryListing | undefined): string {
   };
   const parts: string[] = [];
   if (f.offset > 0) parts.push(link(Math.max(0, f.offset - f.limit), '← previous'));
-  parts.push(`<span>${f.offset + 1}–${Math.min(f.offset + f.limit, listing.total)} of ${listing.total}</span>`);
+  parts.push(`<span>${f.offset + 1}–${Math.min(f.offset + f.limit, listing.total)} of ${listing.totalExact ? '' : 'more than '}${listing.total}</span>`);
   if (f.offset + f.limit < listing.total) parts.push(link(f.offset + f.limit, 'next →'));
   return `<div class="pager">${parts.join('')}</div>`;
 }
