@@ -8,13 +8,15 @@ const forbidden = {
   platform: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   metadata: ['storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   storage: ['marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
+  marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'accounts'],
+  accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes'],
+  volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   compute: ['marketplace', 'images', 'api', 'cli', 'web', 'main'],
-  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main'],
+  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts'],
   // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
   api: ['storage', 'cli', 'main'],
   web: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main'],
-  cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main'],
+  cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main', 'volumes', 'accounts'],
 };
 
 const boundaryBlocks = Object.entries(forbidden).map(([layer, banned]) => ({

@@ -6,6 +6,8 @@ import type { Services } from './services.js';
 import { sendError } from './errors.js';
 import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
+import { volumeRoutes } from './volumes.routes.js';
+import { userRoutes } from './users.routes.js';
 
 export interface AppOptions {
   /** Largest metadata upload, in bytes (default 1 MiB). */
@@ -14,12 +16,15 @@ export interface AppOptions {
   logger?: boolean;
   /** Honour X-Forwarded-Proto/Host from a reverse proxy, as StratusLab's nginx set-up did. */
   trustProxy?: boolean;
+  /** PEM certificate and key: serve HTTPS instead of HTTP. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Builds the HTTP application without listening, so tests can use inject(). */
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const maxBytes = options.maxMetadataBytes ?? 1024 * 1024;
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     logger: options.logger ?? false,
     bodyLimit: maxBytes,
     trustProxy: options.trustProxy ?? false,
@@ -31,5 +36,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));
   metadataRoutes(app, services.marketplace, maxBytes);
   endorserRoutes(app, services.marketplace);
+  if (services.accounts) userRoutes(app, services.accounts);
+  if (services.accounts && services.volumes) volumeRoutes(app, services.volumes, services.accounts);
   return app;
 }

@@ -32,6 +32,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   if (e.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
   const status = errorCatalogue[e.code].status;
   reply.code(status).header('X-Stratus-Error', e.code);
+  if (e.code === 'AUTH_REQUIRED') reply.header('WWW-Authenticate', 'Basic realm="Stratus", charset="UTF-8"');
   switch (negotiate(request, 'text')) {
     case 'xml':
       return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><error>${xmlEscape(message)}</error>`);

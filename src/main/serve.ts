@@ -24,6 +24,7 @@ export default async function main(argv: string[]): Promise<number> {
       const server = await startServer(settings);
       process.stdout.write(`Stratus serving ${server.url}/ (data dir ${settings.dataDir})\n`);
       if (settings.trust) process.stdout.write('Trust policy: on\n');
+      for (const n of server.notices) process.stdout.write(n + '\n');
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           void server.close().then(resolve);

@@ -12,6 +12,12 @@ import type { Database } from '../storage/database.js';
 import { EntryStore } from '../storage/entries.js';
 import { Marketplace } from '../marketplace/marketplace.js';
 import { buildApp } from '../api/build-app.js';
+import { Accounts } from '../accounts/accounts.js';
+import { UserStore } from '../storage/users.js';
+import { VolumeStore } from '../storage/volumes/store.js';
+import { createFileVolumeDriver } from '../storage/volumes/file-driver.js';
+import { VolumeService } from '../volumes/service.js';
+import { writeFileAtomic } from '../platform/files.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -24,6 +30,12 @@ export interface ServerSettings {
   trust?: TrustSettings;
   /** Worker threads that verify uploads (0: verify on the main thread). */
   verifyThreads: number;
+  /** Where volume bytes live (default <data-dir>/volumes). */
+  volumesDir: string;
+  /** fsync volume data before it is committed (default true). */
+  durable: boolean;
+  /** PEM files for HTTPS; HTTP when absent. */
+  tls?: { cert: string; key: string };
   logger: boolean;
 }
 
@@ -49,8 +61,14 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     database: opts.database ?? get('server', 'database') ?? join(dataDir, 'stratus.db'),
     maxMetadataBytes: Number(get('marketplace', 'max_metadata_bytes') ?? 1024 * 1024),
     verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
+    volumesDir: get('pdisk', 'volumes_dir') ?? join(dataDir, 'volumes'),
+    durable: (get('pdisk', 'fsync') ?? 'true') !== 'false',
     logger: opts.logger ?? false,
   };
+  const tlsCert = get('server', 'tls_cert');
+  const tlsKey = get('server', 'tls_key');
+  if (!!tlsCert !== !!tlsKey) throw new StratusError('CONFIG_INVALID', `${cfgPath}: tls_cert and tls_key go together`);
+  if (tlsCert && tlsKey) settings.tls = { cert: tlsCert, key: tlsKey };
   const trust = trustPolicy(get('marketplace', 'trust_endorsers'), get('marketplace', 'trust_ca_bundle'), cfgPath);
   if (trust) settings.trust = trust;
   return settings;
@@ -83,6 +101,8 @@ export interface RunningServer {
   app: FastifyInstance;
   database: Database;
   url: string;
+  /** Lines worth telling the operator at start-up (admin password file, repairs). */
+  notices: string[];
   close(): Promise<void>;
 }
 
@@ -99,7 +119,24 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     ...(verifier ? { verifier } : {}),
     ...(compiled ? { trust: compiled } : {}),
   });
-  const app = await buildApp({ marketplace }, { maxMetadataBytes: settings.maxMetadataBytes, logger: settings.logger });
+  const notices: string[] = [];
+  const accounts = new Accounts(new UserStore(database));
+  const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);
+  if (admin.password) {
+    const file = join(settings.dataDir, 'admin-password');
+    writeFileAtomic(file, admin.password + '\n', 0o600);
+    notices.push(`Created the admin account; its password is in ${file} (readable by its owner only)`);
+  } else if (admin.created) {
+    notices.push('Created the admin account with the password from STRATUS_ADMIN_PASSWORD');
+  }
+  const volumes = new VolumeService(new VolumeStore(database), createFileVolumeDriver(settings.volumesDir, { durable: settings.durable }), accounts);
+  const repaired = await volumes.reconcile();
+  if (repaired.temporary || repaired.orphans.length) {
+    notices.push(`Cleaned up after an interrupted run: ${repaired.temporary} temporary files, ${repaired.orphans.length} unreferenced volume files`);
+  }
+  if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
+  const https = settings.tls ? { cert: readFileSync(settings.tls.cert), key: readFileSync(settings.tls.key) } : undefined;
+  const app = await buildApp({ marketplace, accounts, volumes }, { maxMetadataBytes: settings.maxMetadataBytes, logger: settings.logger, ...(https ? { https } : {}) });
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (e) {
@@ -117,7 +154,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   return {
     app,
     database,
-    url: `http://${host}:${port}`,
+    notices,
+    url: `${settings.tls ? 'https' : 'http'}://${host}:${port}`,
     close: async () => {
       await app.close();
       await marketplace.close();

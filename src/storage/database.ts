@@ -38,8 +38,54 @@ export interface EntriesTable {
   xml: string;
 }
 
+/** An account. Passwords are kept only as scrypt hashes. */
+export interface UsersTable {
+  username: string;
+  password_hash: string;
+  is_admin: number;
+  /** Total GiB the user's volumes may take; null: unlimited. */
+  quota_gib: number | null;
+  /** How many volumes the user may own; null: unlimited. */
+  quota_volumes: number | null;
+  created: string;
+}
+
+/** A persistent disk (reference §7.3). The bytes live behind the VolumeDriver port. */
+export interface VolumesTable {
+  uuid: string;
+  owner: string;
+  tag: string;
+  /** Marketplace identifier of the content, `snapshot:<origin>` for snapshots, '' for data disks. */
+  identifier: string;
+  size_gib: number;
+  /** Size of the content in bytes (the virtual size for qcow2 overlays). */
+  bytes: number;
+  type: string;
+  visibility: string;
+  /** 'raw', or 'qcow2' for copy-on-write snapshots. */
+  format: string;
+  /** The origin volume of a snapshot. */
+  origin: string | null;
+  quarantine: string;
+  created: string;
+}
+
+/** Where a volume is attached: StratusLab's mount bookkeeping, ready for the compute service. */
+export interface MountsTable {
+  /** `<volume uuid>_<vm id>`, as StratusLab named them. */
+  id: string;
+  volume: string;
+  vm_id: string;
+  node: string;
+  target: string;
+  created: string;
+}
+
 export interface Tables {
   entries: EntriesTable;
+  users: UsersTable;
+  volumes: VolumesTable;
+  mounts: MountsTable;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

@@ -57,4 +57,44 @@ export const migrations: Record<string, DialectMigration> = {
       }
     },
   },
+  '0002_users_volumes': {
+    async up(db, dialect) {
+      await db.schema.createTable('users')
+        .addColumn('username', 'text', (c) => c.primaryKey())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('is_admin', 'integer', (c) => c.notNull())
+        .addColumn('quota_gib', 'integer')
+        .addColumn('quota_volumes', 'integer')
+        .addColumn('created', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('volumes')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('tag', 'text', (c) => c.notNull())
+        .addColumn('identifier', 'text', (c) => c.notNull())
+        .addColumn('size_gib', 'integer', (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('visibility', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text')
+        .addColumn('quarantine', 'text', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('volumes_owner').on('volumes').columns(['owner', 'created']).execute();
+      await db.schema.createIndex('volumes_origin').on('volumes').column('origin').execute();
+      // One volume per image content: a second upload of the same bytes is refused.
+      await sql`CREATE UNIQUE INDEX volumes_identifier ON volumes (identifier) WHERE identifier <> '' AND origin IS NULL`.execute(db);
+      await db.schema.createTable('mounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('volume', 'text', (c) => c.notNull().references('volumes.uuid'))
+        .addColumn('vm_id', 'text', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('mounts_volume').on('mounts').column('volume').execute();
+      void dialect;
+    },
+  },
 };

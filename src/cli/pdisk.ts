@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { StratusError } from '../domain/errors.js';
+import { PdiskClient } from '../client/pdisk-client.js';
+import type { Credentials } from '../client/pdisk-client.js';
+import { MARKETPLACE_ENDPOINT } from './program.js';
+import type { Context } from './program.js';
+import { pdiskEndpoint } from './user-config.js';
+import { promptSecret } from './prompt.js';
+
+/** -u/-p and the pdisk endpoint options of reference §1.0. */
+export function addPdiskOptions(program: Command): Command {
+  return program
+    .option('-u, --username <name>', 'account name (env STRATUSLAB_USERNAME, config username)')
+    .option('-p, --password <password>', 'password (env STRATUSLAB_PASSWORD, config password; prompted when only a username is known)')
+    .option('--pdisk-endpoint <url>', 'disk service URL (env STRATUSLAB_PDISK_ENDPOINT; falls back to endpoint, then marketplace_endpoint)')
+    .option('--pdisk-username <name>', 'account for the disk service when it differs (env STRATUSLAB_PDISK_USERNAME)')
+    .option('--pdisk-password <password>', 'password for --pdisk-username (env STRATUSLAB_PDISK_PASSWORD)');
+}
+
+export interface PdiskOptionValues {
+  username?: string;
+  password?: string;
+  pdiskEndpoint?: string;
+  pdiskUsername?: string;
+  pdiskPassword?: string;
+}
+
+/** The disk service URL: pdisk_endpoint, else endpoint, else the Marketplace's (one server). */
+export function pdiskUrl(ctx: Context, o: PdiskOptionValues): string {
+  const raw = ctx.setting({ key: 'pdisk_endpoint' }, o.pdiskEndpoint)
+    ?? ctx.setting({ key: 'endpoint' })
+    ?? ctx.setting(MARKETPLACE_ENDPOINT);
+  return pdiskEndpoint(raw as string);
+}
+
+/** Credentials by CLI > env > file, pdisk-specific ones first; prompts for a missing password. */
+export async function pdiskCredentials(ctx: Context, o: PdiskOptionValues, endpoint: string): Promise<Credentials> {
+  const username = ctx.setting({ key: 'pdisk_username' }, o.pdiskUsername) ?? ctx.setting({ key: 'username' }, o.username);
+  if (!username) {
+    throw new StratusError('AUTH_REQUIRED', 'no username for the disk service', {
+      hint: 'Give -u/--username (or set STRATUSLAB_USERNAME, or username in ~/.stratuslab/stratuslab-user.cfg).',
+    });
+  }
+  const password = (o.pdiskUsername || ctx.setting({ key: 'pdisk_username' }))
+    ? ctx.setting({ key: 'pdisk_password' }, o.pdiskPassword)
+    : ctx.setting({ key: 'password' }, o.password);
+  return { username, password: password ?? await promptSecret(`'${username}' at '${endpoint}' password: `) };
+}
+
+export async function pdiskClient(ctx: Context, o: PdiskOptionValues): Promise<PdiskClient> {
+  const endpoint = pdiskUrl(ctx, o);
+  return new PdiskClient(endpoint, await pdiskCredentials(ctx, o, endpoint));
+}

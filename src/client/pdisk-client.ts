@@ -1,0 +1,183 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { StratusError, errorCatalogue } from '../domain/errors.js';
+import type { ErrorCode } from '../domain/errors.js';
+import type { MountInfo, VolumeInfo } from '../domain/volume.js';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface UserInfo {
+  username: string;
+  admin: boolean;
+  quotaGib: number | null;
+  quotaVolumes: number | null;
+  created: string;
+}
+
+/**
+ * Typed client of the persistent disk service (/pswd/disks) and the account routes
+ * (/users). HTTP Basic on every call; errors come back as StratusErrors with the server's
+ * code, message and hint.
+ */
+export class PdiskClient {
+  readonly endpoint: string;
+
+  constructor(endpoint: string, private readonly credentials?: Credentials) {
+    this.endpoint = endpoint.replace(/\/+$/, '').replace(/\/pswd$/, '');
+  }
+
+  /** The URL of a volume, as upload-image prints it. */
+  volumeUrl(uuid: string): string {
+    return `${this.endpoint}/pswd/disks/${uuid}`;
+  }
+
+  list(): Promise<VolumeInfo[]> {
+    return this.json('GET', '/pswd/disks/');
+  }
+
+  get(uuid: string): Promise<VolumeInfo> {
+    return this.json('GET', `/pswd/disks/${encodeURIComponent(uuid)}`);
+  }
+
+  create(req: { size: number; tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
+    return this.json('POST', '/pswd/disks/', req);
+  }
+
+  update(uuid: string, fields: { tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
+    return this.json('PUT', `/pswd/disks/${encodeURIComponent(uuid)}`, fields);
+  }
+
+  async delete(uuid: string): Promise<string> {
+    return (await this.json<{ uuid: string }>('DELETE', `/pswd/disks/${encodeURIComponent(uuid)}`)).uuid;
+  }
+
+  snapshot(uuid: string): Promise<VolumeInfo> {
+    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/snapshot`, {});
+  }
+
+  rebase(uuid: string): Promise<VolumeInfo> {
+    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/rebase`, {});
+  }
+
+  mounts(uuid: string): Promise<MountInfo[]> {
+    return this.json('GET', `/pswd/disks/${encodeURIComponent(uuid)}/mounts`);
+  }
+
+  mount(uuid: string, node: string, vmId: string): Promise<MountInfo> {
+    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/mounts`, { node, vm_id: vmId });
+  }
+
+  unmount(uuid: string, vmId: string): Promise<unknown> {
+    return this.json('DELETE', `/pswd/disks/${encodeURIComponent(uuid)}/mounts/${encodeURIComponent(`${uuid}_${vmId}`)}`);
+  }
+
+  /**
+   * Streams an image into a new volume: `gzipped` bytes are inflated by the server, which
+   * computes the identifier in the same pass. `size` (bytes of the body) lets the server and
+   * the progress bar know the length.
+   */
+  async upload(body: Readable, opts: { gzipped: boolean; size?: number; tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
+    const qs = new URLSearchParams();
+    for (const k of ['tag', 'visibility', 'type'] as const) if (opts[k] !== undefined) qs.set(k, opts[k] as string);
+    const res = await this.raw('POST', `/pswd/disks/?${qs}`, {
+      'content-type': opts.gzipped ? 'application/gzip' : 'application/octet-stream',
+      ...(opts.size !== undefined ? { 'content-length': String(opts.size) } : {}),
+    }, body);
+    return this.parse<VolumeInfo>(res);
+  }
+
+  /** Starts a download of a volume's gzipped content, from `start` when resuming. */
+  download(uuid: string, start = 0, ifRange?: string): Promise<IncomingMessage> {
+    return this.raw('GET', `/pswd/disks/${encodeURIComponent(uuid)}`, {
+      accept: 'application/x-gzip',
+      ...(start > 0 ? { range: `bytes=${start}-` } : {}),
+      ...(start > 0 && ifRange ? { 'if-range': ifRange } : {}),
+    });
+  }
+
+  me(): Promise<{ username: string; admin: boolean }> {
+    return this.json('GET', '/users/me');
+  }
+
+  users(): Promise<UserInfo[]> {
+    return this.json('GET', '/users');
+  }
+
+  addUser(u: { username: string; password: string; admin?: boolean; quotaGib?: number | null; quotaVolumes?: number | null }): Promise<UserInfo> {
+    return this.json('POST', '/users', u);
+  }
+
+  passwd(username: string, password: string): Promise<unknown> {
+    return this.json('PUT', `/users/${encodeURIComponent(username)}/password`, { password });
+  }
+
+  setQuota(username: string, quota: { gib?: number | null; volumes?: number | null }): Promise<UserInfo> {
+    return this.json('PUT', `/users/${encodeURIComponent(username)}/quota`, quota);
+  }
+
+  removeUser(username: string): Promise<unknown> {
+    return this.json('DELETE', `/users/${encodeURIComponent(username)}`);
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const res = await this.raw(method, path, payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}, payload);
+    return this.parse<T>(res);
+  }
+
+  private async parse<T>(res: IncomingMessage): Promise<T> {
+    const text = await readAll(res);
+    if ((res.statusCode ?? 0) >= 400) throw toError(res, text, this.endpoint);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  private raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<IncomingMessage> {
+    const url = new URL(this.endpoint + path);
+    const auth = this.credentials ? { authorization: 'Basic ' + Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64') } : {};
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { method, headers: { accept: 'application/json', ...auth, ...headers } }, resolve);
+      req.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('MARKETPLACE_UNREACHABLE', `cannot reach the disk service at ${this.endpoint}: ${e.code ?? e.message}`, {
+        hint: 'Check --pdisk-endpoint (or STRATUSLAB_PDISK_ENDPOINT / pdisk_endpoint in the config) and that the server runs.',
+      })));
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) req.end(body);
+      else {
+        body.on('error', (e) => req.destroy(e));
+        body.pipe(req);
+      }
+    });
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => { s += d; });
+    res.on('end', () => resolve(s));
+    res.on('error', reject);
+  });
+}
+
+/** The server's error as a StratusError: its code (X-Stratus-Error), message and hint. */
+export function toError(res: IncomingMessage, text: string, endpoint: string): StratusError {
+  const header = res.headers['x-stratus-error'];
+  const code = (typeof header === 'string' && header in errorCatalogue ? header : 'MARKETPLACE_ERROR') as ErrorCode;
+  let message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+  let hint: string | undefined;
+  try {
+    const j = JSON.parse(text) as Record<string, string>;
+    message = j[String(res.statusCode)] ?? j.message ?? message;
+    hint = j.hint;
+  } catch {
+    if (text.trim()) message = text.trim().split('\n')[0] as string;
+  }
+  if (code === 'AUTH_REQUIRED') hint = `Check the username and password for ${endpoint} (-u/-p, STRATUSLAB_USERNAME/STRATUSLAB_PASSWORD or the config file).`;
+  return new StratusError(code, message, hint ? { hint } : {});
+}

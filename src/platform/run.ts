@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { StratusError } from '../domain/errors.js';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a tool to completion with a timeout, capturing its output. A missing tool or a
+ * non-zero exit is a TOOL_FAILED error that names the command and quotes its stderr.
+ */
+export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new StratusError('TOOL_FAILED', `cannot run ${cmd}: ${e.code === 'ENOENT' ? 'not installed' : e.message}`, {
+        hint: `Install it (npm run setup installs every tool Stratus uses).`,
+      }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve({ stdout, stderr });
+      const why = signal ? `killed by ${signal}` : `exit ${code}`;
+      reject(new StratusError('TOOL_FAILED', `${cmd} ${args.join(' ')} failed (${why}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,204 @@
+import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { StratusError } from '../../domain/errors.js';
+import { run } from '../../platform/run.js';
+import { SparseFileWriter, storageError } from '../../platform/sparse-writer.js';
+import type { VolumeDriver, VolumeLocation, VolumeUpload } from './driver.js';
+
+/**
+ * Volumes as files in one directory:
+ *
+ *   <root>/<uuid>.raw     raw content (sparse)
+ *   <root>/<uuid>.qcow2   a copy-on-write snapshot; its backing file is "<origin>.raw",
+ *                         relative, so the data dir can move
+ *   <root>/<uuid>.gz      gzipped content: the upload as received, or made on first download
+ *   <root>/.tmp/          uploads and conversions in progress; swept at start-up
+ */
+export function createFileVolumeDriver(root: string, options: { durable?: boolean } = {}): VolumeDriver {
+  const tmpDir = join(root, '.tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const durable = options.durable ?? true;
+  const raw = (uuid: string): string => join(root, `${uuid}.raw`);
+  const qcow = (uuid: string): string => join(root, `${uuid}.qcow2`);
+  const gz = (uuid: string): string => join(root, `${uuid}.gz`);
+  const tmp = (what: string): string => join(tmpDir, `${what}.${randomBytes(6).toString('hex')}`);
+
+  const locate = (uuid: string): VolumeLocation =>
+    existsSync(qcow(uuid)) ? { path: qcow(uuid), format: 'qcow2' } : { path: raw(uuid), format: 'raw' };
+
+  const requireVolume = (uuid: string): VolumeLocation => {
+    const loc = locate(uuid);
+    if (!existsSync(loc.path)) throw new StratusError('VOLUME_NOT_FOUND', `no data stored for volume ${uuid}`);
+    return loc;
+  };
+
+  /** Writes a raw copy of any volume into a temporary file and returns its path. */
+  const rawCopy = async (uuid: string): Promise<string> => {
+    const loc = requireVolume(uuid);
+    const out = tmp(`${uuid}.flat`);
+    try {
+      await run('qemu-img', ['convert', '-f', loc.format, '-O', 'raw', loc.path, out], { cwd: root, timeoutMs: 3_600_000 });
+    } catch (e) {
+      await rm(out, { force: true });
+      throw e;
+    }
+    return out;
+  };
+
+  return {
+    name: 'file',
+    locate,
+
+    async createEmpty(uuid, bytes) {
+      const t = tmp(uuid);
+      try {
+        const h = await open(t, 'wx', 0o600);
+        await h.close();
+        await truncate(t, bytes);
+        await rename(t, raw(uuid));
+      } catch (e) {
+        await rm(t, { force: true });
+        throw storageError(e, root);
+      }
+    },
+
+    async beginUpload(uuid, withCompressed): Promise<VolumeUpload> {
+      const contentPath = tmp(`${uuid}.raw`);
+      const gzPath = tmp(`${uuid}.gz`);
+      const content = new SparseFileWriter(contentPath, durable);
+      const compressed = withCompressed ? createWriteStream(gzPath, { flags: 'wx', mode: 0o600 }) : undefined;
+      const cleanup = async (): Promise<void> => {
+        content.destroy();
+        compressed?.destroy();
+        await rm(contentPath, { force: true });
+        await rm(gzPath, { force: true });
+      };
+      return {
+        content,
+        compressed,
+        async commit() {
+          try {
+            if (compressed) {
+              if (durable) await syncFile(gzPath);
+              await rename(gzPath, gz(uuid));
+            }
+            await rename(contentPath, raw(uuid));
+            return { bytes: content.bytes };
+          } catch (e) {
+            await cleanup();
+            await rm(gz(uuid), { force: true });
+            throw storageError(e, root);
+          }
+        },
+        abort: cleanup,
+      };
+    },
+
+    async snapshot(origin, uuid) {
+      if (!existsSync(raw(origin))) throw new StratusError('VOLUME_STATE', `volume ${origin} has no raw content to snapshot`);
+      const t = tmp(`${uuid}.qcow2`);
+      try {
+        // The backing path is relative to the overlay's own directory. The overlay is made in
+        // .tmp and then renamed beside its origin, so it names the origin without "../";
+        // -u skips opening the backing file from .tmp, which is why the size is given.
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', `${origin}.raw`, '-u', t, String(await fileSize(raw(origin)))], { cwd: root });
+        await rename(t, qcow(uuid));
+      } catch (e) {
+        await rm(t, { force: true });
+        throw e;
+      }
+    },
+
+    async flatten(source, uuid) {
+      const out = await rawCopy(source);
+      try {
+        await rename(out, raw(uuid));
+      } catch (e) {
+        await rm(out, { force: true });
+        throw storageError(e, root);
+      }
+      return { bytes: await fileSize(raw(uuid)) };
+    },
+
+    async gzipped(uuid) {
+      const loc = requireVolume(uuid);
+      const cached = await stat(gz(uuid)).catch(() => undefined);
+      const content = await stat(loc.path);
+      if (!cached || cached.mtimeMs < content.mtimeMs) {
+        // A snapshot changes while a machine runs, so its gzip copy is remade when stale.
+        const source = loc.format === 'raw' ? loc.path : await rawCopy(uuid);
+        const t = tmp(`${uuid}.gz`);
+        try {
+          await pipeline(createReadStream(source), createGzip({ level: 1 }), createWriteStream(t, { flags: 'wx', mode: 0o600 }));
+          await rename(t, gz(uuid));
+        } catch (e) {
+          await rm(t, { force: true });
+          throw storageError(e, root);
+        } finally {
+          if (source !== loc.path) await rm(source, { force: true });
+        }
+      }
+      const size = (await stat(gz(uuid))).size;
+      return {
+        size,
+        open: (start?: number, end?: number) => createReadStream(gz(uuid), { start: start ?? 0, ...(end !== undefined ? { end } : {}) }),
+      };
+    },
+
+    async openRaw(uuid) {
+      const loc = requireVolume(uuid);
+      if (loc.format === 'raw') return createReadStream(loc.path);
+      const copy = await rawCopy(uuid);
+      const stream: Readable = createReadStream(copy);
+      stream.on('close', () => void rm(copy, { force: true }));
+      return stream;
+    },
+
+    async size(uuid) {
+      const loc = requireVolume(uuid);
+      if (loc.format === 'raw') return fileSize(loc.path);
+      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', loc.path], { cwd: root })).stdout) as { 'virtual-size': number };
+      return info['virtual-size'];
+    },
+
+    async exists(uuid) {
+      return existsSync(raw(uuid)) || existsSync(qcow(uuid));
+    },
+
+    async delete(uuid) {
+      await rm(qcow(uuid), { force: true });
+      await rm(raw(uuid), { force: true });
+      await rm(gz(uuid), { force: true });
+    },
+
+    async inventory() {
+      const names = await readdir(root);
+      const volumes = [...new Set(names.filter((n) => /\.(raw|qcow2|gz)$/.test(n)).map((n) => n.replace(/\.(raw|qcow2|gz)$/, '')))];
+      return { volumes, temporary: await readdir(tmpDir) };
+    },
+
+    async sweep() {
+      const left = await readdir(tmpDir);
+      for (const f of left) await rm(join(tmpDir, f), { force: true });
+      return left.length;
+    },
+  };
+}
+
+async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+async function syncFile(path: string): Promise<void> {
+  const h = await open(path, 'r+');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}

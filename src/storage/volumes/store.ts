@@ -1,0 +1,108 @@
+import { sql } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
+import { StratusError } from '../../domain/errors.js';
+import type { Database, MountsTable, VolumesTable } from '../database.js';
+
+export type VolumeRow = Selectable<VolumesTable>;
+export type MountRow = Selectable<MountsTable>;
+
+/** Limits to enforce while inserting: null means unlimited. */
+export interface Quota {
+  gib: number | null;
+  volumes: number | null;
+}
+
+/** SQL for volumes and their mounts. Rights are the service's business, not this store's. */
+export class VolumeStore {
+  constructor(private readonly database: Database) {}
+
+  get(uuid: string): Promise<VolumeRow | undefined> {
+    return this.database.db.selectFrom('volumes').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  }
+
+  /** Newest first. `owner` limits to one owner's volumes, plus PUBLIC ones when `withPublic`. */
+  list(filter: { owner?: string; withPublic?: boolean } = {}): Promise<VolumeRow[]> {
+    let q = this.database.db.selectFrom('volumes').selectAll();
+    if (filter.owner !== undefined) {
+      const owner = filter.owner;
+      q = filter.withPublic
+        ? q.where((eb) => eb.or([eb('owner', '=', owner), eb('visibility', '=', 'PUBLIC')]))
+        : q.where('owner', '=', owner);
+    }
+    return q.orderBy('created', 'desc').orderBy('uuid').execute();
+  }
+
+  findByIdentifier(identifier: string): Promise<VolumeRow | undefined> {
+    return this.database.db.selectFrom('volumes').selectAll().where('identifier', '=', identifier).where('origin', 'is', null).executeTakeFirst();
+  }
+
+  /**
+   * Inserts a volume if the owner stays within quota, in one transaction so that two
+   * concurrent requests cannot both squeeze under the limit.
+   */
+  async insertWithinQuota(row: Insertable<VolumesTable>, quota: Quota): Promise<void> {
+    await this.database.db.transaction().execute(async (trx) => {
+      if (this.database.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${'quota/' + row.owner}))`.execute(trx);
+      if (quota.gib !== null || quota.volumes !== null) {
+        const use = await trx.selectFrom('volumes').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('size_gib').as('gib')])
+          .where('owner', '=', row.owner).executeTakeFirst();
+        const n = Number(use?.n ?? 0);
+        const gib = Number(use?.gib ?? 0);
+        if (quota.volumes !== null && n + 1 > quota.volumes) {
+          throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${row.owner} has ${n} volumes and may have ${quota.volumes}`);
+        }
+        if (quota.gib !== null && gib + Number(row.size_gib) > quota.gib) {
+          throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${row.owner} uses ${gib} GiB; ${row.size_gib} GiB more would pass the limit of ${quota.gib} GiB`);
+        }
+      }
+      try {
+        await trx.insertInto('volumes').values(row).execute();
+      } catch (e) {
+        if (/unique|duplicate/i.test((e as Error).message) && row.identifier) {
+          throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', { hint: `A volume with identifier ${row.identifier} exists already; use it instead.` });
+        }
+        throw e;
+      }
+    });
+  }
+
+  async update(uuid: string, fields: Partial<Pick<VolumesTable, 'tag' | 'visibility' | 'type' | 'owner' | 'identifier' | 'quarantine' | 'bytes'>>): Promise<void> {
+    await this.database.db.updateTable('volumes').set(fields).where('uuid', '=', uuid).execute();
+  }
+
+  async remove(uuid: string): Promise<void> {
+    await this.database.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('mounts').where('volume', '=', uuid).execute();
+      await trx.deleteFrom('volumes').where('uuid', '=', uuid).execute();
+    });
+  }
+
+  /** Snapshots per origin and mounts per volume, for the `count` field. */
+  async counts(uuids: string[]): Promise<{ snapshots: Map<string, number>; mounts: Map<string, number> }> {
+    const snapshots = new Map<string, number>();
+    const mounts = new Map<string, number>();
+    if (uuids.length === 0) return { snapshots, mounts };
+    for (const r of await this.database.db.selectFrom('volumes').select(['origin', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('origin', 'in', uuids).groupBy('origin').execute()) snapshots.set(r.origin as string, Number(r.n));
+    for (const r of await this.database.db.selectFrom('mounts').select(['volume', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('volume', 'in', uuids).groupBy('volume').execute()) mounts.set(r.volume, Number(r.n));
+    return { snapshots, mounts };
+  }
+
+  mounts(uuid: string): Promise<MountRow[]> {
+    return this.database.db.selectFrom('mounts').selectAll().where('volume', '=', uuid).orderBy('created').execute();
+  }
+
+  async insertMount(row: Insertable<MountsTable>): Promise<void> {
+    await this.database.db.insertInto('mounts').values(row).execute();
+  }
+
+  async removeMount(id: string): Promise<boolean> {
+    const r = await this.database.db.deleteFrom('mounts').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async allUuids(): Promise<string[]> {
+    return (await this.database.db.selectFrom('volumes').select('uuid').execute()).map((r) => r.uuid);
+  }
+}

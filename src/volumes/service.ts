@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { StratusError } from '../domain/errors.js';
+import { formatUtc } from '../domain/dates.js';
+import { identifierFromSha1 } from '../domain/identifier.js';
+import { bytesToGib, gibToBytes, requireSize, requireTag, requireType, requireUuid, requireVisibility } from '../domain/volume.js';
+import type { MountInfo, VolumeInfo, VolumeType, Visibility } from '../domain/volume.js';
+import type { Principal } from '../accounts/accounts.js';
+import type { VolumeDriver } from '../storage/volumes/driver.js';
+import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
+import { streamIntoVolume } from './ingest.js';
+import { hashStream } from '../platform/hashing.js';
+
+export interface VolumeFields {
+  tag?: string;
+  visibility?: string;
+  type?: string;
+}
+
+/** Devices handed out for hot-plugged volumes, highest first (StratusLab: vdz, vdy, …). */
+const TARGETS = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
+/** StratusLab clients assume at most ten simultaneous users of a volume. */
+export const MAX_MOUNTS = 10;
+
+/**
+ * The persistent disk service (reference §7). Rights follow §7.1: view/use/attach for the
+ * owner, the admin, or anyone when PUBLIC; edit/delete for the owner or the admin. Other
+ * users' private volumes do not exist as far as a caller can tell (404, not 403).
+ */
+export class VolumeService {
+  constructor(
+    private readonly store: VolumeStore,
+    private readonly driver: VolumeDriver,
+    private readonly quotas: { quotaOf(username: string): Promise<Quota> },
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** The caller's volumes and every PUBLIC one; the admin sees all. Newest first. */
+  async list(actor: Principal): Promise<VolumeInfo[]> {
+    const rows = await this.store.list(actor.admin ? {} : { owner: actor.username, withPublic: true });
+    return this.infos(rows);
+  }
+
+  async get(actor: Principal, uuid: string): Promise<VolumeInfo> {
+    return (await this.infos([await this.viewable(actor, uuid)]))[0] as VolumeInfo;
+  }
+
+  /** An empty (sparse) volume of `size` GiB. */
+  async create(actor: Principal, req: VolumeFields & { size: unknown }): Promise<VolumeInfo> {
+    const size = requireSize(req.size);
+    const uuid = randomUUID();
+    const row = this.newRow(actor.username, uuid, { ...this.fields(req), size_gib: size, bytes: gibToBytes(size), identifier: '', format: 'raw', origin: null });
+    await this.driver.createEmpty(uuid, row.bytes);
+    await this.insertOrUndo(row, uuid);
+    return this.get(actor, uuid);
+  }
+
+  /**
+   * Stores an uploaded image: gunzip (when `gzipped`), SHA-1 and write happen in one pass over
+   * the stream; the identifier of the inflated content becomes the volume's. Nothing is kept
+   * unless the whole stream arrived and the content is new.
+   */
+  async upload(actor: Principal, source: Readable, req: VolumeFields & { gzipped: boolean }): Promise<VolumeInfo> {
+    const fields = this.fields({ type: 'DATA_IMAGE_RAW_READONLY', ...req });
+    const quota = await this.quotas.quotaOf(actor.username);
+    if (quota.volumes !== null) {
+      const owned = (await this.store.list({ owner: actor.username })).length;
+      if (owned + 1 > quota.volumes) throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${actor.username} has ${owned} volumes and may have ${quota.volumes}`);
+    }
+    const uuid = randomUUID();
+    const result = await streamIntoVolume(this.driver, uuid, source, req.gzipped);
+    const identifier = identifierFromSha1(result.sha1);
+    try {
+      const existing = await this.store.findByIdentifier(identifier);
+      if (existing) throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', { hint: `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` });
+      await this.store.insertWithinQuota(this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null }), quota);
+    } catch (e) {
+      await this.driver.delete(uuid);
+      throw e;
+    }
+    return this.get(actor, uuid);
+  }
+
+  /** Tag, visibility and type: the owner or the admin only. */
+  async update(actor: Principal, uuid: string, req: VolumeFields): Promise<VolumeInfo> {
+    const row = await this.editable(actor, uuid);
+    const f = this.fields(req);
+    const changes: { tag?: string; visibility?: Visibility; type?: VolumeType } = {};
+    if (req.tag !== undefined) changes.tag = f.tag;
+    if (req.visibility !== undefined) changes.visibility = f.visibility;
+    if (req.type !== undefined) changes.type = f.type;
+    if (Object.keys(changes).length > 0) await this.store.update(row.uuid, changes);
+    return this.get(actor, uuid);
+  }
+
+  /** Deletes a volume, refusing while it is attached or has snapshots. */
+  async delete(actor: Principal, uuid: string): Promise<string> {
+    const row = await this.editable(actor, uuid);
+    const { snapshots, mounts } = await this.store.counts([row.uuid]);
+    if ((mounts.get(row.uuid) ?? 0) > 0) throw new StratusError('VOLUME_IN_USE', `disk (${row.uuid}) is in use and can't be deleted`);
+    if ((snapshots.get(row.uuid) ?? 0) > 0) {
+      throw new StratusError('VOLUME_IN_USE', `disk (${row.uuid}) has ${snapshots.get(row.uuid)} copy-on-write snapshots and can't be deleted`, { hint: 'Delete or rebase its snapshots first.' });
+    }
+    // Row first: a crash in between leaves a file the start-up sweep removes, never a row without data.
+    await this.store.remove(row.uuid);
+    await this.driver.delete(row.uuid);
+    return row.uuid;
+  }
+
+  /**
+   * StratusLab's "POST /disks/<uuid>": a copy-on-write snapshot of a MACHINE_IMAGE_ORIGIN
+   * volume, or the rebase of a MACHINE_IMAGE_LIVE snapshot into a standalone origin.
+   */
+  async copy(actor: Principal, uuid: string): Promise<VolumeInfo> {
+    const row = await this.viewable(actor, uuid);
+    if (row.type === 'MACHINE_IMAGE_ORIGIN') return this.snapshot(actor, row);
+    if (row.type === 'MACHINE_IMAGE_LIVE') return this.rebase(actor, row.uuid);
+    throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
+  }
+
+  async snapshot(actor: Principal, origin: VolumeRow | string): Promise<VolumeInfo> {
+    const row = typeof origin === 'string' ? await this.viewable(actor, origin) : origin;
+    if (row.type !== 'MACHINE_IMAGE_ORIGIN' || row.format !== 'raw') {
+      throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Only MACHINE_IMAGE_ORIGIN volumes have copy-on-write snapshots.`, {
+        hint: 'Mark the image volume as an origin first: stratus-update-volume --machine-image-origin <uuid>.',
+      });
+    }
+    const uuid = randomUUID();
+    await this.driver.snapshot(row.uuid, uuid);
+    await this.insertOrUndo(this.newRow(actor.username, uuid, {
+      tag: row.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${row.uuid}`,
+      size_gib: row.size_gib, bytes: row.bytes, format: 'qcow2', origin: row.uuid,
+    }), uuid);
+    return this.get(actor, uuid);
+  }
+
+  /** A standalone MACHINE_IMAGE_ORIGIN copy of a snapshot, identified by its content. */
+  async rebase(actor: Principal, uuid: string): Promise<VolumeInfo> {
+    const row = await this.editable(actor, uuid);
+    if (row.type !== 'MACHINE_IMAGE_LIVE') throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
+    const target = randomUUID();
+    const { bytes } = await this.driver.flatten(row.uuid, target);
+    try {
+      const sha1 = (await hashStream(await this.driver.openRaw(target), { algorithms: ['sha1'], parallel: false })).digests.sha1 as string;
+      await this.store.insertWithinQuota(this.newRow(actor.username, target, {
+        tag: row.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: identifierFromSha1(sha1),
+        size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null,
+      }), await this.quotas.quotaOf(actor.username));
+    } catch (e) {
+      await this.driver.delete(target);
+      throw e;
+    }
+    return this.get(actor, target);
+  }
+
+  /** The gzipped content of a volume the caller may use. */
+  async download(actor: Principal, uuid: string): ReturnType<VolumeDriver['gzipped']> {
+    const row = await this.viewable(actor, uuid);
+    return this.driver.gzipped(row.uuid);
+  }
+
+  async mounts(actor: Principal, uuid: string): Promise<MountInfo[]> {
+    const row = await this.viewable(actor, uuid);
+    return (await this.store.mounts(row.uuid)).map(mountInfo);
+  }
+
+  /** Records that `vmId` on `node` uses the volume, on the highest free device (vdz, vdy, …). */
+  async mount(actor: Principal, uuid: string, req: { node: string; vmId: string; registerOnly?: boolean }): Promise<MountInfo> {
+    const row = await this.viewable(actor, uuid);
+    if (!req.node || !req.vmId) throw new StratusError('USAGE', 'a mount needs node and vm_id');
+    const existing = await this.store.mounts(row.uuid);
+    const id = `${row.uuid}_${req.vmId}`;
+    if (existing.some((m) => m.id === id)) throw new StratusError('VOLUME_IN_USE', `disk ${row.uuid} is already mounted in VM ${req.vmId}`);
+    if (existing.length >= MAX_MOUNTS) throw new StratusError('VOLUME_IN_USE', `DISK ${row.uuid}: Disk not available (${existing.length}/${MAX_MOUNTS} mounts)`);
+    const used = new Set(existing.map((m) => m.target));
+    const target = req.registerOnly ? 'static' : TARGETS.find((t) => !used.has(t));
+    if (!target) throw new StratusError('VOLUME_IN_USE', 'no free devices available');
+    const m = { id, volume: row.uuid, vm_id: req.vmId, node: req.node, target, created: formatUtc(this.clock()) };
+    await this.store.insertMount(m);
+    return mountInfo(m);
+  }
+
+  async unmount(actor: Principal, uuid: string, mountId: string): Promise<MountInfo> {
+    const row = await this.viewable(actor, uuid);
+    const m = (await this.store.mounts(row.uuid)).find((x) => x.id === mountId);
+    if (!m || !(await this.store.removeMount(mountId))) throw new StratusError('VOLUME_NOT_FOUND', `no mount ${mountId} on disk ${row.uuid}`);
+    return mountInfo(m);
+  }
+
+  /**
+   * Makes files and rows agree after a crash: removes temporary files and stored bytes that
+   * no row refers to. Returns what it removed, and rows whose bytes are missing.
+   */
+  async reconcile(): Promise<{ temporary: number; orphans: string[]; missing: string[] }> {
+    const temporary = await this.driver.sweep();
+    const rows = new Set(await this.store.allUuids());
+    const { volumes } = await this.driver.inventory();
+    const orphans = volumes.filter((u) => !rows.has(u));
+    for (const u of orphans) await this.driver.delete(u);
+    const missing: string[] = [];
+    for (const u of rows) if (!(await this.driver.exists(u))) missing.push(u);
+    return { temporary, orphans, missing };
+  }
+
+  private async viewable(actor: Principal, uuid: string): Promise<VolumeRow> {
+    const row = await this.store.get(requireUuid(uuid));
+    if (!row || !(actor.admin || row.owner === actor.username || row.visibility === 'PUBLIC')) {
+      throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid.toLowerCase()}`);
+    }
+    return row;
+  }
+
+  private async editable(actor: Principal, uuid: string): Promise<VolumeRow> {
+    const row = await this.viewable(actor, uuid);
+    if (!actor.admin && row.owner !== actor.username) throw new StratusError('FORBIDDEN', `volume ${row.uuid} belongs to ${row.owner}; only its owner or an admin may change it`);
+    return row;
+  }
+
+  private fields(req: VolumeFields): { tag: string; visibility: Visibility; type: VolumeType } {
+    return {
+      tag: requireTag(req.tag ?? ''),
+      visibility: requireVisibility(req.visibility ?? 'PRIVATE'),
+      type: requireType(req.type ?? 'DATA_IMAGE_RAW_READ_WRITE'),
+    };
+  }
+
+  private newRow(owner: string, uuid: string, r: Omit<VolumeRow, 'uuid' | 'owner' | 'quarantine' | 'created'>): VolumeRow {
+    return { uuid, owner, quarantine: '', created: new Date(this.clock().getTime()).toISOString(), ...r };
+  }
+
+  private async insertOrUndo(row: VolumeRow, uuid: string): Promise<void> {
+    try {
+      await this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner));
+    } catch (e) {
+      await this.driver.delete(uuid);
+      throw e;
+    }
+  }
+
+  private async infos(rows: VolumeRow[]): Promise<VolumeInfo[]> {
+    const { snapshots, mounts } = await this.store.counts(rows.map((r) => r.uuid));
+    return rows.map((r) => ({
+      uuid: r.uuid, tag: r.tag, owner: r.owner, identifier: r.identifier, size: Number(r.size_gib),
+      // StratusLab's count: snapshots for origins, mounts for everything else.
+      count: r.type === 'MACHINE_IMAGE_ORIGIN' ? (snapshots.get(r.uuid) ?? 0) : (mounts.get(r.uuid) ?? 0),
+      type: r.type as VolumeType, visibility: r.visibility as Visibility, quarantine: r.quarantine,
+      created: r.created, bytes: Number(r.bytes), format: r.format, origin: r.origin,
+    }));
+  }
+}
+
+function mountInfo(m: MountRow): MountInfo {
+  return { id: m.id, volume: m.volume, vmId: m.vm_id, node: m.node, target: m.target, created: m.created };
+}
