@@ -14,7 +14,7 @@ export async function startBenchServer(dataDir: string, extra: string[] = []): P
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /Stratus serving (http:\/\/\S+?)\/? /.exec(out);
+      const m = /Stratus serving (https?:\/\/\S+?)\/? /.exec(out);
       if (m?.[1]) resolve(m[1]);
     });
     child.on('exit', (c) => reject(new Error(`stratus serve exited ${c}: ${out}`)));

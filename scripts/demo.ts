@@ -37,7 +37,7 @@ async function startServer(): Promise<string> {
     const timer = setTimeout(() => reject(new Error(`stratus serve did not start: ${out}`)), 20_000);
     server?.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /Stratus serving (http:\/\/\S+?)\/? /.exec(out);
+      const m = /Stratus serving (https?:\/\/\S+?)\/? /.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
         process.stdout.write(out);

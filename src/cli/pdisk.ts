@@ -1,4 +1,7 @@
+import { Option } from 'commander';
 import type { Command } from 'commander';
+import { requireTag } from '../domain/volume.js';
+import type { VolumeType } from '../domain/volume.js';
 import { StratusError } from '../domain/errors.js';
 import { PdiskClient } from '../client/pdisk-client.js';
 import type { Credentials } from '../client/pdisk-client.js';
@@ -18,6 +21,8 @@ export function addPdiskOptions(program: Command): Command {
 }
 
 export interface PdiskOptionValues {
+  /** When the command also has --marketplace-endpoint, it is the last fallback (one server). */
+  marketplaceEndpoint?: string;
   username?: string;
   password?: string;
   pdiskEndpoint?: string;
@@ -29,7 +34,7 @@ export interface PdiskOptionValues {
 export function pdiskUrl(ctx: Context, o: PdiskOptionValues): string {
   const raw = ctx.setting({ key: 'pdisk_endpoint' }, o.pdiskEndpoint)
     ?? ctx.setting({ key: 'endpoint' })
-    ?? ctx.setting(MARKETPLACE_ENDPOINT);
+    ?? ctx.setting(MARKETPLACE_ENDPOINT, o.marketplaceEndpoint);
   return pdiskEndpoint(raw as string);
 }
 
@@ -50,4 +55,38 @@ export async function pdiskCredentials(ctx: Context, o: PdiskOptionValues, endpo
 export async function pdiskClient(ctx: Context, o: PdiskOptionValues): Promise<PdiskClient> {
   const endpoint = pdiskUrl(ctx, o);
   return new PdiskClient(endpoint, await pdiskCredentials(ctx, o, endpoint));
+}
+
+/** StratusLab's volume type flags (§1.2), as commander names them, and the type each sets. */
+const TYPE_FLAGS: Array<[flag: string, key: string, type: VolumeType]> = [
+  ['--machine-image-origin', 'machineImageOrigin', 'MACHINE_IMAGE_ORIGIN'],
+  ['--machine-image-live', 'machineImageLive', 'MACHINE_IMAGE_LIVE'],
+  ['--data-image-origin', 'dataImageOrigin', 'DATA_IMAGE_ORIGIN'],
+  ['--data-image-live', 'dataImageLive', 'DATA_IMAGE_LIVE'],
+  ['--data-image-raw-readonly', 'dataImageRawReadonly', 'DATA_IMAGE_RAW_READONLY'],
+  ['--data-image-raw-read-write', 'dataImageRawReadWrite', 'DATA_IMAGE_RAW_READ_WRITE'],
+];
+
+/** -t/--tag, --public/--private and the type flags, shared by update-volume and upload-image. */
+export function addVolumeFieldOptions(program: Command, tagHelp = 'volume tag (at most 40 characters)'): Command {
+  program
+    .option('-t, --tag <name>', tagHelp)
+    .addOption(new Option('--public', 'everyone can use the volume').conflicts('private'))
+    .addOption(new Option('--private', 'only you (and admins) can use the volume'));
+  const keys = TYPE_FLAGS.map(([, key]) => key);
+  for (const [flag, key, type] of TYPE_FLAGS) {
+    program.addOption(new Option(flag, `set the volume type to ${type}`).conflicts(keys.filter((k) => k !== key)));
+  }
+  return program;
+}
+
+/** The tag, visibility and type the options give; only what was given is sent. */
+export function volumeFieldsFrom(o: Record<string, unknown>): { tag?: string; visibility?: string; type?: string } {
+  const f: { tag?: string; visibility?: string; type?: string } = {};
+  if (typeof o.tag === 'string') f.tag = requireTag(o.tag);
+  if (o.public === true) f.visibility = 'PUBLIC';
+  if (o.private === true) f.visibility = 'PRIVATE';
+  const chosen = TYPE_FLAGS.find(([, key]) => o[key] === true);
+  if (chosen) f.type = chosen[2];
+  return f;
 }

@@ -19,4 +19,12 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'show-image': () => import('../cli/commands/show-image.js'),
   manifest: () => import('../cli/commands/manifest.js'),
   'generate-p12': () => import('../cli/commands/generate-p12.js'),
+  'upload-image': () => import('../cli/commands/upload-image.js'),
+  'download-image': () => import('../cli/commands/download-image.js'),
+  'describe-volumes': () => import('../cli/commands/describe-volumes.js'),
+  'create-volume': () => import('../cli/commands/create-volume.js'),
+  'update-volume': () => import('../cli/commands/update-volume.js'),
+  'delete-volume': () => import('../cli/commands/delete-volume.js'),
+  // Only `stratus user …` (no stratus-user link): account admin is not a StratusLab command.
+  user: () => import('../cli/commands/user.js'),
 };

@@ -22,9 +22,10 @@ export default async function main(argv: string[]): Promise<number> {
         logger: o.log ?? false,
       });
       const server = await startServer(settings);
-      process.stdout.write(`Stratus serving ${server.url}/ (data dir ${settings.dataDir})\n`);
-      if (settings.trust) process.stdout.write('Trust policy: on\n');
+      // Notices first: whoever waits for the "serving" line then has all of them.
       for (const n of server.notices) process.stdout.write(n + '\n');
+      if (settings.trust) process.stdout.write('Trust policy: on\n');
+      process.stdout.write(`Stratus serving ${server.url}/ (data dir ${settings.dataDir})\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           void server.close().then(resolve);

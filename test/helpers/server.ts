@@ -23,10 +23,14 @@ export async function startServerProcess(dataDir: string, extraArgs: string[] = 
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stratus serve did not start within 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      // A server that never said it was ready must not outlive the test and hold it open.
+      child.kill('SIGKILL');
+      reject(new Error(`stratus serve did not start within 20 s:\n${output}`));
+    }, 20_000);
     const onData = (d: Buffer): void => {
       output += d.toString();
-      const m = /Stratus serving (http:\/\/\S+?)\/? /.exec(output);
+      const m = /Stratus serving (https?:\/\/\S+?)\/? /.exec(output);
       if (m?.[1]) {
         clearTimeout(timer);
         resolve(m[1]);
