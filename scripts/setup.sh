@@ -15,6 +15,8 @@ declare -A want=(
   [bzip2]=bzip2                # .bz2 images
   [openssl]=openssl            # test certificates
   [curl]=curl                  # download benchmark anchor
+  [isoinfo]=genisoimage        # reads seed ISOs back in tests
+  [xorriso]=xorriso            # an independent ISO 9660 reader in tests
 )
 missing=()
 for cmd in "${!want[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}"); done
