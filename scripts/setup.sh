@@ -11,7 +11,8 @@ say() { printf ' :: %s\n' "$*"; }
 declare -A want=(
   [xmlsec1]=xmlsec1            # independent check of our XML signatures
   [chromium]=chromium          # web UI tests through playwright-core
-  [qemu-img]=qemu-utils        # disk formats
+  [qemu-img]=qemu-utils        # disk formats, copy-on-write overlays (and qemu-io in tests)
+  [qemu-system-x86_64]=qemu-system-x86  # the hypervisor (KVM when /dev/kvm exists, TCG otherwise)
   [bzip2]=bzip2                # .bz2 images
   [openssl]=openssl            # test certificates
   [curl]=curl                  # download benchmark anchor
