@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { macFor, qemuArgs } from './qemu-args.js';
+import type { VmSpec } from './qemu-args.js';
+
+const base: VmSpec = {
+  name: 'i-1', accel: 'tcg', vcpus: 1, memoryMiB: 256,
+  root: { path: '/d/i-1/root.qcow2', format: 'qcow2' },
+  network: { address: '127.100.0.2', forwards: [{ host: 22, guest: 22 }], mac: '52:54:00:aa:bb:cc' },
+  serialLog: '/d/i-1/serial.log', qmpSocket: '/d/i-1/qmp.sock', pidFile: '/d/i-1/qemu.pid',
+};
+
+/** The value following a flag (the n-th occurrence). */
+function after(args: string[], flag: string, n = 0): string | undefined {
+  const idx = args.map((a, i) => (a === flag ? i : -1)).filter((i) => i >= 0)[n];
+  return idx === undefined ? undefined : args[idx + 1];
+}
+
+const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
+  ['TCG when there is no KVM, with the max CPU model', {}, (a) => {
+    assert.equal(after(a, '-accel'), 'tcg');
+    assert.equal(after(a, '-cpu'), 'max');
+  }],
+  ['KVM with the host CPU when /dev/kvm is usable', { accel: 'kvm' }, (a) => {
+    assert.equal(after(a, '-accel'), 'kvm');
+    assert.equal(after(a, '-cpu'), 'host');
+  }],
+  ['a capped TCG cache keeps idle guests small', { tcgCacheMiB: 64 }, (a) => assert.equal(after(a, '-accel'), 'tcg,tb-size=64')],
+  ['vCPUs and RAM as asked', { vcpus: 2, memoryMiB: 1024 }, (a) => {
+    assert.equal(after(a, '-smp'), '2');
+    assert.equal(after(a, '-m'), '1024');
+  }],
+  ['the root disk boots first, on virtio, through its overlay', {}, (a) => {
+    assert.equal(after(a, '-drive'), 'file=/d/i-1/root.qcow2,format=qcow2,if=none,id=root,cache=writeback,discard=unmap');
+    assert.equal(after(a, '-device', 1), 'virtio-blk-pci,drive=root,bootindex=0');
+  }],
+  ['the seed is attached read-only', { seed: { path: '/d/i-1/seed.iso', format: 'raw' } }, (a) => {
+    assert.equal(after(a, '-drive', 1), 'file=/d/i-1/seed.iso,format=raw,if=none,id=seed,cache=writeback,discard=unmap,readonly=on');
+  }],
+  ['a swap disk follows the seed', { seed: { path: '/s.iso', format: 'raw' }, swap: { path: '/d/swap.qcow2', format: 'qcow2' } }, (a) => {
+    assert.match(after(a, '-drive', 2) ?? '', /^file=\/d\/swap.qcow2,format=qcow2,if=none,id=swap,/);
+  }],
+  ['ide when the image metadata asks for it (slterms:disks-bus)', { diskBus: 'ide' }, (a) => assert.equal(after(a, '-device', 1), 'ide-hd,drive=root,bootindex=0')],
+  ['a comma in a path is escaped', { root: { path: '/d/a,b.qcow2', format: 'qcow2' } }, (a) => assert.match(after(a, '-drive') ?? '', /^file=\/d\/a,,b.qcow2,/)],
+  ['user networking is restricted, ports are forwarded from the instance address only', { network: { ...base.network, forwards: [{ host: 22, guest: 22 }, { host: 80, guest: 80 }] } }, (a) => {
+    assert.equal(after(a, '-netdev'), 'user,id=net0,restrict=on,hostfwd=tcp:127.100.0.2:22-:22,hostfwd=tcp:127.100.0.2:80-:80');
+    assert.equal(after(a, '-device', 2), 'virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=');
+  }],
+  ['host services the guest may reach are explicit guestfwd rules', { network: { ...base.network, services: [{ guestPort: 80, host: '127.0.0.1', hostPort: 9204 }] } }, (a) => {
+    assert.match(after(a, '-netdev') ?? '', /,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:9204$/);
+  }],
+  ['VNC listens on the instance loopback address only, or not at all', { vncDisplay: 0 }, (a) => assert.equal(after(a, '-vnc'), '127.100.0.2:0')],
+  ['no VNC unless asked', {}, (a) => assert.equal(after(a, '-vnc'), 'none')],
+  ['serial console to a log file, QMP on a unix socket, a pid file', {}, (a) => {
+    assert.equal(after(a, '-serial'), 'file:/d/i-1/serial.log');
+    assert.equal(after(a, '-qmp'), 'unix:/d/i-1/qmp.sock,server=on,wait=off');
+    assert.equal(after(a, '-pidfile'), '/d/i-1/qemu.pid');
+  }],
+  ['no default devices: only what is listed', {}, (a) => assert.ok(a.includes('-nodefaults'))],
+];
+
+for (const [why, over, check] of cases) {
+  test(`qemuArgs: ${why}`, () => check(qemuArgs({ ...base, ...over })));
+}
+
+test('macFor is stable per name, locally administered, and differs between names', () => {
+  assert.equal(macFor('i-1'), macFor('i-1'));
+  assert.notEqual(macFor('i-1'), macFor('i-2'));
+  assert.match(macFor('i-1'), /^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
+});
