@@ -141,7 +141,16 @@ export class PdiskClient {
     const auth = this.credentials ? { authorization: 'Basic ' + Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64') } : {};
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers: { accept: 'application/json', ...auth, ...headers } }, resolve);
+      const req = send(url, { method, headers: { accept: 'application/json', ...auth, ...headers } }, (res) => {
+        if (body !== undefined && !Buffer.isBuffer(body) && (res.statusCode ?? 0) >= 400 && !req.writableFinished) {
+          // Refused before the upload finished (401, quota, disk full): stop sending, and drop
+          // the connection once the answer is read, or it lingers until keep-alive times out.
+          body.unpipe(req);
+          body.destroy();
+          res.once('end', () => req.destroy());
+        }
+        resolve(res);
+      });
       req.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('MARKETPLACE_UNREACHABLE', `cannot reach the disk service at ${this.endpoint}: ${e.code ?? e.message}`, {
         hint: 'Check --pdisk-endpoint (or STRATUSLAB_PDISK_ENDPOINT / pdisk_endpoint in the config) and that the server runs.',
       })));

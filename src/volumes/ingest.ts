@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { Transform } from 'node:stream';
+import { Transform, finished } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { StratusError } from '../domain/errors.js';
+import { storageError } from '../platform/sparse-writer.js';
 import type { VolumeDriver } from '../storage/volumes/driver.js';
+
+/**
+ * Output chunk of the inflater. zlib's default (16 KiB) costs a thread-pool round trip and a
+ * trip down the pipeline per 16 KiB, which made inflating 1 GiB take 4.6 s; 1 MiB takes 0.7 s.
+ */
+const INFLATE_CHUNK = 1024 * 1024;
 
 /**
  * Streams an upload into a new volume in one pass: the gzip bytes go to the kept compressed
@@ -28,9 +35,17 @@ export async function streamIntoVolume(driver: VolumeDriver, uuid: string, sourc
       cb(null, chunk);
     },
   });
+  // The source (the HTTP request) is piped in rather than put in the pipeline: a failure
+  // (disk full, bad gzip, duplicate…) must not destroy the request, since that would reset the
+  // connection before the client reads the error. Its rest is drained instead. A client that
+  // goes away still fails the pipeline, through `finished`.
+  const stopWatching = finished(source, (e) => {
+    if (e) counting.destroy(e);
+  });
+  source.pipe(counting);
   try {
-    if (gzipped && upload.compressed) await pipeline(source, counting, tee(upload.compressed), createGunzip(), hashing, upload.content);
-    else await pipeline(source, counting, hashing, upload.content);
+    if (gzipped && upload.compressed) await pipeline(counting, tee(upload.compressed), createGunzip({ chunkSize: INFLATE_CHUNK }), hashing, upload.content);
+    else await pipeline(counting, hashing, upload.content);
     if (upload.compressed) {
       upload.compressed.end();
       if (!upload.compressed.writableFinished) await once(upload.compressed, 'finish');
@@ -38,24 +53,44 @@ export async function streamIntoVolume(driver: VolumeDriver, uuid: string, sourc
     const { bytes } = await upload.commit();
     return { bytes, sha1: hash.digest('hex') };
   } catch (e) {
+    source.unpipe(counting);
+    source.on('error', () => undefined); // a client that leaves while the rest drains
+    if (!source.destroyed && !source.readableEnded) source.resume();
     await upload.abort();
     throw uploadError(e, received);
+  } finally {
+    stopWatching();
   }
 }
 
-/** Passes chunks on and copies them to `side`, waiting when `side` is slow. */
+/**
+ * Passes chunks on and copies them to `side`, waiting when `side` is slow. An error of `side`
+ * (disk full) fails the pipeline; without a listener it would crash the process.
+ */
 function tee(side: Writable): Transform {
-  return new Transform({
+  const t = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      if (side.write(chunk)) cb(null, chunk);
-      else side.once('drain', () => cb(null, chunk));
+      if (side.destroyed) return cb(side.errored ?? new Error('the compressed copy was closed'));
+      if (side.write(chunk)) return cb(null, chunk);
+      const done = (e?: Error): void => {
+        side.off('drain', onDrain);
+        side.off('error', done);
+        if (e) cb(e);
+        else cb(null, chunk);
+      };
+      const onDrain = (): void => done();
+      side.once('drain', onDrain);
+      side.once('error', done);
     },
   });
+  side.on('error', (e) => t.destroy(e));
+  return t;
 }
 
 function uploadError(e: unknown, received: number): Error {
   if (e instanceof StratusError) return e;
   const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return storageError(err, 'the volume store');
   if (err.code === 'Z_BUF_ERROR' || err.code === 'Z_DATA_ERROR' || /unexpected end of file|incorrect header/.test(err.message)) {
     return new StratusError('UPLOAD_INCOMPLETE', `the upload is not a complete gzip stream (${err.message}; ${received} bytes received)`, {
       hint: 'Upload the whole .gz file again (gzip -t FILE checks it); nothing was kept.',

@@ -72,7 +72,13 @@ export class VolumeService {
     const identifier = identifierFromSha1(result.sha1);
     try {
       const existing = await this.store.findByIdentifier(identifier);
-      if (existing) throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', { hint: `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` });
+      if (existing) {
+        // Name the existing volume only to someone allowed to see it.
+        const visible = actor.admin || existing.owner === actor.username || existing.visibility === 'PUBLIC';
+        throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', {
+          hint: visible ? `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` : `A volume with identifier ${identifier} exists already.`,
+        });
+      }
       await this.store.insertWithinQuota(this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null }), quota);
     } catch (e) {
       await this.driver.delete(uuid);

@@ -1,0 +1,211 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { StratusError } from '../../../domain/errors.js';
+import { QmpClient } from './qmp-client.js';
+import { qemuArgs } from './qemu-args.js';
+import type { VmSpec } from './qemu-args.js';
+
+/** Why a machine stopped: the guest powered off, someone quit it, or QEMU died. */
+export type ExitReason = 'guest-shutdown' | 'host-quit' | 'crash';
+
+export interface MachineExit {
+  reason: ExitReason;
+  /** QEMU's exit code when it was our child and exited normally. */
+  code?: number | null;
+  signal?: NodeJS.Signals | null;
+}
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/**
+ * One running QEMU. It is started detached, so it outlives a server restart; its pid file
+ * and QMP socket live in the instance directory, so a restarted server can adopt() it.
+ * Exits are seen through the child handle when we spawned it, and otherwise through the QMP
+ * socket closing plus a liveness poll.
+ */
+export class QemuMachine {
+  private exitInfo: MachineExit | undefined;
+  private readonly exitWaiters: Array<(e: MachineExit) => void> = [];
+  private poll: NodeJS.Timeout | undefined;
+
+  private constructor(readonly pid: number, readonly qmp: QmpClient, readonly spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>) {}
+
+  /**
+   * Starts QEMU and returns once QMP answers. If anything fails after the process exists,
+   * the process is killed before the error is thrown: no orphan QEMU.
+   */
+  static async start(spec: VmSpec, logFile: string, timeoutMs = 30_000): Promise<QemuMachine> {
+    rmSync(spec.qmpSocket, { force: true });
+    rmSync(spec.pidFile, { force: true });
+    const log = openSync(logFile, 'a');
+    let child;
+    try {
+      child = spawn(QEMU_BINARY, qemuArgs(spec), { detached: true, stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+    const earlyExit = new Promise<MachineExit>((resolve) => child.once('exit', (code, signal) => resolve({ reason: 'crash', code, signal })));
+    child.once('error', () => undefined);
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while (!existsSync(spec.qmpSocket)) {
+        const failed = await Promise.race([earlyExit, sleep(25).then(() => undefined)]);
+        if (failed) throw new StratusError('TOOL_FAILED', `QEMU exited at start (code ${failed.code ?? failed.signal}): ${lastLines(logFile)}`);
+        if (Date.now() > deadline) throw new StratusError('TOOL_FAILED', `QEMU did not open its QMP socket within ${timeoutMs} ms: ${lastLines(logFile)}`);
+      }
+      const qmp = await QmpClient.connect(spec.qmpSocket, Math.max(1000, deadline - Date.now()));
+      const machine = new QemuMachine(child.pid as number, qmp, spec);
+      child.once('exit', (code, signal) => machine.exited({ reason: machine.reasonFromEvents(), code, signal }));
+      child.unref();
+      return machine;
+    } catch (e) {
+      if (child.pid) killHard(child.pid);
+      throw e;
+    }
+  }
+
+  /** Reattaches to a QEMU started by an earlier server process, if it still runs. */
+  static async adopt(spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>): Promise<QemuMachine | undefined> {
+    const pid = readPid(spec.pidFile);
+    if (pid === undefined || !isOurQemu(pid, spec.name)) return undefined;
+    let qmp: QmpClient;
+    try {
+      qmp = await QmpClient.connect(spec.qmpSocket, 5000);
+    } catch {
+      // Alive but unreachable: nobody can manage it, so it must not linger.
+      killHard(pid);
+      return undefined;
+    }
+    const machine = new QemuMachine(pid, qmp, spec);
+    machine.poll = setInterval(() => {
+      if (!alive(pid)) machine.exited({ reason: machine.reasonFromEvents() });
+    }, 500);
+    machine.poll.unref();
+    return machine;
+  }
+
+  /** QEMU's run state: running, paused, shutdown, … */
+  async status(): Promise<string> {
+    return (await this.qmp.execute<{ status: string }>('query-status')).status;
+  }
+
+  /** Presses the ACPI power button; the guest decides to power off. */
+  async powerdown(): Promise<void> {
+    await this.qmp.execute('system_powerdown');
+  }
+
+  /** Ends the machine now: QMP quit, then signals if QEMU does not go. */
+  async kill(timeoutMs = 10_000): Promise<MachineExit> {
+    if (this.exitInfo) return this.exitInfo;
+    try {
+      await this.qmp.execute('quit', undefined, 3000);
+    } catch {
+      // QEMU may already be gone, or wedged: signals follow.
+    }
+    try {
+      return await this.waitForExit(Math.min(timeoutMs, 5000));
+    } catch {
+      killHard(this.pid);
+      return this.waitForExit(timeoutMs);
+    }
+  }
+
+  /** Resolves when QEMU has exited (for any reason). */
+  waitForExit(timeoutMs: number): Promise<MachineExit> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StratusError('TOOL_FAILED', `QEMU ${this.spec.name} (pid ${this.pid}) still runs after ${timeoutMs} ms`)), timeoutMs);
+      this.exitWaiters.push((e) => {
+        clearTimeout(timer);
+        resolve(e);
+      });
+    });
+  }
+
+  /** Adds a disk to the running machine (virtio-blk hot-plug). */
+  async attachDisk(id: string, path: string, format: 'qcow2' | 'raw', readonly = false): Promise<void> {
+    await this.qmp.execute('blockdev-add', { 'node-name': id, driver: format, 'read-only': readonly, file: { driver: 'file', filename: path } });
+    try {
+      await this.qmp.execute('device_add', { driver: 'virtio-blk-pci', drive: id, id: `dev-${id}` });
+    } catch (e) {
+      await this.qmp.execute('blockdev-del', { 'node-name': id }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Removes a hot-plugged disk; the guest must release it (DEVICE_DELETED). */
+  async detachDisk(id: string, timeoutMs = 30_000): Promise<void> {
+    const gone = this.qmp.waitForEvent('DEVICE_DELETED', timeoutMs);
+    await this.qmp.execute('device_del', { id: `dev-${id}` });
+    await gone;
+    await this.qmp.execute('blockdev-del', { 'node-name': id });
+  }
+
+  get exit(): MachineExit | undefined {
+    return this.exitInfo;
+  }
+
+  private reasonFromEvents(): ExitReason {
+    const shutdown = this.qmp.received().find((e) => e.event === 'SHUTDOWN');
+    if (!shutdown) return 'crash';
+    const reason = String(shutdown.data?.reason ?? '');
+    return reason.startsWith('guest') ? 'guest-shutdown' : 'host-quit';
+  }
+
+  private exited(e: MachineExit): void {
+    if (this.exitInfo) return;
+    this.exitInfo = e;
+    if (this.poll) clearInterval(this.poll);
+    this.qmp.close();
+    for (const w of this.exitWaiters.splice(0)) w(e);
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid is a live QEMU running this instance (pids get reused; the name must match). */
+function isOurQemu(pid: number, name: string): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((a) => a.startsWith(`${name},process=`));
+  } catch {
+    return false;
+  }
+}
+
+function killHard(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function lastLines(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ') || '(no output)';
+  } catch {
+    return '(no output)';
+  }
+}

@@ -1,0 +1,54 @@
+import { connect } from 'node:net';
+
+/**
+ * Readiness probes that need a real answer: a forwarded port accepts connections before the
+ * guest listens (QEMU's slirp answers for it), so an open port proves nothing.
+ */
+export async function waitForSshBanner(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const banner = await readBanner(host, port, Math.min(3000, Math.max(500, deadline - Date.now())));
+    if (banner?.startsWith('SSH-')) return banner;
+    if (Date.now() > deadline) throw new Error(`no SSH banner from ${host}:${port} within ${timeoutMs} ms`);
+    if (!isAlive()) throw new Error(`the machine stopped before SSH on ${host}:${port} answered`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function readBanner(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    let data = '';
+    const done = (v: string | undefined): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    s.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+      const nl = data.indexOf('\n');
+      if (nl >= 0) done(data.slice(0, nl).trim());
+    });
+    s.on('error', () => done(undefined));
+    s.on('close', () => done(data ? data.trim() : undefined));
+  });
+}
+
+/** Polls an HTTP URL until it answers with `status` (default 200); returns the body. */
+export async function waitForHttp(url: string, timeoutMs: number, status = 200): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      const body = await res.text();
+      if (res.status === status) return body;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,9 @@
+import { join } from 'node:path';
+import { createFileVolumeDriver } from './file-driver.js';
+import { volumeDriverConformance } from './conformance.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
+
+const dir = tempDir('stratus-volumes-');
+let n = 0;
+volumeDriverConformance('file', () => createFileVolumeDriver(join(dir, `store${n++}`)));
+volumeDriverConformance('file (no fsync)', () => createFileVolumeDriver(join(dir, `store${n++}`), { durable: false }));
