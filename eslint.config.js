@@ -12,6 +12,8 @@ const forbidden = {
   accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes'],
   volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   compute: ['marketplace', 'images', 'api', 'cli', 'web', 'main'],
+  images: ['marketplace', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
+  context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
   client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts'],
   // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
   api: ['storage', 'cli', 'main'],

@@ -56,6 +56,8 @@ export const errorCatalogue = {
   QUOTA_EXCEEDED: { status: 403, description: 'The request would take the account over its volume quota.', hint: 'Delete volumes you no longer need, or ask an admin to raise the quota (stratus user quota).' },
   UPLOAD_INCOMPLETE: { status: 400, description: 'An upload ended before all its data arrived, or is not a valid gzip stream.', hint: 'Upload the whole file again; nothing of the partial upload was kept.' },
   DOWNLOAD_FAILED: { status: 502, description: 'No location of the image gave content matching its metadata.', hint: 'Read each location\'s reason; the image may have moved or been corrupted.' },
+  CONTEXT_TOO_LARGE: { status: 400, description: 'The contextualization (user-data) is over the size limit.', hint: 'Keep user-data under 16 KiB gzipped; put large files on a volume.' },
+  INSTANCE_FAILED: { status: 500, description: 'A virtual machine did not start or did not become ready.', hint: 'Read the quoted serial console lines; the image may not be bootable.' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus.', hint: 'Run again with -vvv and report the trace.' },
 } as const satisfies Record<string, ErrorSpec>;
 

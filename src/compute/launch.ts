@@ -1,0 +1,127 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { StratusError } from '../domain/errors.js';
+import { run } from '../platform/run.js';
+import { waitForSshBanner } from '../platform/probe.js';
+import { buildSeed } from '../context/nocloud.js';
+import type { SeedInput } from '../context/nocloud.js';
+import { allocateAddress } from './network.js';
+import { QemuMachine } from './drivers/qemu/qemu-process.js';
+import { macFor } from './drivers/qemu/qemu-args.js';
+import { detectAccel } from './drivers/qemu/accel.js';
+import type { VmSpec } from './drivers/qemu/qemu-args.js';
+
+export interface LaunchRequest {
+  /** Instance name: also the directory name and QEMU's -name. */
+  name: string;
+  instancesDir: string;
+  /** The image, never written: the instance writes to a copy-on-write overlay. */
+  base: { path: string; format: 'raw' | 'qcow2' };
+  vcpus: number;
+  memoryMiB: number;
+  swapMiB?: number;
+  seed: SeedInput;
+  /** Guest ports to forward (22 and the image's inbound ports). */
+  inboundPorts: number[];
+  diskBus?: VmSpec['diskBus'];
+  /** Addresses other instances hold. */
+  usedAddresses?: ReadonlySet<string>;
+  /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
+  tcgCacheMiB?: number;
+  vnc?: boolean;
+}
+
+/** A started instance. `ports` maps each guest port to the port on `address`. */
+export interface LaunchedInstance {
+  name: string;
+  dir: string;
+  address: string;
+  ports: Map<number, number>;
+  machine: QemuMachine;
+  serialLog: string;
+  overlay: string;
+}
+
+/**
+ * The instance directory, which is all a restarted server needs to find a running VM:
+ *
+ *   <instances>/<name>/instance.json   the spec below (address, ports, QEMU paths)
+ *                      root.qcow2      overlay on the image      swap.qcow2  swap disk
+ *                      seed.iso        NoCloud cidata            serial.log  console
+ *                      qmp.sock        QMP                       qemu.pid / qemu.log
+ */
+export function instancePaths(instancesDir: string, name: string): { dir: string; qmpSocket: string; pidFile: string; serialLog: string; log: string } {
+  const dir = join(instancesDir, name);
+  return { dir, qmpSocket: join(dir, 'qmp.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: join(dir, 'serial.log'), log: join(dir, 'qemu.log') };
+}
+
+/**
+ * Starts an instance: overlay, seed, address, QEMU. Each step is undone in reverse if a later
+ * one fails, so a failed launch leaves no directory, no disk and no QEMU process.
+ */
+export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstance> {
+  const paths = instancePaths(req.instancesDir, req.name);
+  if (existsSync(paths.dir)) throw new StratusError('USAGE', `instance ${req.name} exists already (${paths.dir})`);
+  if (!existsSync(req.base.path)) throw new StratusError('IMAGE_NOT_READABLE', `image ${req.base.path} does not exist`);
+  const seed = buildSeed(req.seed); // size and name checks before anything is created
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  let machine: QemuMachine | undefined;
+  try {
+    const overlay = join(paths.dir, 'root.qcow2');
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', req.base.format, '-b', resolve(req.base.path), overlay]);
+    const swap = req.swapMiB ? join(paths.dir, 'swap.qcow2') : undefined;
+    if (swap) await run('qemu-img', ['create', '-q', '-f', 'qcow2', swap, `${req.swapMiB}M`]);
+    writeFileSync(join(paths.dir, 'seed.iso'), seed);
+    const guestPorts = [...new Set([22, ...req.inboundPorts])].filter((p) => p > 0 && p < 65536);
+    const ports = new Map(guestPorts.map((p) => [p, hostPortFor(p)]));
+    const address = await allocateAddress(req.usedAddresses ?? new Set(), [...ports.values()]);
+    const accel = await detectAccel();
+    const spec: VmSpec = {
+      name: req.name, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
+      root: { path: overlay, format: 'qcow2' },
+      seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
+      ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
+      ...(req.diskBus ? { diskBus: req.diskBus } : {}),
+      network: { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },
+      ...(req.vnc ? { vncDisplay: 0 } : {}),
+      serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
+      ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
+    };
+    writeFileSync(join(paths.dir, 'instance.json'), JSON.stringify({ spec, base: req.base, ports: [...ports] }, null, 2));
+    machine = await QemuMachine.start(spec, paths.log);
+    return { name: req.name, dir: paths.dir, address, ports, machine, serialLog: paths.serialLog, overlay };
+  } catch (e) {
+    await machine?.kill().catch(() => undefined);
+    rmSync(paths.dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * Waits until the guest's SSH server answers with its banner, or fails with the last lines
+ * of the serial console when the machine stops or the time runs out.
+ */
+export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  try {
+    await waitForSshBanner(instance.address, instance.ports.get(22) as number, timeoutMs, () => instance.machine.exit === undefined);
+  } catch (e) {
+    throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${(e as Error).message}; console: ${consoleTail(instance.serialLog)}`);
+  }
+  return Date.now() - started;
+}
+
+/** Guest port → host port: the same number when it can be bound, else 20000 + port. */
+function hostPortFor(guest: number): number {
+  const privileged = guest < 1024 && typeof process.getuid === 'function' && process.getuid() !== 0;
+  return privileged ? 20000 + guest : guest;
+}
+
+export function consoleTail(serialLog: string, lines = 5): string {
+  try {
+    const text = readFileSync(serialLog, 'utf8').replace(/\r/g, '').trim();
+    return text ? text.split('\n').slice(-lines).join(' | ') : '(nothing on the serial console)';
+  } catch {
+    return '(no serial log)';
+  }
+}
