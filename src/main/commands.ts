@@ -19,6 +19,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'show-image': () => import('../cli/commands/show-image.js'),
   manifest: () => import('../cli/commands/manifest.js'),
   'generate-p12': () => import('../cli/commands/generate-p12.js'),
+  'build-base-image': () => import('../cli/commands/build-base-image.js'),
   'upload-image': () => import('../cli/commands/upload-image.js'),
   'download-image': () => import('../cli/commands/download-image.js'),
   'describe-volumes': () => import('../cli/commands/describe-volumes.js'),
