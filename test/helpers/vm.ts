@@ -1,0 +1,106 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { launchInstance, waitForSsh } from '../../src/compute/launch.js';
+import type { LaunchRequest, LaunchedInstance } from '../../src/compute/launch.js';
+import { buildImage } from '../../src/images/builder.js';
+import type { BuiltImage } from '../../src/images/builder.js';
+import { loadRecipe } from '../../src/images/recipe.js';
+import { repoRoot } from './paths.js';
+
+/**
+ * At most two guests at once across all test files (test files run two at a time): on two
+ * cores a third TCG guest makes every boot slow enough to flake. A slot is a lock file that
+ * names its holder's pid; a dead holder's slot is taken over.
+ */
+const SLOTS = 2;
+const slotDir = join(tmpdir(), 'stratus-vm-slots');
+
+export async function acquireGuestSlot(): Promise<() => void> {
+  mkdirSync(slotDir, { recursive: true });
+  for (;;) {
+    for (let i = 0; i < SLOTS; i++) {
+      const file = join(slotDir, `slot-${i}`);
+      try {
+        const fd = openSync(file, 'wx');
+        writeFileSync(fd, String(process.pid));
+        closeSync(fd);
+        return () => rmSync(file, { force: true });
+      } catch {
+        const holder = Number(readFileSafe(file));
+        if (!holder || !alive(holder)) rmSync(file, { force: true });
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function readFileSafe(f: string): string {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The image of a recipe, built into the cache if set-up has not done it yet. */
+export async function recipeImage(name: string): Promise<BuiltImage> {
+  return buildImage(loadRecipe(join(repoRoot, 'recipes'), name));
+}
+
+/** An OpenSSH key pair in `dir`, for logging into guests with the real ssh client. */
+export function sshKey(dir: string, name = 'id_ed25519'): { path: string; publicKey: string } {
+  const path = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stratus-test', '-f', path]);
+  return { path, publicKey: readFileSync(`${path}.pub`, 'utf8').trim() };
+}
+
+/** Runs a command in the guest with OpenSSH's ssh client; returns stdout. */
+export function ssh(instance: LaunchedInstance, key: string, command: string, timeoutMs = 120_000): string {
+  return execFileSync('ssh', ['-i', key, '-p', String(instance.ports.get(22)), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', '-o', 'LogLevel=ERROR', `root@${instance.address}`, command],
+  { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Launches a guest inside a slot and waits for SSH; the guest is killed and the slot released
+ * when the test file ends, whatever happened.
+ */
+export async function bootGuest(req: LaunchRequest, sshTimeoutMs: number): Promise<{ instance: LaunchedInstance; sshMs: number; release: () => Promise<void> }> {
+  const releaseSlot = await acquireGuestSlot();
+  let instance: LaunchedInstance | undefined;
+  const release = async (): Promise<void> => {
+    if (instance) await instance.machine.kill().catch(() => undefined);
+    releaseSlot();
+  };
+  after(release);
+  const started = Date.now();
+  try {
+    instance = await launchInstance(req);
+    await waitForSsh(instance, sshTimeoutMs);
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return { instance, sshMs: Date.now() - started, release };
+}
+
+/** QEMU processes started for instance `name` (there must be none once it is gone). */
+export function qemuProcessesFor(name: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `-name ${name},process=`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
