@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
@@ -64,6 +64,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   if (existsSync(paths.dir)) throw new StratusError('USAGE', `instance ${req.name} exists already (${paths.dir})`);
   if (!existsSync(req.base.path)) throw new StratusError('IMAGE_NOT_READABLE', `image ${req.base.path} does not exist`);
   const seed = buildSeed(req.seed); // size and name checks before anything is created
+  await inspectImage(req.base.path, req.base.format);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let machine: QemuMachine | undefined;
   try {
@@ -123,5 +124,33 @@ export function consoleTail(serialLog: string, lines = 5): string {
     return text ? text.split('\n').slice(-lines).join(' | ') : '(nothing on the serial console)';
   } catch {
     return '(no serial log)';
+  }
+}
+
+/**
+ * Cheap offline checks before an image is booted, so a broken one fails with a reason instead
+ * of a guest that never answers: a raw disk must carry an MBR boot signature, a qcow2 must
+ * pass `qemu-img check`.
+ */
+export async function inspectImage(path: string, format: 'raw' | 'qcow2'): Promise<void> {
+  if (format === 'qcow2') {
+    try {
+      await run('qemu-img', ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 120_000 });
+    } catch (e) {
+      throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a sound qcow2 disk: ${(e as Error).message}`);
+    }
+    return;
+  }
+  const fd = openSync(path, 'r');
+  const mbr = Buffer.alloc(512);
+  try {
+    readSync(fd, mbr, 0, 512, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (mbr[510] !== 0x55 || mbr[511] !== 0xaa) {
+    throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a bootable disk: it has no boot sector (no 0x55AA signature at byte 510)`, {
+      hint: 'Base images carry a partition table and a boot loader; check that the file is the whole disk image and not corrupted.',
+    });
   }
 }

@@ -99,7 +99,7 @@ export async function bootGuest(req: LaunchRequest, sshTimeoutMs: number): Promi
 /** QEMU processes started for instance `name` (there must be none once it is gone). */
 export function qemuProcessesFor(name: string): number[] {
   try {
-    return execFileSync('pgrep', ['-f', `-name ${name},process=`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-f', '--', `^qemu-system-x86_64 .*-name ${name},process=`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
