@@ -18,16 +18,21 @@ declare -A want=(
   [curl]=curl                  # download benchmark anchor
   [isoinfo]=genisoimage        # reads seed ISOs back in tests
   [xorriso]=xorriso            # an independent ISO 9660 reader in tests
+  [ssh]=openssh-client         # tests log into guests with the real ssh client
+  # base-image recipes: partition, boot loader and filesystems written without mounting
+  [sfdisk]=fdisk [mkfs.fat]=dosfstools [mcopy]=mtools [syslinux]=syslinux [mkfs.ext4]=e2fsprogs
+  [cpio]=cpio [fakeroot]=fakeroot [readelf]=binutils [mmdebstrap]=mmdebstrap
 )
 missing=()
 for cmd in "${!want[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}"); done
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then missing+=(postgresql-15); fi
-if [ ${#missing[@]} -gt 0 ]; then
-  say "Installing Debian packages: ${missing[*]}"
+# Recipes resolve package versions from apt's lists; a fresh container may have none.
+if [ ${#missing[@]} -gt 0 ] || ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+  say "Installing Debian packages: ${missing[*]:-(package lists only)}"
   if [ "$(id -u)" -ne 0 ]; then echo "  [ERROR] apt packages missing (${missing[*]}) and not root: run 'sudo npm run setup'" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # 2. npm packages, reinstalled only when the lock file changed.
@@ -59,3 +64,20 @@ for name in $(node -e 'for (const k of Object.keys(require("./package.json").bin
   fi
 done
 [ "$linked" -eq 0 ] || say "Linked $linked commands into $bindir"
+
+# 5. Base images, built once and cached outside the clone ($STRATUS_CACHE_DIR or
+#    ~/.cache/stratus), keyed by recipe + package versions. The stamp skips even the key
+#    computation when neither the recipes nor apt's lists changed and the images are there.
+cache="${STRATUS_CACHE_DIR:-$HOME/.cache/stratus}"
+stamp_key=$( (find recipes -type f -print0 | sort -z | xargs -0 sha256sum; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null) | sha256sum | cut -c1-20)
+stamp="$cache/images/.setup-$stamp_key"
+if [ ! -f "$stamp" ] || ! xargs -r ls <"$stamp" >/dev/null 2>&1; then
+  mkdir -p "$cache/images"
+  : >"$stamp.tmp"
+  for recipe in $(ls recipes | grep -v '^lib$'); do
+    say "Base image $recipe (cached after the first build)"
+    node dist/src/main/cli.js build-base-image --recipe "$recipe" --no-publish --json -q >"$cache/images/.setup-$recipe.json"
+    node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).image)' "$cache/images/.setup-$recipe.json" >>"$stamp.tmp"
+  done
+  mv "$stamp.tmp" "$stamp"
+fi
