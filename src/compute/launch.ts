@@ -5,7 +5,7 @@ import { run } from '../platform/run.js';
 import { waitForSshBanner } from '../platform/probe.js';
 import { buildSeed } from '../context/nocloud.js';
 import type { SeedInput } from '../context/nocloud.js';
-import { allocateAddress } from './network.js';
+import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
 import { detectAccel } from './drivers/qemu/accel.js';
@@ -75,9 +75,8 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     writeFileSync(join(paths.dir, 'seed.iso'), seed);
     const guestPorts = [...new Set([22, ...req.inboundPorts])].filter((p) => p > 0 && p < 65536);
     const ports = new Map(guestPorts.map((p) => [p, hostPortFor(p)]));
-    const address = await allocateAddress(req.usedAddresses ?? new Set(), [...ports.values()]);
     const accel = await detectAccel();
-    const spec: VmSpec = {
+    const specFor = (address: string): VmSpec => ({
       name: req.name, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
       root: { path: overlay, format: 'qcow2' },
       seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
@@ -87,10 +86,14 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ...(req.vnc ? { vncDisplay: 0 } : {}),
       serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
       ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
-    };
-    writeFileSync(join(paths.dir, 'instance.json'), JSON.stringify({ spec, base: req.base, ports: [...ports] }, null, 2));
-    machine = await QemuMachine.start(spec, paths.log);
-    return { name: req.name, dir: paths.dir, address, ports, machine, serialLog: paths.serialLog, overlay };
+    });
+    const started = await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], async (address) => {
+      const spec = specFor(address);
+      writeFileSync(join(paths.dir, 'instance.json'), JSON.stringify({ spec, base: req.base, ports: [...ports] }, null, 2));
+      return QemuMachine.start(spec, paths.log);
+    });
+    machine = started.machine;
+    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay };
   } catch (e) {
     await machine?.kill().catch(() => undefined);
     rmSync(paths.dir, { recursive: true, force: true });

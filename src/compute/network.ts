@@ -29,3 +29,27 @@ function free(host: string, port: number): Promise<boolean> {
     srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
   });
 }
+
+/** Addresses handed out in this process whose QEMU has not bound them yet. */
+const pending = new Set<string>();
+
+/**
+ * Allocates an address and starts the machine on it. Between the probe and QEMU's bind another
+ * launch (in this process or another) can take the same ports; QEMU then refuses the forward,
+ * and the launch moves on to the next address instead of failing.
+ */
+export async function startOnFreeAddress<T>(used: ReadonlySet<string>, ports: number[], start: (address: string) => Promise<T>, attempts = 8): Promise<{ address: string; machine: T }> {
+  const avoid = new Set(used);
+  for (let attempt = 1; ; attempt++) {
+    const address = await allocateAddress(new Set([...avoid, ...pending]), ports);
+    pending.add(address);
+    try {
+      return { address, machine: await start(address) };
+    } catch (e) {
+      if (attempt >= attempts || !/Could not set up host forwarding rule/.test((e as Error).message)) throw e;
+      avoid.add(address);
+    } finally {
+      pending.delete(address);
+    }
+  }
+}

@@ -80,7 +80,9 @@ export function ssh(instance: LaunchedInstance, key: string, command: string, ti
 export async function bootGuest(req: LaunchRequest, sshTimeoutMs: number): Promise<{ instance: LaunchedInstance; sshMs: number; release: () => Promise<void> }> {
   const releaseSlot = await acquireGuestSlot();
   let instance: LaunchedInstance | undefined;
+  let released = false;
   const release = async (): Promise<void> => {
+    released = true;
     if (instance) await instance.machine.kill().catch(() => undefined);
     releaseSlot();
   };
@@ -88,6 +90,8 @@ export async function bootGuest(req: LaunchRequest, sshTimeoutMs: number): Promi
   const started = Date.now();
   try {
     instance = await launchInstance(req);
+    // The test ended (say, a sibling boot failed) while QEMU was starting: stop it now.
+    if (released) throw new Error(`test over before ${req.name} started`);
     await waitForSsh(instance, sshTimeoutMs);
   } catch (e) {
     await release();
