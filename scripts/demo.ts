@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -54,6 +54,20 @@ async function main(): Promise<void> {
   mkdirSync(join(work, '.stratuslab'));
   writeFileSync(join(work, '.stratuslab', 'stratuslab-user.cfg'), `[default]\nmarketplace_endpoint = ${url}\np12_certificate = ${join(work, 'joe.p12')}\np12_password = XYZXYZ\n`);
   process.stdout.write(`\nUser config ~/.stratuslab/stratuslab-user.cfg points at ${url}\n`);
+
+  banner('Base images, built from Debian packages and endorsed by the builder');
+  const dataDir = join(work, 'server');
+  for (const recipe of ['ttylinux', 'debian-12']) {
+    run('stratus-build-base-image', ['--recipe', recipe, '--data-dir', dataDir, '--marketplace-endpoint', url]);
+  }
+
+  banner('Finding available images: by the builder\'s endorsement');
+  const found = run('stratus-search-image', ['--email', 'hudson.builder@stratuslab.eu', '--json']);
+  const tiny = (JSON.parse(found) as Array<{ identifier: string; os: string }>).find((e) => e.os === 'ttylinux');
+  run('stratus-search-image', ['--email', 'hudson.builder@stratuslab.eu']);
+  const admin = { STRATUSLAB_USERNAME: 'admin', STRATUSLAB_PASSWORD: readFileSync(join(dataDir, 'admin-password'), 'utf8').trim(), STRATUSLAB_PDISK_ENDPOINT: url };
+  run('stratus-describe-volumes', [], admin);
+  if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier]);
 
   banner('A signing certificate for the endorser');
   run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);
