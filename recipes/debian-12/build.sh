@@ -82,6 +82,12 @@ mmdebstrap --mode=root --variant=minbase \
   "deb $MIRROR bookworm-updates main" \
   "deb $SECMIRROR bookworm-security main" \
   </dev/null >"$WORK/mmdebstrap.log" 2>&1 || { tail -n 30 "$WORK/mmdebstrap.log" >&2; exit 1; }
+# apt's download folders belong to _apt (mode 0700); whether mmdebstrap's clean-up leaves them
+# to root or to _apt varies between runs, and the image bytes must not.
+apt_uid=$(awk -F: '$1 == "_apt" {print $3}' "$R/etc/passwd")
+for d in var/lib/apt/lists/partial var/cache/apt/archives/partial; do
+  mkdir -p "$R/$d"; chown "${apt_uid:-0}:0" "$R/$d"; chmod 0700 "$R/$d"
+done
 step "root file system: $(du -sm "$R" | cut -f1) MiB, $(wc -l <"$WORK/manifest.txt") packages"
 
 # What the image must and must not contain: checked here, not hoped for.
