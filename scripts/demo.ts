@@ -7,12 +7,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const work = mkdtempSync(join(tmpdir(), 'stratus-demo-'));
 const keep = process.env.DEMO_KEEP === '1';
+// The commands run with HOME set to the demo's folder; the base images stay in the real cache.
+const imageCache = process.env.STRATUS_CACHE_DIR || join(homedir(), '.cache', 'stratus');
 let server: ChildProcess | undefined;
 
 function banner(text: string): void {
@@ -22,7 +24,7 @@ function banner(text: string): void {
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
   process.stdout.write(`\n$ ${[cmd, ...args.map((a) => (/[\s'"#]/.test(a) ? `'${a}'` : a))].join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: work, env: { ...process.env, HOME: work, ...env }, encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { cwd: work, env: { ...process.env, HOME: work, STRATUS_CACHE_DIR: imageCache, ...env }, encoding: 'utf8' });
   if (r.error) throw new Error(`${cmd} could not start: ${r.error.message} (did npm run setup put it on the PATH?)`);
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   run('stratus-search-image', ['--email', 'hudson.builder@stratuslab.eu']);
   const admin = { STRATUSLAB_USERNAME: 'admin', STRATUSLAB_PASSWORD: readFileSync(join(dataDir, 'admin-password'), 'utf8').trim(), STRATUSLAB_PDISK_ENDPOINT: url };
   run('stratus-describe-volumes', [], admin);
-  if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier]);
+  if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier], admin);
 
   banner('A signing certificate for the endorser');
   run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);
