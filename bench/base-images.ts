@@ -91,6 +91,8 @@ async function main(): Promise<void> {
 
     const ours: number[] = [];
     const bare: number[] = [];
+    const ciDone: number[] = [];
+    const poweroff: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
       const inst = await launchInstance({ name: `bench-${name}-${i}`, instancesDir: join(work, 'inst'), base: { path: image.path, format: 'raw' },
@@ -98,6 +100,16 @@ async function main(): Promise<void> {
       try {
         await waitForSsh(inst, 300_000);
         ours.push(performance.now() - t0);
+        if (name.startsWith('debian')) {
+          const status = execFileSync('ssh', ['-i', join(work, 'key'), '-p', String(inst.ports.get(22)), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+            '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `root@${inst.address}`, 'cloud-init status --wait; true'], { encoding: 'utf8', timeout: 300_000 });
+          if (/done/.test(status)) ciDone.push(performance.now() - t0);
+          else throw new Error(`cloud-init did not end done: ${status}`);
+        }
+        const t1 = performance.now();
+        const exited = inst.machine.waitForExit(120_000);
+        await inst.machine.powerdown();
+        if ((await exited).reason === 'guest-shutdown') poweroff.push(performance.now() - t1);
       } finally {
         await inst.machine.kill();
       }
@@ -110,6 +122,9 @@ async function main(): Promise<void> {
     const b = median(bare);
     rows.push([`${name}: boot to SSH banner, our driver (median of 5)`, `${(o / 1000).toFixed(2)} s (${ours.map((x) => (x / 1000).toFixed(2)).join(', ')})`]);
     rows.push([`${name}: boot to SSH banner, bare qemu-system-x86_64 (median of 5)`, `${(b / 1000).toFixed(2)} s (${bare.map((x) => (x / 1000).toFixed(2)).join(', ')})`]);
+    const secs = (v: number[]) => `${(median(v) / 1000).toFixed(2)} s (${v.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
+    if (ciDone.length) rows.push([`${name}: QEMU start to cloud-init status done (median of ${ciDone.length})`, secs(ciDone)]);
+    rows.push([`${name}: QMP system_powerdown to QEMU exit, guest-shutdown (median of ${poweroff.length})`, secs(poweroff)]);
     rows.push([`${name}: our overhead (target ≤ max(10 %, 300 ms))`, `${(o - b).toFixed(0)} ms (${(((o - b) / b) * 100).toFixed(1)} %)`]);
   }
   report(`Base images (cache: ${cacheRoot()})`, rows);
