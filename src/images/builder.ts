@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { identifierFromSha1 } from '../domain/identifier.js';
 import { hashFile } from '../platform/hashing.js';
-import { resolveVersions } from './apt-versions.js';
+import { cachedVersions } from './apt-versions.js';
 import { recipeDigest } from './recipe.js';
 import type { Recipe } from './recipe.js';
 
@@ -39,7 +39,7 @@ export function cacheRoot(): string {
  * closure of its package list. Same key, same image: a second build is a lookup.
  */
 export async function cacheKey(recipe: Recipe): Promise<{ key: string; versions: Map<string, string> }> {
-  const versions = await resolveVersions(recipe.packages);
+  const versions = await cachedVersions(recipe.packages, join(cacheRoot(), 'apt-versions'));
   if (versions.size === 0) throw new StratusError('TOOL_FAILED', `apt knows none of the packages of recipe ${recipe.name}`, { hint: 'Run apt-get update.' });
   const h = createHash('sha256').update(recipeDigest(recipe));
   for (const [p, v] of [...versions].sort()) h.update(`${p}=${v}\n`);
