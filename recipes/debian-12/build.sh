@@ -17,6 +17,7 @@
 # env:   DISK_MB=2048 BOOT_MB=64   SOURCE_DATE_EPOCH=1700000000   KERNEL_PACKAGE (recipe.json)
 #        MIRROR=http://deb.debian.org/debian  SECMIRROR=http://deb.debian.org/debian-security
 set -euo pipefail
+umask 022   # modes of the files the build creates must not depend on the caller
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(mkdir -p "${1:?usage: build.sh OUTDIR}" && cd "$1" && pwd)

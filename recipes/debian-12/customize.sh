@@ -8,7 +8,8 @@ MANIFEST=${2:?usage: customize.sh ROOTFS MANIFEST}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # ---- our configuration files (shown in the report; all owned by root) ----------
-cp -dR --preserve=mode "$HERE/overlay/." "$R/"
+. "$HERE/../lib/copy-tree.sh"
+copy_tree "$HERE/overlay" "$R"
 mkdir -p "$R/boot/syslinux"            # mount point of the FAT boot partition
 
 # ---- services -------------------------------------------------------------------

@@ -19,6 +19,7 @@
 # host packages (npm run setup installs them): fdisk dosfstools mtools syslinux e2fsprogs
 #        cpio fakeroot binutils, plus what Debian always has (apt, dpkg, coreutils, gzip)
 set -euo pipefail
+umask 022   # modes of the files the build creates must not depend on the caller
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(mkdir -p "${1:?usage: build.sh OUTDIR}" && cd "$1" && pwd)
@@ -119,7 +120,9 @@ for m in $MODS; do install -D -m 644 "$KX/lib/modules/$KVER/kernel/$m.ko" "$M/ke
 cp "$KX/lib/modules/$KVER/modules.builtin" "$KX/lib/modules/$KVER/modules.order" "$M/" 2>/dev/null || true
 "$BB" depmod -b "$R" "$KVER"          # busybox depmod: the host has no kmod
 # our files: inittab, rc scripts, udhcpc/acpi hooks, stratus-context agent
-cp -a "$HERE/rootfs/." "$R/"
+. "$HERE/../lib/copy-tree.sh"
+copy_tree "$HERE/rootfs" "$R"
+mkdir -p "$R/etc/dropbear"            # host key made at first boot
 chmod 700 "$R/root"; chmod 1777 "$R/tmp"; chmod 600 "$R/etc/shadow"
 step "rootfs: $(du -sk "$R" | cut -f1) KiB, $(find "$R" | wc -l) entries"
 
