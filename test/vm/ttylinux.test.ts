@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { hashFile } from '../../src/platform/hashing.js';
 import { multipart } from '../../src/context/mime.js';
@@ -35,6 +37,25 @@ test('ttylinux boots from an overlay, takes the seed (key + script), serves its 
     if (!body.includes('Cloudy')) await new Promise((r) => setTimeout(r, 500));
   }
   assert.equal(body.trim(), 'Cloudy Weather Expected');
+
+  // The guest reaches nothing on the host it was not given: a host service listening on
+  // every address is not reachable through the user-mode gateway, nor is any other address.
+  let contacted = 0;
+  const hostService = createServer((s) => {
+    contacted++;
+    s.end('HTTP/1.0 200 OK\r\n\r\nhost secret\n');
+  });
+  await new Promise<void>((r) => hostService.listen(0, '0.0.0.0', r));
+  try {
+    const port = (hostService.address() as AddressInfo).port;
+    assert.match(ssh(instance, key.path, 'busybox --list'), /^wget$/m);
+    const tries = ssh(instance, key.path, `for a in 10.0.2.2 10.0.2.3 127.0.0.1; do busybox wget -q -T 3 -O - http://$a:${port}/ 2>&1 || echo "$a: no answer"; done`);
+    assert.doesNotMatch(tries, /host secret/);
+    assert.equal(tries.match(/: no answer$/gm)?.length, 3, tries);
+    assert.equal(contacted, 0, 'no connection from the guest reached the host service');
+  } finally {
+    hostService.close();
+  }
 
   // Graceful shutdown: press the power button, QEMU exits by itself.
   const exited = instance.machine.waitForExit(60_000);
