@@ -54,6 +54,17 @@ test('debian-12: two instances with real cloud-init (multipart user-data) are do
   assert.notEqual(hostKey(a), hostKey(b), 'each instance made its own SSH host key');
   assert.notEqual(machineId(a), machineId(b), 'each instance made its own machine-id');
   assert.match(machineId(a), /^[0-9a-f]{32}$/);
+  // The image rules of the guide ("Building Images from Scratch"), seen from inside a guest.
+  const audit = ssh(a, key.path, [
+    'echo "persistent-net: $(ls /etc/udev/rules.d/ 2>/dev/null | grep -c persistent-net)"',
+    'echo "passwords: $(awk -F: \'$2 !~ /^[*!]/ {print $1}\' /etc/shadow | xargs)"',
+    'echo "debs: $(find /var/cache/apt/archives -name "*.deb" | wc -l)"',
+    'echo "dhcp: $(ip -4 -o addr show scope global | awk \'{print $4}\' | xargs)"',
+  ].join('; '));
+  assert.match(audit, /^persistent-net: 0$/m, audit);
+  assert.match(audit, /^passwords: $/m, audit);
+  assert.match(audit, /^debs: 0$/m, audit);
+  assert.match(audit, /^dhcp: 10\.0\.2\.15\/24$/m, audit);
   // Nothing but SSH and the port the user-data opened answers from outside.
   assert.match(ssh(a, key.path, 'nft list set inet stratus tcp_ports'), /elements = \{ 22, 80 \}/);
   assert.match(ssh(a, key.path, 'ss -ltnH "sport = :8080"'), /:8080/, 'the closed server is listening');
