@@ -14,7 +14,7 @@ import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { tap } from '../src/platform/streams.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PdiskClient } from '../src/client/pdisk-client.js';
@@ -42,12 +42,9 @@ async function inProcess(client: PdiskClient, uuid: string, out: string, durable
   const t0 = performance.now();
   const hash = createHash('sha1');
   let bytes = 0;
-  const verify = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      bytes += chunk.length;
-      hash.update(chunk);
-      cb(null, chunk);
-    },
+  const verify = tap((chunk) => {
+    bytes += chunk.length;
+    hash.update(chunk);
   });
   await pipeline(await client.download(uuid), createGunzip(chunkSize ? { chunkSize } : {}), verify, new SparseFileWriter(out, durable));
   const secs = (performance.now() - t0) / 1000;

@@ -4,19 +4,12 @@ import { formatUtc } from '../domain/dates.js';
 import { hashPassword, randomPassword, verifyPassword } from '../platform/password.js';
 import type { UserStore, UserRow } from '../storage/users.js';
 import type { Quota } from '../storage/volumes/store.js';
+import type { UserInfo } from '../domain/wire.js';
 
 /** Who is calling: established by the API from HTTP Basic credentials. */
 export interface Principal {
   username: string;
   admin: boolean;
-}
-
-export interface UserInfo {
-  username: string;
-  admin: boolean;
-  quotaGib: number | null;
-  quotaVolumes: number | null;
-  created: string;
 }
 
 export const ADMIN = 'admin';

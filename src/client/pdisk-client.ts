@@ -5,18 +5,11 @@ import type { Readable } from 'node:stream';
 import { StratusError, errorCatalogue } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { MountInfo, VolumeInfo } from '../domain/volume.js';
+import type { UserInfo } from '../domain/wire.js';
 
 export interface Credentials {
   username: string;
   password: string;
-}
-
-export interface UserInfo {
-  username: string;
-  admin: boolean;
-  quotaGib: number | null;
-  quotaVolumes: number | null;
-  created: string;
 }
 
 /**

@@ -106,3 +106,12 @@ export interface ListQuery {
   sort?: SortColumn;
   direction?: 'asc' | 'desc';
 }
+
+/** An account as the API shows it (never its password hash). */
+export interface UserInfo {
+  username: string;
+  admin: boolean;
+  quotaGib: number | null;
+  quotaVolumes: number | null;
+  created: string;
+}

@@ -33,3 +33,13 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { StratusError } from '../domain/errors.js';
 import { storageError } from '../platform/sparse-writer.js';
+import { tap } from '../platform/streams.js';
 import type { VolumeDriver } from '../storage/volumes/driver.js';
 
 /**
@@ -23,18 +24,8 @@ export async function streamIntoVolume(driver: VolumeDriver, uuid: string, sourc
   const upload = await driver.beginUpload(uuid, gzipped);
   const hash = createHash('sha1');
   let received = 0;
-  const counting = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      received += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const hashing = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
+  const counting = tap((chunk) => { received += chunk.length; });
+  const hashing = tap((chunk) => hash.update(chunk));
   // The source (the HTTP request) is piped in rather than put in the pipeline: a failure
   // (disk full, bad gzip, duplicate…) must not destroy the request, since that would reset the
   // connection before the client reads the error. Its rest is drained instead. A client that

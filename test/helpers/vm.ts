@@ -8,6 +8,7 @@ import type { LaunchRequest, LaunchedInstance } from '../../src/compute/launch.j
 import { buildImage } from '../../src/images/builder.js';
 import type { BuiltImage } from '../../src/images/builder.js';
 import { loadRecipe } from '../../src/images/recipe.js';
+import { processAlive } from '../../src/platform/run.js';
 import { repoRoot } from './paths.js';
 
 /**
@@ -30,7 +31,7 @@ export async function acquireGuestSlot(): Promise<() => void> {
         return () => rmSync(file, { force: true });
       } catch {
         const holder = Number(readFileSafe(file));
-        if (!holder || !alive(holder)) rmSync(file, { force: true });
+        if (!holder || !processAlive(holder)) rmSync(file, { force: true });
       }
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -42,15 +43,6 @@ function readFileSafe(f: string): string {
     return readFileSync(f, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
+import { tap } from '../../platform/streams.js';
 import { fileURLToPath } from 'node:url';
 import { StratusError, isStratusError } from '../../domain/errors.js';
 import { addDays, formatUtc } from '../../domain/dates.js';
@@ -128,12 +128,9 @@ async function uploadOrReuse(pdisk: PdiskClient, gz: string, built: BuiltImage, 
   const size = statSync(gz).size;
   const bar = progressBar('upload', size);
   let sent = 0;
-  const counting = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      sent += chunk.length;
-      bar.update(sent);
-      cb(null, chunk);
-    },
+  const counting = tap((chunk) => {
+    sent += chunk.length;
+    bar.update(sent);
   });
   try {
     const v = await pdisk.upload(createReadStream(gz, { highWaterMark: 1024 * 1024 }).pipe(counting), {

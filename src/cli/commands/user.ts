@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { StratusError } from '../../domain/errors.js';
-import type { PdiskClient, UserInfo } from '../../client/pdisk-client.js';
+import type { PdiskClient } from '../../client/pdisk-client.js';
+import type { UserInfo } from '../../domain/wire.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
 import type { Context } from '../program.js';
 import { addPdiskOptions, pdiskClient } from '../pdisk.js';

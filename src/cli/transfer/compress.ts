@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
 import type { DigestName, DigestResult } from '../../platform/hashing.js';
 import { storageError } from '../../platform/sparse-writer.js';
+import { tap } from '../../platform/streams.js';
 import { removeOnExit } from './cleanup.js';
 
 /**
@@ -21,16 +21,13 @@ export async function gzipFile(src: string, dest: string, opts: { algorithms?: D
   const algorithms = [...new Set(opts.algorithms ?? [])];
   const hashes = algorithms.map((a) => createHash(a));
   let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      bytes += chunk.length;
-      for (const h of hashes) h.update(chunk);
-      opts.onProgress?.(bytes);
-      cb(null, chunk);
-    },
+  const reading = tap((chunk) => {
+    bytes += chunk.length;
+    for (const h of hashes) h.update(chunk);
+    opts.onProgress?.(bytes);
   });
   try {
-    await pipeline(createReadStream(src, { highWaterMark: 1024 * 1024 }), tap, createGzip(), createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    await pipeline(createReadStream(src, { highWaterMark: 1024 * 1024 }), reading, createGzip(), createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     const fd = openSync(tmp, 'r');
     try {
       fsyncSync(fd);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { StratusError } from '../../../domain/errors.js';
+import { processAlive } from '../../../platform/run.js';
 import { QmpClient } from './qmp-client.js';
 import { qemuArgs } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
@@ -78,7 +79,7 @@ export class QemuMachine {
     }
     const machine = new QemuMachine(pid, qmp, spec);
     machine.poll = setInterval(() => {
-      if (!alive(pid)) machine.exited({ reason: machine.reasonFromEvents() });
+      if (!processAlive(pid)) machine.exited({ reason: machine.reasonFromEvents() });
     }, 500);
     machine.poll.unref();
     return machine;
@@ -170,18 +171,9 @@ function readPid(file: string): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The pid is a live QEMU running this instance (pids get reused; the name must match). */
 function isOurQemu(pid: number, name: string): boolean {
-  if (!alive(pid)) return false;
+  if (!processAlive(pid)) return false;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return cmdline.some((a) => a.startsWith(`${name},process=`));
