@@ -7,14 +7,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { adminPasswordFile } from '../src/platform/data-dir.js';
+import { cacheRoot } from '../src/images/builder.js';
 
 const work = mkdtempSync(join(tmpdir(), 'stratus-demo-'));
 const keep = process.env.DEMO_KEEP === '1';
 // The commands run with HOME set to the demo's folder; the base images stay in the real cache.
-const imageCache = process.env.STRATUS_CACHE_DIR || join(homedir(), '.cache', 'stratus');
+const imageCache = cacheRoot();
 let server: ChildProcess | undefined;
 
 function banner(text: string): void {
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   const found = run('stratus-search-image', ['--email', 'hudson.builder@stratuslab.eu', '--json']);
   const tiny = (JSON.parse(found) as Array<{ identifier: string; os: string }>).find((e) => e.os === 'ttylinux');
   run('stratus-search-image', ['--email', 'hudson.builder@stratuslab.eu']);
-  const admin = { STRATUSLAB_USERNAME: 'admin', STRATUSLAB_PASSWORD: readFileSync(join(dataDir, 'admin-password'), 'utf8').trim(), STRATUSLAB_PDISK_ENDPOINT: url };
+  const admin = { STRATUSLAB_USERNAME: 'admin', STRATUSLAB_PASSWORD: readFileSync(adminPasswordFile(dataDir), 'utf8').trim(), STRATUSLAB_PDISK_ENDPOINT: url };
   run('stratus-describe-volumes', [], admin);
   if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier], admin);
 

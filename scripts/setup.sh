@@ -74,7 +74,9 @@ stamp="$cache/images/.setup-$stamp_key"
 if [ ! -f "$stamp" ] || ! xargs -r ls <"$stamp" >/dev/null 2>&1; then
   mkdir -p "$cache/images"
   : >"$stamp.tmp"
-  for recipe in $(ls recipes | grep -v '^lib$'); do
+  for f in recipes/*/recipe.json; do
+    [ -e "$f" ] || continue
+    recipe=$(basename "$(dirname "$f")")
     say "Base image $recipe (cached after the first build)"
     node dist/src/main/cli.js build-base-image --recipe "$recipe" --no-publish --json -q >"$cache/images/.setup-$recipe.json"
     node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).image)' "$cache/images/.setup-$recipe.json" >>"$stamp.tmp"

@@ -38,15 +38,11 @@ APPEND="root=LABEL=$ROOT_LABEL ro console=tty0 console=ttyS0,115200 quiet"
 export LC_ALL=C TZ=UTC MTOOLS_SKIP_CHECK=1 PYTHONHASHSEED=0
 
 [ "$(id -u)" = 0 ] || { echo "debian-12 must be built as root: mmdebstrap --mode=root mounts /proc in the chroot (run npm run setup as root)" >&2; exit 1; }
-for t in mmdebstrap sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs apt-cache; do
-  command -v $t >/dev/null || { echo "missing host tool: $t (npm run setup installs it)" >&2; exit 1; }
-done
+. "$HERE/../lib/disk.sh"
+need_tools mmdebstrap sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs apt-cache
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
 [ -f $MBR_BIN ] || { echo "missing $MBR_BIN (package syslinux-common)" >&2; exit 1; }
 apt-cache show "$KERNEL" >/dev/null 2>&1 || { echo "no kernel: package $KERNEL is not in the archive (check recipe.json \"kernel\", then apt-get update)" >&2; exit 1; }
-
-t0=$(date +%s.%N)
-step() { printf '[%6.2fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" "$*"; }
 
 rm -rf "$WORK"; mkdir -p "$WORK"
 touch "$WORK/build-start"          # files newer than this were created by the build
@@ -61,17 +57,16 @@ FSTYPE=ext4
 EOF
 
 # ------------------------------------------------------------ 1. root file system --
+# The packages are recipe.json's (PACKAGES), the list whose versions key the cache. Why each:
+# the cloud kernel (virtio, no hardware drivers); systemd, udev and dbus (logind turns the ACPI
+# power button into poweroff); iproute2 and systemd-resolved (networkd, which cloud-init renders
+# for, and DNS from DHCP); cloud-init and cloud-guest-utils (growpart); e2fsprogs and fdisk
+# (resize2fs, e2fsck, sfdisk for growpart on MBR); openssh-server and openssh-sftp-server
+# (OpenSSH 9's scp speaks SFTP); nftables; netbase, ca-certificates, apt; zstd (initramfs).
 # Suites given explicitly and stdin from /dev/null: with a non-tty stdin mmdebstrap would
 # read sources.list lines from it. No Recommends (mmdebstrap's default).
-PKGS=(
-  "$KERNEL"                            # Debian's cloud kernel (virtio, no hardware drivers)
-  systemd systemd-sysv udev dbus       # dbus: logind turns the ACPI power button into poweroff
-  iproute2 systemd-resolved            # networkd (cloud-init renders for it) + DNS from DHCP
-  cloud-init cloud-guest-utils         # real cloud-init + growpart
-  e2fsprogs fdisk                      # resize2fs, e2fsck, sfdisk (growpart on MBR)
-  openssh-server openssh-sftp-server   # sftp-server: OpenSSH 9's scp speaks SFTP
-  nftables netbase ca-certificates apt zstd
-)
+read -ra PKGS <<<"${PACKAGES:?PACKAGES (from recipe.json) is empty}"
+case " ${PKGS[*]} " in *" $KERNEL "*) ;; *) PKGS=("$KERNEL" "${PKGS[@]}") ;; esac
 step "mmdebstrap: ${#PKGS[@]} packages and their dependencies from $MIRROR"
 INITRAMFS_CONF=$WORK/initramfs.conf \
 mmdebstrap --mode=root --variant=minbase \
@@ -103,20 +98,6 @@ KVER=$(ls "$R/lib/modules" | sort -V | tail -n1)
 step "kernel $KVER, initrd $(stat -c %s "$R/boot/initrd.img-$KVER") bytes; no machine-id, host keys, apt caches or passwords"
 
 # ---------------------------------------------------------------- 2. disk image --
-P1_START=2048; P1_SIZE=$((BOOT_MB * 2048))
-P2_START=$((P1_START + P1_SIZE)); P2_SIZE=$((DISK_MB * 2048 - P2_START))
-rm -f "$IMG"; truncate -s "${DISK_MB}M" "$IMG"
-sfdisk -q "$IMG" <<EOF
-label: dos
-label-id: $DISK_ID
-unit: sectors
-start=$P1_START, size=$P1_SIZE, type=6, bootable
-start=$P2_START, size=$P2_SIZE, type=83
-EOF
-
-# FAT16 boot partition at its offset (-h: hidden sectors, which SYSLINUX needs to know)
-mkfs.fat -F 16 -n $BOOT_LABEL --invariant -h $P1_START --offset $P1_START \
-  "$IMG" $((P1_SIZE / 2)) >"$WORK/mkfs.fat.log" 2>&1 || { cat "$WORK/mkfs.fat.log" >&2; exit 1; }
 B=$WORK/bootpart; mkdir -p "$B"
 cat >"$B/syslinux.cfg" <<EOF
 SERIAL 0 115200
@@ -135,29 +116,18 @@ EOF
 cp "$R/boot/vmlinuz-$KVER" "$B/vmlinuz"
 cp "$R/boot/initrd.img-$KVER" "$B/initrd.img"
 echo "$KVER" >"$B/version"
-touch -d "@$SOURCE_DATE_EPOCH" "$B"/*
-mcopy -m -i "$IMG@@$((P1_START * 512))" "$B/syslinux.cfg" "$B/vmlinuz" "$B/initrd.img" "$B/version" ::/
-syslinux --install --offset $((P1_START * 512)) "$IMG"
-dd if=$MBR_BIN of="$IMG" bs=440 count=1 conv=notrunc status=none   # boot code only; the table stays
-step "boot partition: $(mdir -i "$IMG@@$((P1_START * 512))" -b :: | xargs -n1 basename | xargs)"
+boot_disk "$IMG" "$DISK_MB" "$BOOT_MB" "$DISK_ID" "$BOOT_LABEL" "$MBR_BIN" "$WORK/mkfs.fat.log" \
+  "$B/syslinux.cfg" "$B/vmlinuz" "$B/initrd.img" "$B/version"
 
 # Root partition. Files from .debs keep their packaged mtimes (.pyc files record their
 # .py's mtime); what the build created or changed gets SOURCE_DATE_EPOCH.
 find "$R" -newer "$WORK/build-start" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -T default -L $ROOT_LABEL -U $ROOT_UUID \
-  -E "offset=$((P2_START * 512)),hash_seed=$ROOT_UUID,root_owner=0:0" \
-  -d "$R" "$IMG" "$((P2_SIZE / 2))k"
+  -E "offset=$ROOT_OFFSET,hash_seed=$ROOT_UUID,root_owner=0:0" \
+  -d "$R" "$IMG" "${ROOT_KIB}k"
 step "root partition written"
-# mkfs -d copies ctime/atime from the build host: pin them too
-(cd "$R" && find . | sed 's|^\.||; s|^$|/|' | while IFS= read -r f; do
-  printf 'sif "%s" ctime @%s\nsif "%s" atime @%s\nsif "%s" crtime @%s\n' \
-    "$f" "$SOURCE_DATE_EPOCH" "$f" "$SOURCE_DATE_EPOCH" "$f" "$SOURCE_DATE_EPOCH"
-done; for x in ctime atime crtime mtime; do echo "sif /lost+found $x @$SOURCE_DATE_EPOCH"; done
-) >"$WORK/pin-times.debugfs"
-E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$WORK/pin-times.debugfs" \
-  "$IMG?offset=$((P2_START * 512))" >"$WORK/debugfs.log" 2>&1
-e2fsck -fn "$IMG?offset=$((P2_START * 512))" >"$WORK/e2fsck.log" 2>&1 || { tail -n 20 "$WORK/e2fsck.log" >&2; echo "the root file system does not check clean" >&2; exit 1; }
-# mkfs leaves the journal as allocated zeros: make the image sparse again
-cp --sparse=always "$IMG" "$IMG.tmp" && mv "$IMG.tmp" "$IMG"
+pin_times "$IMG" "$R" "$WORK/debugfs.log" "ctime atime crtime" "ctime atime crtime mtime"
+e2fsck -fn "$IMG?offset=$ROOT_OFFSET" >"$WORK/e2fsck.log" 2>&1 || { tail -n 20 "$WORK/e2fsck.log" >&2; echo "the root file system does not check clean" >&2; exit 1; }
+sparse "$IMG"
 cp "$WORK/manifest.txt" "$OUT/manifest.txt"
 step "done: $(du -m --apparent-size "$IMG" | cut -f1) MiB, $(du -m "$IMG" | cut -f1) MiB allocated"

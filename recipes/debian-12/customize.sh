@@ -61,7 +61,6 @@ rm -f "$R/root/.bash_history"; rm -rf "$R/root/.ssh"
 # ---- apt: keep the sources, drop caches and lists ---------------------------------
 chroot "$R" apt-get clean
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin
-mkdir -p "$R/var/lib/apt/lists/partial"
 rm -f "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old
 
 # ---- record what is in the image --------------------------------------------------

@@ -11,7 +11,8 @@ set -eu
 R=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$R/etc/initramfs-tools/conf.d"
-cp -dR --preserve=mode "$HERE/overlay/etc/initramfs-tools/." "$R/etc/initramfs-tools/"
+. "$HERE/../lib/copy-tree.sh"
+copy_tree "$HERE/overlay/etc/initramfs-tools" "$R/etc/initramfs-tools"
 cp "$INITRAMFS_CONF" "$R/etc/initramfs-tools/conf.d/stratus.conf"
 chmod 644 "$R/etc/initramfs-tools/conf.d/stratus.conf"
 cp "$HERE/overlay/etc/fstab" "$R/etc/fstab"

@@ -36,11 +36,8 @@ ROOT_LABEL=ttyroot
 APPEND=${APPEND:-"root=LABEL=$ROOT_LABEL rw console=tty0 console=ttyS0,115200 quiet cryptomgr.notests"}
 export LC_ALL=C TZ=UTC MTOOLS_SKIP_CHECK=1
 
-t0=$(date +%s.%N)
-step() { printf '[%6.2fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" "$*"; }
-for t in apt-get apt-cache dpkg-deb sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs cpio gzip readelf; do
-  command -v $t >/dev/null || { echo "missing host tool: $t" >&2; exit 1; }
-done
+. "$HERE/../lib/disk.sh"
+need_tools apt-get apt-cache dpkg-deb sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs cpio gzip readelf
 FAKEROOT=; [ "$(id -u)" = 0 ] || FAKEROOT=fakeroot
 
 # ---------------------------------------------------------------- 1. debs --
@@ -146,20 +143,6 @@ step "initramfs: $(stat -c %s "$WORK/initrd.img") bytes ($INITRD_COMP)"
 
 # --------------------------------------------------------- 4. disk image --
 IMG=$OUT/disk.img
-P1_START=2048; P1_SIZE=$((BOOT_MB * 2048))
-P2_START=$((P1_START + P1_SIZE)); P2_SIZE=$((DISK_MB * 2048 - P2_START))
-rm -f "$IMG"; truncate -s "${DISK_MB}M" "$IMG"
-sfdisk -q "$IMG" <<EOF
-label: dos
-label-id: 0x5772a7e5
-unit: sectors
-start=$P1_START, size=$P1_SIZE, type=6, bootable
-start=$P2_START, size=$P2_SIZE, type=83
-EOF
-# boot partition: FAT16 written in place; -h = hidden sectors = partition start
-# (it warns "block count mismatch" because the image file is bigger than the partition)
-mkfs.fat -F 16 -n TTYBOOT --invariant -h $P1_START --offset $P1_START "$IMG" $((P1_SIZE / 2)) \
-  >"$WORK/mkfs.fat.log" 2>&1 || { cat "$WORK/mkfs.fat.log" >&2; exit 1; }
 cat >"$WORK/syslinux.cfg" <<EOF
 SERIAL 0 115200
 DEFAULT ttylinux
@@ -171,33 +154,20 @@ LABEL ttylinux
   APPEND $APPEND
 EOF
 cp "$VMLINUZ" "$WORK/vmlinuz"
-touch -d "@$SOURCE_DATE_EPOCH" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/syslinux.cfg"
-mcopy -m -i "$IMG@@$((P1_START * 512))" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/syslinux.cfg" ::/
-# syslinux (the mtools variant) writes ldlinux.sys/ldlinux.c32 and the VBR, no mount needed
-syslinux --install --offset $((P1_START * 512)) "$IMG"
-# MBR boot code: first 440 bytes only, so the partition table stays
-dd if="$WORK/x/syslinux-common/usr/lib/syslinux/mbr/mbr.bin" of="$IMG" bs=440 count=1 conv=notrunc status=none
-step "boot partition: $(mdir -i "$IMG@@$((P1_START * 512))" -b :: | tr '\n' ' ')"
-# root partition: ext4 populated from the directory, written at its offset
-# Reading a file bumps its atime (relatime, since ctime > atime after touch), and mkfs -d
-# copies atimes: so set all timestamps right here, for a bit-identical image.
+boot_disk "$IMG" "$DISK_MB" "$BOOT_MB" 0x5772a7e5 TTYBOOT "$WORK/x/syslinux-common/usr/lib/syslinux/mbr/mbr.bin" \
+  "$WORK/mkfs.fat.log" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/syslinux.cfg"
+# Root partition, ext4 populated from the directory. Reading a file bumps its atime
+# (relatime, since ctime > atime after touch), and mkfs -d copies atimes: so set all
+# timestamps right here, for a bit-identical image.
 find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # mkfs -d copies owners from the directory: make everything root's (inside the same
 # fakeroot session when unprivileged; dropbear refuses keys if /root is not root's).
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH $FAKEROOT sh -c '
   chown -R 0:0 "$1" && mkfs.ext4 -q -F -T default -L "$2" -U "$3" \
     -E "offset=$4,hash_seed=$3,root_owner=0:0" -d "$1" "$5" "$6"' mkroot \
-  "$R" "$ROOT_LABEL" "$ROOT_UUID" $((P2_START * 512)) "$IMG" "$((P2_SIZE / 2))k"
-# mkfs -d copies ctime (and atime) as they are on the build host, i.e. "now": pin them
-# with debugfs so that two builds give the same bytes (e2fsprogs 1.47.0 has no option).
-(cd "$R" && find . | sed 's|^\.||; s|^$|/|' | while read -r f; do
-  echo "sif \"$f\" ctime @$SOURCE_DATE_EPOCH"; echo "sif \"$f\" atime @$SOURCE_DATE_EPOCH"
-done; echo "sif /lost+found ctime @$SOURCE_DATE_EPOCH"; echo "sif /lost+found atime @$SOURCE_DATE_EPOCH"
-) >"$WORK/pin-times.debugfs"
-E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$WORK/pin-times.debugfs" "$IMG?offset=$((P2_START * 512))" >/dev/null 2>&1
+  "$R" "$ROOT_LABEL" "$ROOT_UUID" "$ROOT_OFFSET" "$IMG" "${ROOT_KIB}k"
+pin_times "$IMG" "$R" "$WORK/debugfs.log" "ctime atime" "ctime atime"
 step "root partition written"
 
-# mkfs leaves the journal as allocated-but-zero (unwritten) extents: rewrite the image
-# sparsely so that it only allocates blocks that hold data (28.8 -> 24.7 MB)
-cp --sparse=always "$IMG" "$IMG.tmp" && mv "$IMG.tmp" "$IMG"
+sparse "$IMG"
 step "done: $IMG ($(du -k --apparent-size "$IMG" | cut -f1) KiB apparent, $(du -k "$IMG" | cut -f1) KiB allocated)"

@@ -4,7 +4,7 @@ import type { AccountsApi } from './services.js';
 import type { Principal } from '../accounts/accounts.js';
 
 /** The user:password of an HTTP Basic Authorization header, if there is one. */
-export function basicCredentials(request: FastifyRequest): { username: string; password: string } | undefined {
+function basicCredentials(request: FastifyRequest): { username: string; password: string } | undefined {
   const h = request.headers.authorization;
   if (!h || !/^Basic\s+/i.test(h)) return undefined;
   const decoded = Buffer.from(h.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');

@@ -6,7 +6,7 @@ import type { MarketplaceApi } from './services.js';
 import type { FoundEntry } from '../marketplace/marketplace.js';
 import type { ListingRequest } from './listing.js';
 import { listingFromParams, classifyPathArgs } from './listing.js';
-import { baseUrl, negotiate } from './negotiate.js';
+import { baseUrl, contentType, negotiate } from './negotiate.js';
 import { createdPage, entryPage, searchPage, uploadPage } from '../web/pages.js';
 
 const XML_TYPES = ['application/xml', 'application/rdf+xml', 'text/xml'];
@@ -24,7 +24,7 @@ export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, maxByte
 
   app.post('/metadata', async (request, reply) => {
     if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes));
-    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const type = contentType(request);
     if (type === 'application/x-www-form-urlencoded') {
       return listing(request, reply, mp, [], 'json', request.body as Record<string, string | string[]>);
     }

@@ -26,6 +26,11 @@ export function negotiate(request: FastifyRequest, fallback: Media = 'xml'): Med
   return fallback;
 }
 
+/** The request's media type, without parameters, in lower case ('' when there is none). */
+export function contentType(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 /** The server's base URL as the client sees it, for Location headers. */
 export function baseUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;

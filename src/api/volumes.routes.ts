@@ -4,7 +4,8 @@ import { StratusError } from '../domain/errors.js';
 import type { VolumeFields } from '../volumes/service.js';
 import type { AccountsApi, VolumesApi } from './services.js';
 import { caller } from './auth.js';
-import { baseUrl } from './negotiate.js';
+import type { MountInfo } from '../domain/volume.js';
+import { baseUrl, contentType } from './negotiate.js';
 
 const GZIP_TYPES = ['application/gzip', 'application/x-gzip'];
 
@@ -69,11 +70,10 @@ function register(app: FastifyInstance, prefix: string, volumes: VolumesApi, acc
     const all = await volumes.mounts(await caller(request, accounts), request.params.uuid);
     const m = all.find((x) => x.id === request.params.mount);
     if (!m) throw new StratusError('VOLUME_NOT_FOUND', `no mount ${request.params.mount}`);
-    return { diskId: m.volume, mountId: m.id, vmId: m.vmId, target: m.target };
+    return mountView(m);
   });
   app.delete<{ Params: { uuid: string; mount: string } }>(`${prefix}/:uuid/mounts/:mount`, async (request) => {
-    const m = await volumes.unmount(await caller(request, accounts), request.params.uuid, request.params.mount);
-    return { diskId: m.volume, mountId: m.id, vmId: m.vmId, target: m.target };
+    return mountView(await volumes.unmount(await caller(request, accounts), request.params.uuid, request.params.mount));
   });
 }
 
@@ -99,8 +99,9 @@ function fieldsOf(body: unknown): VolumeFields {
   return f;
 }
 
-function contentType(request: FastifyRequest): string {
-  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+/** One mount as StratusLab's mount resources showed it. */
+function mountView(m: MountInfo): { diskId: string; mountId: string; vmId: string; target: string } {
+  return { diskId: m.volume, mountId: m.id, vmId: m.vmId, target: m.target };
 }
 
 function wantsGzip(request: FastifyRequest): boolean {

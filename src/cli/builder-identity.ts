@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { StratusError, isStratusError } from '../domain/errors.js';
 import { generateSelfSignedP12 } from '../metadata/cert/generate.js';
 import { loadP12 } from '../metadata/cert/credentials.js';
 import type { SigningCredentials } from '../metadata/cert/credentials.js';
+import { adminPasswordFile } from '../platform/data-dir.js';
+import { randomPassword } from '../platform/password.js';
 import { writeFileAtomic } from '../platform/files.js';
 import { PdiskClient } from '../client/pdisk-client.js';
 import type { Credentials } from '../client/pdisk-client.js';
@@ -13,11 +13,7 @@ import type { Credentials } from '../client/pdisk-client.js';
 /** StratusLab's image builder identity: users find base images by the endorser "hudson.builder". */
 export const BUILDER_NAME = 'hudson builder';
 export const BUILDER_EMAIL = 'hudson.builder@stratuslab.eu';
-export const BUILDER_ACCOUNT = 'builder';
-
-export function defaultDataDir(): string {
-  return process.env.STRATUS_DATA_DIR || join(homedir(), '.stratus');
-}
+const BUILDER_ACCOUNT = 'builder';
 
 /**
  * The builder's signing certificate, kept in <data-dir>/builder/ and created once (a
@@ -29,7 +25,7 @@ export function builderCredentials(dataDir: string): SigningCredentials {
   const secret = join(dir, 'p12-password');
   if (!existsSync(p12)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const password = randomBytes(18).toString('base64url');
+    const password = randomPassword();
     writeFileAtomic(secret, password + '\n', 0o600);
     writeFileAtomic(p12, generateSelfSignedP12({ commonName: BUILDER_NAME, email: BUILDER_EMAIL, password, validityDays: 3650 }), 0o600);
   }
@@ -48,7 +44,7 @@ export async function builderAccount(dataDir: string, endpoint: string, admin: C
     return creds;
   }
   const adminCreds = admin ?? adminFromDataDir(dataDir);
-  const password = randomBytes(18).toString('base64url');
+  const password = randomPassword();
   try {
     await new PdiskClient(endpoint, adminCreds).addUser({ username: BUILDER_ACCOUNT, password });
   } catch (e) {
@@ -66,7 +62,7 @@ export async function builderAccount(dataDir: string, endpoint: string, admin: C
 
 function adminFromDataDir(dataDir: string): Credentials {
   if (process.env.STRATUS_ADMIN_PASSWORD) return { username: 'admin', password: process.env.STRATUS_ADMIN_PASSWORD };
-  const file = join(dataDir, 'admin-password');
+  const file = adminPasswordFile(dataDir);
   if (!existsSync(file)) {
     throw new StratusError('AUTH_REQUIRED', `no admin credentials to create the builder account: ${file} does not exist`, {
       hint: 'Give -u admin -p <password>, set STRATUS_ADMIN_PASSWORD, or point --data-dir at the server\'s data dir.',

@@ -2,7 +2,7 @@ import { StratusError } from '../domain/errors.js';
 
 /**
  * Asks for a secret on the terminal without echoing it. When stdin is not a terminal (a
- * script), the first line of stdin is the answer, so `echo pw | stratus-sign-metadata …` works.
+ * script), the next line of stdin is the answer, so `echo pw | stratus-sign-metadata …` works.
  */
 export async function promptSecret(question: string): Promise<string> {
   const stdin = process.stdin;
@@ -35,23 +35,28 @@ export async function promptSecret(question: string): Promise<string> {
   });
 }
 
-function readLine(stream: NodeJS.ReadStream): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let buf = '';
-    const onData = (d: Buffer): void => {
-      buf += d.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) finish(buf.slice(0, nl).replace(/\r$/, ''));
-    };
-    const onEnd = (): void => finish(buf === '' ? undefined : buf.replace(/\r?\n$/, ''));
+/**
+ * The next line of a non-terminal stdin, without its line end; undefined at the end of the
+ * input. What follows the line is pushed back, so the next call reads the next line.
+ */
+export function readLine(stream: NodeJS.ReadStream): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
     const finish = (v: string | undefined): void => {
-      stream.removeListener('data', onData);
-      stream.removeListener('end', onEnd);
+      stream.removeListener('data', onData).removeListener('end', onEnd).removeListener('error', reject);
       stream.pause();
       resolve(v);
     };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(10);
+      if (nl < 0) return;
+      finish(buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''));
+      // Only once paused, or the stream would hand the rest straight back to onData.
+      if (nl + 1 < buf.length) stream.unshift(buf.subarray(nl + 1));
+    };
+    const onEnd = (): void => finish(buf.length > 0 ? buf.toString('utf8') : undefined);
+    stream.on('data', onData).on('end', onEnd).on('error', reject);
     stream.resume();
   });
 }

@@ -124,8 +124,8 @@ export class PdiskClient {
   }
 
   private async parse<T>(res: IncomingMessage): Promise<T> {
-    const text = await readAll(res);
-    if ((res.statusCode ?? 0) >= 400) throw toError(res, text, this.endpoint);
+    if ((res.statusCode ?? 0) >= 400) throw await responseError(res, this.endpoint);
+    const text = await readText(res);
     return (text ? JSON.parse(text) : {}) as T;
   }
 
@@ -157,7 +157,12 @@ export class PdiskClient {
   }
 }
 
-function readAll(res: IncomingMessage): Promise<string> {
+/** The server's error answer `res` (status ≥ 400) as a StratusError, reading (and consuming) its body. */
+export async function responseError(res: IncomingMessage, endpoint: string): Promise<StratusError> {
+  return toError(res, await readText(res), endpoint);
+}
+
+function readText(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let s = '';
     res.setEncoding('utf8');
@@ -168,7 +173,7 @@ function readAll(res: IncomingMessage): Promise<string> {
 }
 
 /** The server's error as a StratusError: its code (X-Stratus-Error), message and hint. */
-export function toError(res: IncomingMessage, text: string, endpoint: string): StratusError {
+function toError(res: IncomingMessage, text: string, endpoint: string): StratusError {
   const header = res.headers['x-stratus-error'];
   const code = (typeof header === 'string' && header in errorCatalogue ? header : 'MARKETPLACE_ERROR') as ErrorCode;
   let message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
+import { tailLines } from '../platform/files.js';
 import { waitForSshBanner } from '../platform/probe.js';
 import { buildSeed } from '../context/nocloud.js';
 import type { SeedInput } from '../context/nocloud.js';
@@ -121,13 +122,9 @@ function hostPortFor(guest: number): number {
   return privileged ? 20000 + guest : guest;
 }
 
-export function consoleTail(serialLog: string, lines = 5): string {
-  try {
-    const text = readFileSync(serialLog, 'utf8').replace(/\r/g, '').trim();
-    return text ? text.split('\n').slice(-lines).join(' | ') : '(nothing on the serial console)';
-  } catch {
-    return '(no serial log)';
-  }
+function consoleTail(serialLog: string): string {
+  const tail = tailLines(serialLog, 5);
+  return tail === undefined ? '(no serial log)' : tail || '(nothing on the serial console)';
 }
 
 /**
@@ -135,7 +132,7 @@ export function consoleTail(serialLog: string, lines = 5): string {
  * of a guest that never answers: a raw disk must carry an MBR boot signature, a qcow2 must
  * pass `qemu-img check`.
  */
-export async function inspectImage(path: string, format: 'raw' | 'qcow2'): Promise<void> {
+async function inspectImage(path: string, format: 'raw' | 'qcow2'): Promise<void> {
   if (format === 'qcow2') {
     try {
       await run('qemu-img', ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 120_000 });

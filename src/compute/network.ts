@@ -6,7 +6,7 @@ import { StratusError } from '../domain/errors.js';
  * other inbound ports without clashing: Linux routes the whole /8 to the loopback device.
  * Addresses run from <prefix>.0.2 upward; one whose ports are taken (by anything) is skipped.
  */
-export async function allocateAddress(used: ReadonlySet<string>, ports: number[], prefix = '127.100'): Promise<string> {
+async function allocateAddress(used: ReadonlySet<string>, ports: number[], prefix = '127.100'): Promise<string> {
   for (let hi = 0; hi < 256; hi++) {
     for (let lo = hi === 0 ? 2 : 1; lo < 255; lo++) {
       const address = `${prefix}.${hi}.${lo}`;

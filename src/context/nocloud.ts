@@ -6,7 +6,7 @@ import { buildIso } from './iso9660.js';
  * user-data may be at most this many bytes once gzipped: StratusLab's limit for cloud-init
  * user-data, and EC2's. Anything bigger belongs on a volume, not in the context.
  */
-export const USER_DATA_LIMIT = 16 * 1024;
+const USER_DATA_LIMIT = 16 * 1024;
 
 export interface SeedInput {
   instanceId: string;
@@ -20,7 +20,7 @@ export interface SeedInput {
 }
 
 /** meta-data in the NoCloud format: YAML with instance-id, local-hostname, public-keys. */
-export function metaData(s: SeedInput): string {
+function metaData(s: SeedInput): string {
   const lines = [`instance-id: ${s.instanceId}`, `local-hostname: ${s.hostname}`];
   const keys = (s.sshKeys ?? []).map((k) => k.trim()).filter(Boolean);
   if (keys.length) lines.push('public-keys:', ...keys.map((k) => `  - ${JSON.stringify(k)}`));

@@ -1,7 +1,7 @@
 import { StratusError } from './errors.js';
 
 /** Volume types of reference §7.3. */
-export const VOLUME_TYPES = [
+const VOLUME_TYPES = [
   'MACHINE_IMAGE_ORIGIN', 'MACHINE_IMAGE_LIVE', 'DATA_IMAGE_ORIGIN', 'DATA_IMAGE_LIVE',
   'DATA_IMAGE_RAW_READONLY', 'DATA_IMAGE_RAW_READ_WRITE',
 ] as const;
@@ -9,8 +9,8 @@ export type VolumeType = (typeof VOLUME_TYPES)[number];
 
 export type Visibility = 'PRIVATE' | 'PUBLIC';
 
-export const MAX_SIZE_GIB = 1024;
-export const MAX_TAG_LENGTH = 40;
+const MAX_SIZE_GIB = 1024;
+const MAX_TAG_LENGTH = 40;
 const GIB = 1024 ** 3;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -40,7 +40,7 @@ export interface MountInfo {
   created: string;
 }
 
-export function isUuid(s: string): boolean {
+function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
 

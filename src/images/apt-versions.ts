@@ -10,7 +10,7 @@ import { run } from '../platform/run.js';
  * cached under a key made of the recipe and these versions, so a new upload to the archive
  * (a security fix deep in the closure) makes a new image and nothing else does.
  */
-export async function resolveVersions(packages: string[]): Promise<Map<string, string>> {
+async function resolveVersions(packages: string[]): Promise<Map<string, string>> {
   const closure = new Set<string>();
   const depends = await run('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts',
     '--no-breaks', '--no-replaces', '--no-enhances', ...packages], { timeoutMs: 120_000 });
@@ -39,7 +39,7 @@ export async function resolveVersions(packages: string[]): Promise<Map<string, s
  * What apt's answer depends on: the package lists, sources and pinning. Names, sizes and
  * modification times are enough: `apt-get update` rewrites what it changes.
  */
-export function aptStateStamp(root = '/'): string {
+function aptStateStamp(root = '/'): string {
   const h = createHash('sha256');
   for (const dir of ['var/lib/apt/lists', 'etc/apt', 'etc/apt/sources.list.d', 'etc/apt/preferences.d']) {
     let names: string[];

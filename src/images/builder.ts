@@ -38,7 +38,7 @@ export function cacheRoot(): string {
  * The cache key of a recipe: its files plus the exact versions of every package in the
  * closure of its package list. Same key, same image: a second build is a lookup.
  */
-export async function cacheKey(recipe: Recipe): Promise<{ key: string; versions: Map<string, string> }> {
+async function cacheKey(recipe: Recipe): Promise<{ key: string; versions: Map<string, string> }> {
   const versions = await cachedVersions(recipe.packages, join(cacheRoot(), 'apt-versions'));
   if (versions.size === 0) throw new StratusError('TOOL_FAILED', `apt knows none of the packages of recipe ${recipe.name}`, { hint: 'Run apt-get update.' });
   const h = createHash('sha256').update(recipeDigest(recipe));
@@ -94,7 +94,7 @@ function runBuildScript(recipe: Recipe, out: string, debs: string, onLine?: (lin
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [join(recipe.dir, 'build.sh'), out], {
       cwd: recipe.dir,
-      env: { ...process.env, DEBS: debs, KERNEL_PACKAGE: recipe.kernel, RECIPES_LIB: join(recipe.dir, '..', 'lib'), LC_ALL: 'C' },
+      env: { ...process.env, DEBS: debs, KERNEL_PACKAGE: recipe.kernel, PACKAGES: recipe.packages.join(' '), LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

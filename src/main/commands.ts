@@ -26,6 +26,11 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'create-volume': () => import('../cli/commands/create-volume.js'),
   'update-volume': () => import('../cli/commands/update-volume.js'),
   'delete-volume': () => import('../cli/commands/delete-volume.js'),
-  // Only `stratus user …` (no stratus-user link): account admin is not a StratusLab command.
   user: () => import('../cli/commands/user.js'),
 };
+
+/**
+ * The commands run only as `stratus <name>`, with no stratus-<name> link in package.json
+ * "bin": neither the server nor account admin is a StratusLab command.
+ */
+export const NO_LINK: ReadonlySet<string> = new Set(['serve', 'user']);

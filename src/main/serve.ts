@@ -1,12 +1,11 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { defaultDataDir } from '../platform/data-dir.js';
 import { newProgram, runProgram } from '../cli/program.js';
 import { loadServerSettings, startServer } from './server.js';
 
 /** `stratus serve`: the Marketplace (and, later, pdisk and compute) in one process. */
 export default async function main(argv: string[]): Promise<number> {
   const program = newProgram('stratus serve', 'Run the Stratus server: Marketplace REST API and web UI, with state in SQLite under the data dir (or PostgreSQL).', { userConfig: false })
-    .option('--data-dir <dir>', 'where state lives (env STRATUS_DATA_DIR)', process.env.STRATUS_DATA_DIR ?? join(homedir(), '.stratus'))
+    .option('--data-dir <dir>', 'where state lives (env STRATUS_DATA_DIR)', defaultDataDir())
     .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
     .option('--port <n>', 'port to listen on (default 9204; 0 picks a free port)')
     .option('--database <url>', 'SQLite file or postgres://… URL (default <data-dir>/stratus.db)')

@@ -18,6 +18,7 @@ import { VolumeStore } from '../storage/volumes/store.js';
 import { createFileVolumeDriver } from '../storage/volumes/file-driver.js';
 import { VolumeService } from '../volumes/service.js';
 import { writeFileAtomic } from '../platform/files.js';
+import { adminPasswordFile } from '../platform/data-dir.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -123,7 +124,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const accounts = new Accounts(new UserStore(database));
   const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);
   if (admin.password) {
-    const file = join(settings.dataDir, 'admin-password');
+    const file = adminPasswordFile(settings.dataDir);
     writeFileAtomic(file, admin.password + '\n', 0o600);
     notices.push(`Created the admin account; its password is in ${file} (readable by its owner only)`);
   } else if (admin.created) {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
@@ -30,4 +30,17 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
 /** Fails with FILE_NOT_FOUND and the StratusLab wording when an input file is missing. */
 export function requireFile(path: string, what = 'file'): void {
   if (!existsSync(path)) throw new StratusError('FILE_NOT_FOUND', `Can't find ${what}: ${path}`);
+}
+
+/**
+ * The last `n` lines of a log joined with ' | ', for error messages: '' when the file is
+ * empty, undefined when it cannot be read.
+ */
+export function tailLines(file: string, n: number): string | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').replace(/\r/g, '').trim();
+    return text ? text.split('\n').slice(-n).join(' | ') : '';
+  } catch {
+    return undefined;
+  }
 }

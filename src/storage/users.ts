@@ -21,7 +21,7 @@ export class UserStore {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  async update(username: string, fields: Partial<Pick<UsersTable, 'password_hash' | 'quota_gib' | 'quota_volumes' | 'is_admin'>>): Promise<boolean> {
+  async update(username: string, fields: Partial<Pick<UsersTable, 'password_hash' | 'quota_gib' | 'quota_volumes'>>): Promise<boolean> {
     const r = await this.database.db.updateTable('users').set(fields).where('username', '=', username).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

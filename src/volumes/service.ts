@@ -7,6 +7,7 @@ import { bytesToGib, gibToBytes, requireSize, requireTag, requireType, requireUu
 import type { MountInfo, VolumeInfo, VolumeType, Visibility } from '../domain/volume.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { VolumeDriver } from '../storage/volumes/driver.js';
+import { quotaError } from '../storage/volumes/store.js';
 import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import { streamIntoVolume } from './ingest.js';
 import { hashStream } from '../platform/hashing.js';
@@ -20,7 +21,7 @@ export interface VolumeFields {
 /** Devices handed out for hot-plugged volumes, highest first (StratusLab: vdz, vdy, …). */
 const TARGETS = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
 /** StratusLab clients assume at most ten simultaneous users of a volume. */
-export const MAX_MOUNTS = 10;
+const MAX_MOUNTS = 10;
 
 /**
  * The persistent disk service (reference §7). Rights follow §7.1: view/use/attach for the
@@ -42,7 +43,7 @@ export class VolumeService {
   }
 
   async get(actor: Principal, uuid: string): Promise<VolumeInfo> {
-    return (await this.infos([await this.viewable(actor, uuid)]))[0] as VolumeInfo;
+    return this.info(await this.viewable(actor, uuid));
   }
 
   /** An empty (sparse) volume of `size` GiB. */
@@ -51,8 +52,8 @@ export class VolumeService {
     const uuid = randomUUID();
     const row = this.newRow(actor.username, uuid, { ...this.fields(req), size_gib: size, bytes: gibToBytes(size), identifier: '', format: 'raw', origin: null });
     await this.driver.createEmpty(uuid, row.bytes);
-    await this.insertOrUndo(row, uuid);
-    return this.get(actor, uuid);
+    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner)));
+    return this.info(row);
   }
 
   /**
@@ -64,13 +65,14 @@ export class VolumeService {
     const fields = this.fields({ type: 'DATA_IMAGE_RAW_READONLY', ...req });
     const quota = await this.quotas.quotaOf(actor.username);
     if (quota.volumes !== null) {
-      const owned = (await this.store.list({ owner: actor.username })).length;
-      if (owned + 1 > quota.volumes) throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${actor.username} has ${owned} volumes and may have ${quota.volumes}`);
+      // Refused before any byte is stored; the size is checked once it is known.
+      const refused = quotaError(actor.username, await this.store.usage(actor.username), quota);
+      if (refused) throw refused;
     }
     const uuid = randomUUID();
     const result = await streamIntoVolume(this.driver, uuid, source, req.gzipped);
     const identifier = identifierFromSha1(result.sha1);
-    try {
+    const row = await this.orDelete(uuid, async () => {
       const existing = await this.store.findByIdentifier(identifier);
       if (existing) {
         // Name the existing volume only to someone allowed to see it.
@@ -79,12 +81,11 @@ export class VolumeService {
           hint: visible ? `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` : `A volume with identifier ${identifier} exists already.`,
         });
       }
-      await this.store.insertWithinQuota(this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null }), quota);
-    } catch (e) {
-      await this.driver.delete(uuid);
-      throw e;
-    }
-    return this.get(actor, uuid);
+      const r = this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null });
+      await this.store.insertWithinQuota(r, quota);
+      return r;
+    });
+    return this.info(row);
   }
 
   /** Tag, visibility and type: the owner or the admin only. */
@@ -96,7 +97,7 @@ export class VolumeService {
     if (req.visibility !== undefined) changes.visibility = f.visibility;
     if (req.type !== undefined) changes.type = f.type;
     if (Object.keys(changes).length > 0) await this.store.update(row.uuid, changes);
-    return this.get(actor, uuid);
+    return this.info({ ...row, ...changes });
   }
 
   /** Deletes a volume, refusing while it is attached or has snapshots. */
@@ -119,44 +120,18 @@ export class VolumeService {
    */
   async copy(actor: Principal, uuid: string): Promise<VolumeInfo> {
     const row = await this.viewable(actor, uuid);
-    if (row.type === 'MACHINE_IMAGE_ORIGIN') return this.snapshot(actor, row);
-    if (row.type === 'MACHINE_IMAGE_LIVE') return this.rebase(actor, row.uuid);
-    throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
+    if (row.type === 'MACHINE_IMAGE_ORIGIN') return this.snapshotOf(actor, row);
+    if (row.type === 'MACHINE_IMAGE_LIVE') return this.rebaseOf(actor, mayEdit(actor, row));
+    throw copyStateError(row);
   }
 
-  async snapshot(actor: Principal, origin: VolumeRow | string): Promise<VolumeInfo> {
-    const row = typeof origin === 'string' ? await this.viewable(actor, origin) : origin;
-    if (row.type !== 'MACHINE_IMAGE_ORIGIN' || row.format !== 'raw') {
-      throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Only MACHINE_IMAGE_ORIGIN volumes have copy-on-write snapshots.`, {
-        hint: 'Mark the image volume as an origin first: stratus-update-volume --machine-image-origin <uuid>.',
-      });
-    }
-    const uuid = randomUUID();
-    await this.driver.snapshot(row.uuid, uuid);
-    await this.insertOrUndo(this.newRow(actor.username, uuid, {
-      tag: row.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${row.uuid}`,
-      size_gib: row.size_gib, bytes: row.bytes, format: 'qcow2', origin: row.uuid,
-    }), uuid);
-    return this.get(actor, uuid);
+  async snapshot(actor: Principal, uuid: string): Promise<VolumeInfo> {
+    return this.snapshotOf(actor, await this.viewable(actor, uuid));
   }
 
   /** A standalone MACHINE_IMAGE_ORIGIN copy of a snapshot, identified by its content. */
   async rebase(actor: Principal, uuid: string): Promise<VolumeInfo> {
-    const row = await this.editable(actor, uuid);
-    if (row.type !== 'MACHINE_IMAGE_LIVE') throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
-    const target = randomUUID();
-    const { bytes } = await this.driver.flatten(row.uuid, target);
-    try {
-      const sha1 = (await hashStream(await this.driver.openRaw(target), { algorithms: ['sha1'], parallel: false })).digests.sha1 as string;
-      await this.store.insertWithinQuota(this.newRow(actor.username, target, {
-        tag: row.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: identifierFromSha1(sha1),
-        size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null,
-      }), await this.quotas.quotaOf(actor.username));
-    } catch (e) {
-      await this.driver.delete(target);
-      throw e;
-    }
-    return this.get(actor, target);
+    return this.rebaseOf(actor, await this.editable(actor, uuid));
   }
 
   /** The gzipped content of a volume the caller may use. */
@@ -217,9 +192,41 @@ export class VolumeService {
   }
 
   private async editable(actor: Principal, uuid: string): Promise<VolumeRow> {
-    const row = await this.viewable(actor, uuid);
-    if (!actor.admin && row.owner !== actor.username) throw new StratusError('FORBIDDEN', `volume ${row.uuid} belongs to ${row.owner}; only its owner or an admin may change it`);
-    return row;
+    return mayEdit(actor, await this.viewable(actor, uuid));
+  }
+
+  /** A copy-on-write snapshot of `origin`, a volume the caller may view. */
+  private async snapshotOf(actor: Principal, origin: VolumeRow): Promise<VolumeInfo> {
+    if (origin.type !== 'MACHINE_IMAGE_ORIGIN' || origin.format !== 'raw') {
+      throw new StratusError('VOLUME_STATE', `Invalid disk state: ${origin.type}. Only MACHINE_IMAGE_ORIGIN volumes have copy-on-write snapshots.`, {
+        hint: 'Mark the image volume as an origin first: stratus-update-volume --machine-image-origin <uuid>.',
+      });
+    }
+    const uuid = randomUUID();
+    await this.driver.snapshot(origin.uuid, uuid);
+    const row = this.newRow(actor.username, uuid, {
+      tag: origin.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${origin.uuid}`,
+      size_gib: origin.size_gib, bytes: origin.bytes, format: 'qcow2', origin: origin.uuid,
+    });
+    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner)));
+    return this.info(row);
+  }
+
+  /** A standalone MACHINE_IMAGE_ORIGIN copy of `snapshot`, a volume the caller may edit. */
+  private async rebaseOf(actor: Principal, snapshot: VolumeRow): Promise<VolumeInfo> {
+    if (snapshot.type !== 'MACHINE_IMAGE_LIVE') throw copyStateError(snapshot);
+    const target = randomUUID();
+    const { bytes } = await this.driver.flatten(snapshot.uuid, target);
+    const row = await this.orDelete(target, async () => {
+      const sha1 = (await hashStream(await this.driver.openRaw(target), { algorithms: ['sha1'], parallel: false })).digests.sha1 as string;
+      const r = this.newRow(actor.username, target, {
+        tag: snapshot.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: identifierFromSha1(sha1),
+        size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null,
+      });
+      await this.store.insertWithinQuota(r, await this.quotas.quotaOf(actor.username));
+      return r;
+    });
+    return this.info(row);
   }
 
   private fields(req: VolumeFields): { tag: string; visibility: Visibility; type: VolumeType } {
@@ -231,16 +238,21 @@ export class VolumeService {
   }
 
   private newRow(owner: string, uuid: string, r: Omit<VolumeRow, 'uuid' | 'owner' | 'quarantine' | 'created'>): VolumeRow {
-    return { uuid, owner, quarantine: '', created: new Date(this.clock().getTime()).toISOString(), ...r };
+    return { uuid, owner, quarantine: '', created: this.clock().toISOString(), ...r };
   }
 
-  private async insertOrUndo(row: VolumeRow, uuid: string): Promise<void> {
+  /** Runs `work` (which records the volume whose bytes are stored under `uuid`); if it fails, deletes those bytes and rethrows. */
+  private async orDelete<T>(uuid: string, work: () => Promise<T>): Promise<T> {
     try {
-      await this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner));
+      return await work();
     } catch (e) {
       await this.driver.delete(uuid);
       throw e;
     }
+  }
+
+  private async info(row: VolumeRow): Promise<VolumeInfo> {
+    return (await this.infos([row]))[0] as VolumeInfo;
   }
 
   private async infos(rows: VolumeRow[]): Promise<VolumeInfo[]> {
@@ -253,6 +265,16 @@ export class VolumeService {
       created: r.created, bytes: Number(r.bytes), format: r.format, origin: r.origin,
     }));
   }
+}
+
+/** `row`, if `actor` may change it: its owner or an admin. */
+function mayEdit(actor: Principal, row: VolumeRow): VolumeRow {
+  if (!actor.admin && row.owner !== actor.username) throw new StratusError('FORBIDDEN', `volume ${row.uuid} belongs to ${row.owner}; only its owner or an admin may change it`);
+  return row;
+}
+
+function copyStateError(row: VolumeRow): StratusError {
+  return new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
 }
 
 function mountInfo(m: MountRow): MountInfo {

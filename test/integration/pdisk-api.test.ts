@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { PdiskClient } from '../../src/client/pdisk-client.js';
 import type { Credentials } from '../../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import { isStratusError } from '../../src/domain/errors.js';
+import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
@@ -31,13 +32,6 @@ const env = { STRATUS_ADMIN_PASSWORD: ADMIN.password };
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Deterministic incompressible bytes (AES-CTR of zeros). */
-function pseudoRandom(length: number, seed: number): Buffer {
-  const key = createHash('sha256').update(`pdisk-api-${seed}`).digest();
-  const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return Buffer.concat([c.update(Buffer.alloc(length)), c.final()]);
-}
 
 /** An image shaped like a disk: data, a zero run, data (a whole number of sectors). */
 function image(seed: number, mib = 1): Buffer {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { hashFile } from '../../src/platform/hashing.js';
 import { multipart } from '../../src/context/mime.js';
+import { waitForHttp } from '../../src/platform/probe.js';
 import type { LaunchedInstance } from '../../src/compute/launch.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bootGuest, qemuProcessesFor, recipeImage, ssh, sshKey } from '../helpers/vm.js';
@@ -40,11 +41,7 @@ test('debian-12: two instances with real cloud-init (multipart user-data) are do
     assert.match(status, /status: done/, status);
     assert.doesNotMatch(status, /status: error/);
     assert.equal(ssh(inst, key.path, 'cat /etc/stratus-test').trim(), `written by cloud-config on ${name}`);
-    let body = '';
-    for (let i = 0; i < 60 && !body.includes('Cloudy'); i++) {
-      body = await fetch(`http://${inst.address}:${inst.ports.get(80)}/cloud.txt`).then((r) => r.text(), () => '');
-      if (!body.includes('Cloudy')) await new Promise((r) => setTimeout(r, 1000));
-    }
+    const body = await waitForHttp(`http://${inst.address}:${inst.ports.get(80)}/cloud.txt`, 60_000);
     assert.equal(body.trim(), `Cloudy Weather Expected on ${name}`);
     // Root by key only; no password anywhere.
     assert.match(ssh(inst, key.path, 'sshd -T | grep -E "^(permitrootlogin|passwordauthentication) "'), /permitrootlogin without-password\npasswordauthentication no/);

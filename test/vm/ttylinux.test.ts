@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { hashFile } from '../../src/platform/hashing.js';
 import { multipart } from '../../src/context/mime.js';
+import { waitForHttp } from '../../src/platform/probe.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bootGuest, qemuProcessesFor, recipeImage, ssh, sshKey } from '../helpers/vm.js';
 
@@ -31,11 +32,7 @@ test('ttylinux boots from an overlay, takes the seed (key + script), serves its 
   assert.match(ssh(instance, key.path, 'cat /proc/cmdline'), /root=LABEL=ttyroot/);
 
   // The page the user-data wrote, from the instance's own address and forwarded port 80.
-  let body = '';
-  for (let i = 0; i < 60 && !body.includes('Cloudy'); i++) {
-    body = await fetch(`http://${instance.address}:${instance.ports.get(80)}/`).then((r) => r.text(), () => '');
-    if (!body.includes('Cloudy')) await new Promise((r) => setTimeout(r, 500));
-  }
+  const body = await waitForHttp(`http://${instance.address}:${instance.ports.get(80)}/`, 30_000);
   assert.equal(body.trim(), 'Cloudy Weather Expected');
 
   // The guest reaches nothing on the host it was not given: a host service listening on

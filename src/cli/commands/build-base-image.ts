@@ -21,12 +21,13 @@ import { PdiskClient } from '../../client/pdisk-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
 import type { Context } from '../program.js';
 import { printAction, printInfo, printStep } from '../output.js';
-import { addPdiskOptions } from '../pdisk.js';
-import { marketplaceEndpoint, pdiskEndpoint } from '../user-config.js';
+import { addPdiskOptions, pdiskUrl } from '../pdisk.js';
+import { marketplaceEndpoint } from '../user-config.js';
 import type { PdiskOptionValues } from '../pdisk.js';
 import { marketplaceOption } from '../marketplace.js';
 import { gzipFile } from '../transfer/compress.js';
-import { BUILDER_EMAIL, BUILDER_NAME, builderAccount, builderCredentials, defaultDataDir } from '../builder-identity.js';
+import { BUILDER_EMAIL, BUILDER_NAME, builderAccount, builderCredentials } from '../builder-identity.js';
+import { defaultDataDir } from '../../platform/data-dir.js';
 
 /** Where `stratus serve` listens by default. */
 const LOCAL_SERVER = 'http://127.0.0.1:9204';
@@ -85,10 +86,11 @@ async function publish(ctx: Context, o: Options, recipe: Recipe, built: BuiltIma
     bar.finish();
   }
   // An admin tool run beside the server: it publishes to the local server unless told otherwise.
-  const mpRaw = ctx.setting({ key: 'marketplace_endpoint' }, (o as { marketplaceEndpoint?: string }).marketplaceEndpoint) ?? LOCAL_SERVER;
-  const endpoint = pdiskEndpoint(ctx.setting({ key: 'pdisk_endpoint' }, o.pdiskEndpoint) ?? ctx.setting({ key: 'endpoint' }) ?? mpRaw);
-  const adminGiven = ctx.setting({ key: 'username' }, o.username) && ctx.setting({ key: 'password' }, o.password)
-    ? { username: ctx.setting({ key: 'username' }, o.username) as string, password: ctx.setting({ key: 'password' }, o.password) as string } : undefined;
+  const mpRaw = ctx.setting({ key: 'marketplace_endpoint' }, o.marketplaceEndpoint) ?? LOCAL_SERVER;
+  const endpoint = pdiskUrl(ctx, { ...o, marketplaceEndpoint: mpRaw });
+  const username = ctx.setting({ key: 'username' }, o.username);
+  const password = ctx.setting({ key: 'password' }, o.password);
+  const adminGiven = username && password ? { username, password } : undefined;
   const creds = await builderAccount(o.dataDir, endpoint, adminGiven);
   const pdisk = new PdiskClient(endpoint, creds);
 

@@ -1,21 +1,13 @@
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { StratusError } from '../../domain/errors.js';
-import { addDays, formatUtc } from '../../domain/dates.js';
-import { identifierFromSha1 } from '../../domain/identifier.js';
-import { buildEntryXml, entryFileName } from '../../metadata/entry/build.js';
-import type { ChecksumAlgorithm, EntryDraft } from '../../metadata/entry/build.js';
+import { BUILD_DIGESTS, DEFAULT_VALID_DAYS, buildEntryXml, entryFileName, newDraft } from '../../metadata/entry/build.js';
 import { compressionOf, hashFile } from '../../platform/hashing.js';
 import type { DigestName } from '../../platform/hashing.js';
 import { progressBar } from '../../platform/progress.js';
 import { requireFile, writeFileAtomic } from '../../platform/files.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
 import { printDetail, printWarning } from '../output.js';
-
-/** StratusLab's 178-day default validity ((356/2) days: a typo for 365 that stuck). */
-const DEFAULT_VALID_DAYS = 178;
-
-const CHECKSUMS: Array<[ChecksumAlgorithm, DigestName]> = [['MD5', 'md5'], ['SHA-1', 'sha1'], ['SHA-256', 'sha256'], ['SHA-512', 'sha512']];
 
 export default async function main(argv: string[]): Promise<number> {
   const program = newProgram('stratus-build-metadata', 'Build unsigned Marketplace metadata for an image file, reading it once to compute its size and checksums (over the decompressed content for .gz and .bz2).', { userConfig: false })
@@ -49,14 +41,14 @@ export default async function main(argv: string[]): Promise<number> {
       const ctx = contextOf(program);
       requireFile(image, 'image file');
       const given: Partial<Record<DigestName, string>> = {};
-      for (const [, name] of CHECKSUMS) {
+      for (const [, name] of BUILD_DIGESTS) {
         const v = o[name];
         if (typeof v === 'string') {
           if (!/^[0-9a-fA-F]+$/.test(v)) throw new StratusError('USAGE', `--${name} ${v} is not hexadecimal`);
           given[name] = v.toLowerCase();
         }
       }
-      const wanted = CHECKSUMS.map(([, n]) => n).filter((n) => given[n] === undefined && (n === 'sha1' || o[n] !== false));
+      const wanted = BUILD_DIGESTS.map(([, n]) => n).filter((n) => given[n] === undefined && (n === 'sha1' || o[n] !== false));
       const compression = typeof o.compression === 'string' ? o.compression : compressionOf(image);
       if (!['gz', 'bz2', 'none', ''].includes(compression)) throw new StratusError('USAGE', `--compression ${compression} is not gz, bz2 or none`);
       const validDays = Number(o.validDays);
@@ -67,20 +59,13 @@ export default async function main(argv: string[]): Promise<number> {
       const bar = progressBar(`hashing ${basename(image)}`, statSync(image).size);
       const result = await hashFile(image, { algorithms: wanted, compression: compressionOf(image), onProgress: (read) => bar.update(read) });
       bar.finish();
-      const digests = { ...result.digests, ...given };
-      const sha1 = digests.sha1 as string;
-      const now = new Date();
-      const draft: EntryDraft = {
-        identifier: identifierFromSha1(sha1),
-        bytes: result.bytes,
-        checksums: Object.fromEntries(CHECKSUMS.filter(([, n]) => digests[n]).map(([a, n]) => [a, digests[n]])),
+      const draft = newDraft({ bytes: result.bytes, digests: { ...result.digests, ...given } }, {
         type: String(o.type), kind: String(o.kind), os: String(o.os), osVersion: String(o.osVersion), osArch: String(o.osArch),
         version: String(o.imageVersion), compression: compression === 'none' ? '' : compression,
         locations: o.location as string[], format: String(o.format), creator: String(o.author),
-        created: formatUtc(now), valid: formatUtc(addDays(now, validDays)),
         title: String(o.title), alternative: String(o.tag), description: String(o.comment),
         hypervisor: String(o.hypervisor), disksBus: String(o.disksBus), inboundPorts: ports,
-      };
+      }, validDays);
       if (draft.locations.length === 0) {
         printWarning(ctx.output, "Image physical location (URL) was not provided. You'll have to set it manually in the resulting manifest.");
       }

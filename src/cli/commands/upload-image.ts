@@ -5,7 +5,7 @@ import { StratusError, isStratusError } from '../../domain/errors.js';
 import { identifierFromSha1 } from '../../domain/identifier.js';
 import { pdiskLocation } from '../../domain/volume.js';
 import type { VolumeInfo } from '../../domain/volume.js';
-import { buildEntryXml } from '../../metadata/entry/build.js';
+import { BUILD_DIGESTS, buildEntryXml } from '../../metadata/entry/build.js';
 import { readEntry } from '../../metadata/entry/entry.js';
 import { parseXml } from '../../metadata/xml/parse.js';
 import { serializeDocument } from '../../metadata/xml/serialize.js';
@@ -25,7 +25,7 @@ import type { PdiskOptionValues } from '../pdisk.js';
 import { addSigningOptions, signingCredentials } from '../credentials.js';
 import type { SigningOptionValues } from '../credentials.js';
 import { marketplaceOption, marketplaceUrl } from '../marketplace.js';
-import { BUILD_DIGESTS, addLocation, draftFor, metadataFileFor, setCompression } from '../transfer/manifest.js';
+import { addLocation, draftFor, metadataFileFor, setCompression } from '../transfer/manifest.js';
 import { digestSource, planSource, prepareSource } from '../transfer/image-source.js';
 import type { ImageSource } from '../transfer/image-source.js';
 

@@ -6,7 +6,7 @@ import { newProgram, runProgram, contextOf } from '../program.js';
 import type { Context } from '../program.js';
 import { addPdiskOptions, pdiskClient } from '../pdisk.js';
 import type { PdiskOptionValues } from '../pdisk.js';
-import { promptSecret } from '../prompt.js';
+import { promptSecret, readLine } from '../prompt.js';
 
 /**
  * `stratus user …`: account management on the server, as an admin (or, for passwd, as the
@@ -96,26 +96,7 @@ function limit(n: number | null): string {
  */
 async function stdinPassword(): Promise<string> {
   if (process.stdin.isTTY) return promptSecret('Password: ');
-  const stdin = process.stdin;
-  const line = await new Promise<string | undefined>((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const finish = (v: string | undefined): void => {
-      stdin.removeListener('data', onData).removeListener('end', onEnd).removeListener('error', reject);
-      stdin.pause();
-      resolve(v);
-    };
-    const onData = (d: Buffer): void => {
-      buf = Buffer.concat([buf, d]);
-      const nl = buf.indexOf(10);
-      if (nl < 0) return;
-      finish(buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''));
-      // Only once paused, or the stream would hand the rest straight back to onData.
-      if (nl + 1 < buf.length) stdin.unshift(buf.subarray(nl + 1));
-    };
-    const onEnd = (): void => finish(buf.length > 0 ? buf.toString('utf8') : undefined);
-    stdin.on('data', onData).on('end', onEnd).on('error', reject);
-    stdin.resume();
-  });
+  const line = await readLine(process.stdin);
   if (!line) throw new StratusError('USAGE', 'no password on stdin', { hint: 'With --password-stdin, write the password as the first line of stdin.' });
   return line;
 }

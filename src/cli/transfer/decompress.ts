@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { Duplex, PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { compressionOf } from '../../platform/hashing.js';
 
 export type Compression = 'gz' | 'bz2' | 'none';
 
 /** Raised when the compressed data cannot be decoded: the download is corrupt. */
-export class CorruptDataError extends Error {}
+class CorruptDataError extends Error {}
 
 /**
  * The compression of a download, judged by its first bytes (gzip 1f 8b, bzip2 'BZh') and, when
@@ -15,8 +16,7 @@ export function sniffCompression(head: Buffer, location: string): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gz';
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bz2';
   if (head.length >= 3) return 'none';
-  const path = location.split(/[?#]/)[0] ?? '';
-  return path.endsWith('.gz') ? 'gz' : path.endsWith('.bz2') ? 'bz2' : 'none';
+  return compressionOf(location.split(/[?#]/)[0] ?? '');
 }
 
 /** True for an error that says the compressed data is damaged (zlib's Z_* codes, bzip2's failure). */

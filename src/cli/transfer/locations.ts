@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { StratusError } from '../../domain/errors.js';
 import { parsePdiskLocation } from '../../domain/volume.js';
-import { PdiskClient, toError } from '../../client/pdisk-client.js';
+import { PdiskClient, responseError } from '../../client/pdisk-client.js';
 import type { Credentials } from '../../client/pdisk-client.js';
 
 /** A connection that sends nothing for this long is given up (and can be resumed). */
@@ -31,7 +31,7 @@ export function sourceFor(location: string, pdiskEndpointFor: (endpoint: string)
       location,
       open: async (start, validator) => idle(await new PdiskClient(endpoint, await credentialsFor(endpoint)).download(pdisk.uuid, start, validator)),
       failure: async (res) => {
-        const e = toError(res, await readText(res), endpoint);
+        const e = await responseError(res, endpoint);
         return e.code === 'AUTH_REQUIRED' ? `${e.message} (${e.hint})` : e.message;
       },
     };
@@ -73,10 +73,4 @@ export function httpGet(url: string, headers: Record<string, string>, redirects 
 function idle(res: IncomingMessage): IncomingMessage {
   res.setTimeout(IDLE_MS, () => res.destroy(new Error(`no data for ${IDLE_MS / 1000} s`)));
   return res;
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  let s = '';
-  for await (const c of res) s += (c as Buffer).toString('utf8');
-  return s;
 }

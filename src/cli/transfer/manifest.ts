@@ -1,17 +1,10 @@
 import { basename, dirname, join } from 'node:path';
 import type { Document, Element, Node } from '@xmldom/xmldom';
-import { addDays, formatUtc } from '../../domain/dates.js';
-import { identifierFromSha1 } from '../../domain/identifier.js';
-import type { ChecksumAlgorithm, EntryDraft } from '../../metadata/entry/build.js';
+import { DEFAULT_VALID_DAYS, newDraft } from '../../metadata/entry/build.js';
+import type { EntryDraft } from '../../metadata/entry/build.js';
 import { descriptionOf } from '../../metadata/entry/entry.js';
 import { NS, TEXT_NODE, childrenNamed, textOf } from '../../metadata/xml/dom.js';
-import type { DigestName, DigestResult } from '../../platform/hashing.js';
-
-/** The digests stratus-build-metadata computes, by their metadata names. */
-export const BUILD_DIGESTS: Array<[ChecksumAlgorithm, DigestName]> = [['MD5', 'md5'], ['SHA-1', 'sha1'], ['SHA-256', 'sha256'], ['SHA-512', 'sha512']];
-
-/** build-metadata's validity: 178 days ((356/2), a typo for 365 that StratusLab kept). */
-const VALID_DAYS = 178;
+import type { DigestResult } from '../../platform/hashing.js';
 
 /**
  * The metadata file upload-image reads (reference §1.2 step 4): the image name without
@@ -24,7 +17,7 @@ export function metadataFileFor(image: string): string {
 }
 
 /** os, os-version, arch, type and version from a name such as ttylinux-16.1-x86_64-base-1.0.img. */
-export function fieldsFromName(image: string): Pick<EntryDraft, 'os' | 'osVersion' | 'osArch' | 'type' | 'version'> | undefined {
+function fieldsFromName(image: string): Pick<EntryDraft, 'os' | 'osVersion' | 'osArch' | 'type' | 'version'> | undefined {
   const m = /^([^-]+)-([^-]+)-([^-]+)-([^-]+)-(.+)\.img$/.exec(basename(image).replace(/\.(gz|bz2)$/, ''));
   if (!m) return undefined;
   const [, os = '', osVersion = '', osArch = '', type = '', version = ''] = m;
@@ -34,30 +27,24 @@ export function fieldsFromName(image: string): Pick<EntryDraft, 'os' | 'osVersio
 /** The entry stratus-build-metadata would write for an image with these digests, with its defaults. */
 export function draftFor(image: string, digests: DigestResult, compression: string, now = new Date()): EntryDraft {
   const named = fieldsFromName(image);
-  return {
-    identifier: identifierFromSha1(digests.digests.sha1 as string),
-    bytes: digests.bytes,
-    checksums: Object.fromEntries(BUILD_DIGESTS.filter(([, n]) => digests.digests[n]).map(([a, n]) => [a, digests.digests[n]])),
+  return newDraft(digests, {
     type: named?.type ?? 'base', kind: 'machine',
     os: named?.os ?? '', osVersion: named?.osVersion ?? '', osArch: named?.osArch ?? '', version: named?.version ?? '',
     compression, locations: [], format: 'raw', creator: '',
-    created: formatUtc(now), valid: formatUtc(addDays(now, VALID_DAYS)),
     title: '', alternative: '', description: '', hypervisor: 'kvm', disksBus: 'ide',
-  };
+  }, DEFAULT_VALID_DAYS, now);
 }
 
 /**
  * Adds a slterms:location after the existing ones (or at the end of the description), unless
- * the entry lists it already. Every other element is kept as it is. Returns false when the
- * location was there.
+ * the entry lists it already. Every other element is kept as it is.
  */
-export function addLocation(doc: Document, location: string): boolean {
+export function addLocation(doc: Document, location: string): void {
   const desc = descriptionOf(doc);
   const existing = childrenNamed(desc, NS.slterms, 'location');
-  if (existing.some((e) => textOf(e).trim() === location)) return false;
+  if (existing.some((e) => textOf(e).trim() === location)) return;
   const el = createElement(doc, desc, NS.slterms, 'slterms', 'location', location);
   insertAfter(desc, el, existing[existing.length - 1] ?? compressionElements(desc).at(-1));
-  return true;
 }
 
 /**

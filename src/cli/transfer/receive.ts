@@ -17,7 +17,7 @@ import type { PartFiles, PartState } from './part.js';
 /** What the metadata promises about the decompressed image. */
 export interface Expected {
   identifier: string;
-  sha1?: string;
+  sha1: string;
   bytes?: number;
 }
 
@@ -26,10 +26,10 @@ export interface Expected {
  * `network`: the transfer broke off, .part is kept for a resume; `refused`: the location
  * answered with an error.
  */
-export type Failure = { ok: false; kind: 'mismatch' | 'network' | 'refused'; reason: string; progressed: boolean };
+type Failure = { ok: false; kind: 'mismatch' | 'network' | 'refused'; reason: string; progressed: boolean };
 export type Outcome = { ok: true } | Failure;
 
-export interface Attempt {
+interface Attempt {
   source: Source;
   files: PartFiles;
   output: string;
@@ -113,7 +113,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   }
   if (!failure) {
     const sha1 = verifier.sha1();
-    if (sameHex(expected.sha1 ?? sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && (expected.bytes ?? verifier.bytes) === verifier.bytes) {
+    if (sameHex(expected.sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && (expected.bytes ?? verifier.bytes) === verifier.bytes) {
       chmodSync(a.temp, 0o644);
       renameSync(a.temp, a.output);
       files.remove();
@@ -123,7 +123,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
     files.remove();
     failure = {
       ok: false, kind: 'mismatch', progressed: true,
-      reason: `checksum mismatch: expected SHA-1 ${expected.sha1 ?? `of ${expected.identifier}`} and ${expected.bytes ?? '?'} bytes, got ${sha1} and ${verifier.bytes} bytes`,
+      reason: `checksum mismatch: expected SHA-1 ${expected.sha1} and ${expected.bytes ?? '?'} bytes, got ${sha1} and ${verifier.bytes} bytes`,
     };
   }
   return failure.kind === 'mismatch' && start > 0 && mayRetry ? 'again' : failure;

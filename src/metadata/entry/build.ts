@@ -1,3 +1,6 @@
+import { addDays, formatUtc } from '../../domain/dates.js';
+import { identifierFromSha1 } from '../../domain/identifier.js';
+import type { DigestName, DigestResult } from '../../platform/hashing.js';
 import { escapeText } from '../xml/c14n.js';
 import { MP_BASE, NS } from '../xml/dom.js';
 import { XML_DECLARATION } from '../xml/serialize.js';
@@ -5,6 +8,12 @@ import { XML_DECLARATION } from '../xml/serialize.js';
 /** The checksums stratus-build-metadata can compute, in the order the template writes them. */
 export const CHECKSUM_ALGORITHMS = ['MD5', 'SHA-1', 'SHA-256', 'SHA-512'] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+/** The digests stratus-build-metadata computes: each checksum algorithm with its digest name. */
+export const BUILD_DIGESTS: Array<[ChecksumAlgorithm, DigestName]> = [['MD5', 'md5'], ['SHA-1', 'sha1'], ['SHA-256', 'sha256'], ['SHA-512', 'sha512']];
+
+/** StratusLab's 178-day default validity ((356/2) days: a typo for 365 that stuck). */
+export const DEFAULT_VALID_DAYS = 178;
 
 /** Everything stratus-build-metadata puts in a new, unsigned entry (reference §4.4). */
 export interface EntryDraft {
@@ -31,6 +40,25 @@ export interface EntryDraft {
   inboundPorts?: number[];
   publisher?: string;
   deprecated?: string;
+}
+
+/** The fields of a new entry that come from the content and the time it is described. */
+type DerivedField = 'identifier' | 'bytes' | 'checksums' | 'created' | 'valid';
+
+/**
+ * A new entry as stratus-build-metadata makes it for content with these digests (SHA-1
+ * among them: it gives the identifier), created `now` and valid for `validDays`.
+ */
+export function newDraft(content: DigestResult, fields: Omit<EntryDraft, DerivedField>, validDays = DEFAULT_VALID_DAYS, now = new Date()): EntryDraft {
+  const { bytes, digests } = content;
+  return {
+    ...fields,
+    identifier: identifierFromSha1(digests.sha1 as string),
+    bytes,
+    checksums: Object.fromEntries(BUILD_DIGESTS.filter(([, n]) => digests[n]).map(([a, n]) => [a, digests[n]])),
+    created: formatUtc(now),
+    valid: formatUtc(addDays(now, validDays)),
+  };
 }
 
 /**

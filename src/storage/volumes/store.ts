@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { StratusError } from '../../domain/errors.js';
-import type { Database, MountsTable, VolumesTable } from '../database.js';
+import type { Database, MountsTable, Tables, VolumesTable } from '../database.js';
 
 export type VolumeRow = Selectable<VolumesTable>;
 export type MountRow = Selectable<MountsTable>;
@@ -10,6 +10,26 @@ export type MountRow = Selectable<MountsTable>;
 export interface Quota {
   gib: number | null;
   volumes: number | null;
+}
+
+/** What an owner's volumes take: how many, and their GiB. */
+export interface Usage {
+  n: number;
+  gib: number;
+}
+
+/**
+ * The QUOTA_EXCEEDED error for one more volume of `owner` given its `use`, or undefined when
+ * it fits. `gib`, the new volume's size, is checked against the GiB limit only when known.
+ */
+export function quotaError(owner: string, use: Usage, quota: Quota, gib?: number): StratusError | undefined {
+  if (quota.volumes !== null && use.n + 1 > quota.volumes) {
+    return new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${owner} has ${use.n} volumes and may have ${quota.volumes}`);
+  }
+  if (gib !== undefined && quota.gib !== null && use.gib + Number(gib) > quota.gib) {
+    return new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${owner} uses ${use.gib} GiB; ${gib} GiB more would pass the limit of ${quota.gib} GiB`);
+  }
+  return undefined;
 }
 
 /** SQL for volumes and their mounts. Rights are the service's business, not this store's. */
@@ -36,6 +56,13 @@ export class VolumeStore {
     return this.database.db.selectFrom('volumes').selectAll().where('identifier', '=', identifier).where('origin', 'is', null).executeTakeFirst();
   }
 
+  /** How many volumes `owner` has and the GiB they take; `db` is the transaction to read in, if any. */
+  async usage(owner: string, db: Kysely<Tables> = this.database.db): Promise<Usage> {
+    const use = await db.selectFrom('volumes').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('size_gib').as('gib')])
+      .where('owner', '=', owner).executeTakeFirst();
+    return { n: Number(use?.n ?? 0), gib: Number(use?.gib ?? 0) };
+  }
+
   /**
    * Inserts a volume if the owner stays within quota, in one transaction so that two
    * concurrent requests cannot both squeeze under the limit.
@@ -44,16 +71,8 @@ export class VolumeStore {
     await this.database.db.transaction().execute(async (trx) => {
       if (this.database.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${'quota/' + row.owner}))`.execute(trx);
       if (quota.gib !== null || quota.volumes !== null) {
-        const use = await trx.selectFrom('volumes').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('size_gib').as('gib')])
-          .where('owner', '=', row.owner).executeTakeFirst();
-        const n = Number(use?.n ?? 0);
-        const gib = Number(use?.gib ?? 0);
-        if (quota.volumes !== null && n + 1 > quota.volumes) {
-          throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${row.owner} has ${n} volumes and may have ${quota.volumes}`);
-        }
-        if (quota.gib !== null && gib + Number(row.size_gib) > quota.gib) {
-          throw new StratusError('QUOTA_EXCEEDED', `quota exceeded: ${row.owner} uses ${gib} GiB; ${row.size_gib} GiB more would pass the limit of ${quota.gib} GiB`);
-        }
+        const refused = quotaError(row.owner, await this.usage(row.owner, trx), quota, row.size_gib);
+        if (refused) throw refused;
       }
       try {
         await trx.insertInto('volumes').values(row).execute();
@@ -66,7 +85,7 @@ export class VolumeStore {
     });
   }
 
-  async update(uuid: string, fields: Partial<Pick<VolumesTable, 'tag' | 'visibility' | 'type' | 'owner' | 'identifier' | 'quarantine' | 'bytes'>>): Promise<void> {
+  async update(uuid: string, fields: Partial<Pick<VolumesTable, 'tag' | 'visibility' | 'type'>>): Promise<void> {
     await this.database.db.updateTable('volumes').set(fields).where('uuid', '=', uuid).execute();
   }
 

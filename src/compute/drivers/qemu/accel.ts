@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { run } from '../../../platform/run.js';
 import { QEMU_BINARY } from './qemu-process.js';
 
 let probed: Promise<'kvm' | 'tcg'> | undefined;
@@ -23,16 +23,7 @@ async function probe(): Promise<'kvm' | 'tcg'> {
   } catch {
     return 'tcg';
   }
-  return new Promise((resolve) => {
-    const child = spawn(QEMU_BINARY, ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-display', 'none', '-S', '-m', '16', '-qmp', 'stdio'], { stdio: ['pipe', 'pipe', 'ignore'] });
-    let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('error', () => resolve('tcg'));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code === 0 && /"enabled":\s*true/.test(out) ? 'kvm' : 'tcg');
-    });
-    child.stdin.end('{"execute":"qmp_capabilities"}\n{"execute":"query-kvm"}\n{"execute":"quit"}\n');
-  });
+  const args = ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-display', 'none', '-S', '-m', '16', '-qmp', 'stdio'];
+  const input = '{"execute":"qmp_capabilities"}\n{"execute":"query-kvm"}\n{"execute":"quit"}\n';
+  return run(QEMU_BINARY, args, { input, timeoutMs: 10_000 }).then((r) => (/"enabled":\s*true/.test(r.stdout) ? 'kvm' : 'tcg'), () => 'tcg');
 }

@@ -33,7 +33,6 @@ export interface VmSpec {
   /** The NoCloud seed (cidata ISO), attached read-only. */
   seed?: DiskSpec;
   swap?: DiskSpec;
-  extraDisks?: DiskSpec[];
   /** virtio (default), or ide / scsi for images whose metadata asks for them. */
   diskBus?: 'virtio' | 'ide' | 'scsi';
   network: {
@@ -76,7 +75,6 @@ export function qemuArgs(s: VmSpec): string[] {
   const disks: Array<[string, DiskSpec]> = [['root', s.root]];
   if (s.seed) disks.push(['seed', { ...s.seed, readonly: true }]);
   if (s.swap) disks.push(['swap', s.swap]);
-  (s.extraDisks ?? []).forEach((d, i) => disks.push([`data${i}`, d]));
   disks.forEach(([id, d], i) => {
     const ro = d.readonly ? ',readonly=on' : '';
     args.push('-drive', `file=${escapeComma(d.path)},format=${d.format},if=none,id=${id},cache=writeback,discard=unmap${ro}`);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { StratusError } from '../../../domain/errors.js';
 import { processAlive } from '../../../platform/run.js';
+import { tailLines } from '../../../platform/files.js';
 import { QmpClient } from './qmp-client.js';
 import { qemuArgs } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
@@ -195,9 +196,5 @@ function sleep(ms: number): Promise<void> {
 }
 
 function lastLines(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ') || '(no output)';
-  } catch {
-    return '(no output)';
-  }
+  return tailLines(file, 3) || '(no output)';
 }
