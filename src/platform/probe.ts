@@ -5,45 +5,29 @@ import { connect } from 'node:net';
  * guest listens (QEMU's slirp answers for it), so an open port proves nothing.
  */
 export async function waitForSshBanner(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<string> {
-  // Probes overlap: while the guest has no address yet, QEMU's slirp holds a connection open
-  // and retransmits its SYN with back-off, so one probe at a time would see the banner up to
-  // seconds late. A new probe starts every 250 ms (at most 8 open); the first banner wins.
+  // One probe at a time, each given 3 s. While the guest has no address, QEMU's slirp holds a
+  // probe open and retransmits its SYN, so the banner can be seen up to ~2 s after sshd is
+  // ready. Overlapping probes saw it sooner, but every connection slirp had pending reached
+  // sshd at once when it started, and under TCG the first real login was then refused.
   const deadline = Date.now() + timeoutMs;
-  const open = new Set<() => void>();
-  let found: ((banner: string) => void) | undefined;
-  const banner = new Promise<string>((r) => (found = r));
-  let inFlight = 0;
-  try {
-    for (;;) {
-      if (inFlight < 8) {
-        inFlight++;
-        void readBanner(host, port, 5000, open).then((b) => {
-          inFlight--;
-          if (b?.startsWith('SSH-')) found?.(b);
-        });
-      }
-      const got = await Promise.race([banner, new Promise<undefined>((r) => setTimeout(r, 250))]);
-      if (got) return got;
-      if (Date.now() > deadline) throw new Error(`no SSH banner from ${host}:${port} within ${timeoutMs} ms`);
-      if (!isAlive()) throw new Error(`the machine stopped before SSH on ${host}:${port} answered`);
-    }
-  } finally {
-    for (const close of [...open]) close();
+  for (;;) {
+    const banner = await readBanner(host, port, Math.min(3000, Math.max(500, deadline - Date.now())));
+    if (banner?.startsWith('SSH-')) return banner;
+    if (Date.now() > deadline) throw new Error(`no SSH banner from ${host}:${port} within ${timeoutMs} ms`);
+    if (!isAlive()) throw new Error(`the machine stopped before SSH on ${host}:${port} answered`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-function readBanner(host: string, port: number, timeoutMs: number, open: Set<() => void>): Promise<string | undefined> {
+function readBanner(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     let data = '';
     const done = (v: string | undefined): void => {
       clearTimeout(timer);
-      open.delete(close);
       s.destroy();
       resolve(v);
     };
-    const close = (): void => done(undefined);
-    open.add(close);
     const timer = setTimeout(() => done(undefined), timeoutMs);
     s.on('data', (d: Buffer) => {
       data += d.toString('latin1');
