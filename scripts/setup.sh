@@ -7,32 +7,28 @@ cd "$(dirname "$0")/.."
 root=$PWD
 say() { printf ' :: %s\n' "$*"; }
 
-# 1. Debian packages: command → package. Tests use every one of them; none is optional.
-declare -A want=(
-  [xmlsec1]=xmlsec1            # independent check of our XML signatures
-  [chromium]=chromium          # web UI tests through playwright-core
-  [qemu-img]=qemu-utils        # disk formats, copy-on-write overlays (and qemu-io in tests)
-  [qemu-system-x86_64]=qemu-system-x86  # the hypervisor (KVM when /dev/kvm exists, TCG otherwise)
-  [bzip2]=bzip2                # .bz2 images
-  [openssl]=openssl            # test certificates
-  [curl]=curl                  # download benchmark anchor
-  [isoinfo]=genisoimage        # reads seed ISOs back in tests
-  [xorriso]=xorriso            # an independent ISO 9660 reader in tests
-  [ssh]=openssh-client         # tests log into guests with the real ssh client
-  # base-image recipes: partition, boot loader and filesystems written without mounting
-  [sfdisk]=fdisk [mkfs.fat]=dosfstools [mcopy]=mtools [syslinux]=syslinux [mkfs.ext4]=e2fsprogs
-  [cpio]=cpio [fakeroot]=fakeroot [readelf]=binutils [mmdebstrap]=mmdebstrap
-)
+# 1. Debian packages: scripts/packages.txt plus every recipe's "hostPackages", checked by
+#    package with dpkg-query (a command being on the PATH says nothing about the files a
+#    package's Recommends would have brought).
+mapfile -t wanted < <( (sed 's/#.*//' scripts/packages.txt; for f in recipes/*/recipe.json; do
+  node -e 'for (const p of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).hostPackages ?? []) console.log(p)' "$f"
+done) | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+declare -A installed=()
+while read -r pkg status; do [ "$status" = "ii" ] && installed[$pkg]=1; done \
+  < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${wanted[@]}" 2>/dev/null || true)
 missing=()
-for cmd in "${!want[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}"); done
-if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then missing+=(postgresql-15); fi
-# Recipes resolve package versions from apt's lists; a fresh container may have none.
+for p in "${wanted[@]}"; do [ -n "${installed[$p]:-}" ] || missing+=("$p"); done
+# Recipes resolve package versions from apt's lists; a fresh machine may have none.
 if [ ${#missing[@]} -gt 0 ] || ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
   say "Installing Debian packages: ${missing[*]:-(package lists only)}"
-  if [ "$(id -u)" -ne 0 ]; then echo "  [ERROR] apt packages missing (${missing[*]}) and not root: run 'sudo npm run setup'" >&2; exit 1; fi
+  if [ "$(id -u)" -ne 0 ]; then echo "  [ERROR] Debian packages missing (${missing[*]}) and not root: run 'sudo npm run setup'" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ] && ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/stratus-apt.log 2>&1; then
+    tail -n 20 /tmp/stratus-apt.log >&2
+    echo "  [ERROR] apt-get install failed for: ${missing[*]} (full log: /tmp/stratus-apt.log)" >&2
+    exit 1
+  fi
 fi
 
 # 2. npm packages, reinstalled only when the lock file changed.

@@ -41,7 +41,7 @@ export LC_ALL=C TZ=UTC MTOOLS_SKIP_CHECK=1 PYTHONHASHSEED=0
 . "$HERE/../lib/disk.sh"
 need_tools mmdebstrap sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs apt-cache
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
-[ -f $MBR_BIN ] || { echo "missing $MBR_BIN (package syslinux-common)" >&2; exit 1; }
+need_files $MBR_BIN
 apt-cache show "$KERNEL" >/dev/null 2>&1 || { echo "no kernel: package $KERNEL is not in the archive (check recipe.json \"kernel\", then apt-get update)" >&2; exit 1; }
 
 rm -rf "$WORK"; mkdir -p "$WORK"

@@ -9,10 +9,19 @@
 t0=$(date +%s.%N)
 step() { printf '[%6.2fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" "$*"; }
 
+# need_tools CMD... / need_files PATH...: what the build uses from the host. Each belongs to a
+# package in recipe.json "hostPackages" (npm run setup installs them; a test checks the mapping
+# with dpkg -S), so a missing one is a set-up bug and the message says so.
 need_tools() {
   local t
   for t in "$@"; do
-    command -v "$t" >/dev/null || { echo "missing host tool: $t (npm run setup installs it)" >&2; exit 1; }
+    command -v "$t" >/dev/null || { echo "missing host tool: $t (run npm run setup: it installs recipe.json's hostPackages)" >&2; exit 1; }
+  done
+}
+need_files() {
+  local f
+  for f in "$@"; do
+    [ -e "$f" ] || { echo "missing host file: $f (run npm run setup: it installs recipe.json's hostPackages)" >&2; exit 1; }
   done
 }
 

@@ -16,8 +16,7 @@
 # env:   DEBS=dir   .deb cache (default ./debs)      DISK_MB=128  BOOT_MB=32
 #        SOURCE_DATE_EPOCH=...  (timestamps; default 1700000000, for reproducible images)
 #        ROOT_UUID=...  INITRD_COMP=gzip|lz4|xz|zstd|none
-# host packages (npm run setup installs them): fdisk dosfstools mtools syslinux e2fsprogs
-#        cpio fakeroot binutils, plus what Debian always has (apt, dpkg, coreutils, gzip)
+# host packages: recipe.json "hostPackages" (npm run setup installs them)
 set -euo pipefail
 umask 022   # modes of the files the build creates must not depend on the caller
 
