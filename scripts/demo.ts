@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { adminPasswordFile } from '../src/platform/data-dir.js';
-import { cacheRoot } from '../src/images/builder.js';
+import { cacheRoot } from '../src/platform/data-dir.js';
 
 const work = mkdtempSync(join(tmpdir(), 'stratus-demo-'));
 const keep = process.env.DEMO_KEEP === '1';

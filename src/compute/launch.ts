@@ -111,7 +111,9 @@ export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number):
   try {
     await waitForSshBanner(instance.address, instance.ports.get(22) as number, timeoutMs, () => instance.machine.exit === undefined);
   } catch (e) {
-    throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${(e as Error).message}; console: ${consoleTail(instance.serialLog)}`);
+    const exit = instance.machine.exit;
+    const why = exit?.reason === 'failed' ? `the guest failed (${exit.detail ?? 'dead QEMU state'})` : (e as Error).message;
+    throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${why}; console: ${consoleTail(instance.serialLog)}`);
   }
   return Date.now() - started;
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cacheRoot } from '../platform/data-dir.js';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { identifierFromSha1 } from '../domain/identifier.js';
@@ -29,10 +29,6 @@ export interface BuiltImage {
   fresh?: boolean;
 }
 
-/** The cache root: $STRATUS_CACHE_DIR, else ~/.cache/stratus (outside any clone). */
-export function cacheRoot(): string {
-  return process.env.STRATUS_CACHE_DIR || join(homedir(), '.cache', 'stratus');
-}
 
 /**
  * The cache key of a recipe: its files plus the exact versions of every package in the

@@ -10,3 +10,8 @@ export function defaultDataDir(): string {
 export function adminPasswordFile(dataDir: string): string {
   return join(dataDir, 'admin-password');
 }
+
+/** The cache root: $STRATUS_CACHE_DIR, else ~/.cache/stratus (outside any clone). */
+export function cacheRoot(): string {
+  return process.env.STRATUS_CACHE_DIR || join(homedir(), '.cache', 'stratus');
+}

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { QemuMachine } from '../../src/compute/drivers/qemu/qemu-process.js';
+import { bootSector } from '../../src/compute/drivers/qemu/accel.js';
 import { instancePaths } from '../../src/compute/launch.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bootGuest, qemuProcessesFor, recipeImage, ssh, sshKey } from '../helpers/vm.js';
@@ -64,4 +66,22 @@ test('a disk hot-plugged through QMP appears in the guest and goes away when det
   const after = ssh(instance, key.path, 'cat /proc/partitions');
   assert.doesNotMatch(after, /\s65536 vd/);
   await instance.machine.kill();
+});
+
+test('a guest whose QEMU turns guest-panicked is failed within seconds, with the reason and the console, and no QEMU is left', async () => {
+  // A disk whose boot sector prints a line and then reports a panic through pvpanic (0x505).
+  const disk = join(dir, 'panics.img');
+  writeFileSync(disk, Buffer.concat([bootSector('baf803b050ee' + 'b00aee' + 'ba0505b001ee' + 'f4ebfd'), Buffer.alloc(1024 * 1024 - 512)]));
+  const started = Date.now();
+  await assert.rejects(bootGuest({
+    name: 'panics', instancesDir, base: { path: disk, format: 'raw' }, vcpus: 1, memoryMiB: 64,
+    seed: { instanceId: 'i-panics', hostname: 'panics' }, inboundPorts: [],
+  }, 120_000), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'INSTANCE_FAILED');
+    assert.match(e.message, /the guest failed \(QEMU status guest-panicked/);
+    assert.match(e.message, /console: P/, 'the console tail is in the message');
+    return true;
+  });
+  assert.ok(Date.now() - started < 30_000, `failed in ${Date.now() - started} ms, not after the 120 s readiness timeout`);
+  assert.deepEqual(qemuProcessesFor('panics'), []);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot } from '../../src/images/builder.js';
+import { cacheRoot } from '../../src/platform/data-dir.js';
 import { hashFile } from '../../src/platform/hashing.js';
 import { listRecipes } from '../../src/images/recipe.js';
 import { runCli } from '../helpers/cli.js';

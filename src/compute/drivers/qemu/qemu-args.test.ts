@@ -57,6 +57,9 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
     assert.equal(after(a, '-pidfile'), '/d/i-1/qemu.pid');
   }],
   ['no default devices: only what is listed', {}, (a) => assert.ok(a.includes('-nodefaults'))],
+  ['a guest panic pauses QEMU in guest-panicked, which the driver fails at once', {}, (a) => {
+    assert.ok(a.join(' ').includes('-device pvpanic -action panic=pause'));
+  }],
 ];
 
 for (const [why, over, check] of cases) {

@@ -90,6 +90,9 @@ export function qemuArgs(s: VmSpec): string[] {
   args.push('-netdev', `user,id=net0,restrict=on${fwd}${svc}`);
   args.push('-device', `virtio-net-pci,netdev=net0,mac=${net.mac},romfile=`);
   args.push('-vnc', s.vncDisplay === undefined ? 'none' : `${net.address}:${s.vncDisplay}`);
+  // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
+  // the driver sees and fails at once instead of waiting out a readiness timeout.
+  args.push('-device', 'pvpanic', '-action', 'panic=pause');
   return args;
 }
 

@@ -7,17 +7,42 @@ import { QmpClient } from './qmp-client.js';
 import { qemuArgs } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
 
-/** Why a machine stopped: the guest powered off, someone quit it, or QEMU died. */
-export type ExitReason = 'guest-shutdown' | 'host-quit' | 'crash';
+/**
+ * Why a machine stopped: the guest powered off, someone quit it, QEMU died, or the guest hit a
+ * state it can never leave (then the driver ended it: see `failed`).
+ */
+export type ExitReason = 'guest-shutdown' | 'host-quit' | 'crash' | 'failed';
 
 export interface MachineExit {
   reason: ExitReason;
   /** QEMU's exit code when it was our child and exited normally. */
   code?: number | null;
   signal?: NodeJS.Signals | null;
+  /** For 'failed': QEMU's run state and what QEMU printed about it. */
+  detail?: string;
 }
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/**
+ * QEMU run states a guest never leaves by itself (qapi RunState): an accelerator that could not
+ * run its code (internal-error, e.g. "KVM internal error ... emulation failure") or a guest
+ * kernel that reported a panic through pvpanic (guest-panicked, with -action panic=pause).
+ */
+export const DEAD_STATES: ReadonlySet<string> = new Set(['internal-error', 'guest-panicked']);
+
+/**
+ * QEMU's complaint in one line: its first line, and the first later line that is a message
+ * rather than data ("KVM internal error. Suberror: 1 … emulation failure"; register dumps and
+ * "extra data" lines are left out).
+ */
+export function qemuComplaint(output: string): string {
+  const lines = output.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0];
+  if (first === undefined) return '';
+  const more = lines.slice(1).find((l) => !l.startsWith('extra data') && !l.includes('='));
+  return more ? `${first} … ${more}` : first;
+}
 
 /**
  * One running QEMU. It is started detached, so it outlives a server restart; its pid file
@@ -30,7 +55,31 @@ export class QemuMachine {
   private readonly exitWaiters: Array<(e: MachineExit) => void> = [];
   private poll: NodeJS.Timeout | undefined;
 
-  private constructor(readonly pid: number, readonly qmp: QmpClient, readonly spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>) {}
+  private failure: string | undefined;
+
+  private constructor(readonly pid: number, readonly qmp: QmpClient, readonly spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>, private readonly logFile?: string) {}
+
+  /**
+   * A guest that reaches a dead state is failed at once: QEMU would otherwise sit paused
+   * forever and every readiness probe would wait out its timeout. The state is checked now
+   * (an adopted machine may already be dead) and on every STOP or GUEST_PANICKED event.
+   */
+  private async watch(): Promise<void> {
+    const check = (): void => {
+      this.status().then((s) => this.failIfDead(s), () => undefined);
+    };
+    this.qmp.onEvent((e) => {
+      if (e.event === 'STOP' || e.event === 'GUEST_PANICKED') check();
+    });
+    await this.status().then((s) => this.failIfDead(s), () => undefined);
+  }
+
+  private failIfDead(status: string): void {
+    if (!DEAD_STATES.has(status) || this.failure || this.exitInfo) return;
+    const said = this.logFile ? qemuComplaint(readTail(this.logFile)) : '';
+    this.failure = `QEMU status ${status}${said ? `: ${said}` : ''}`;
+    void this.kill().catch(() => undefined);
+  }
 
   /**
    * Starts QEMU and returns once QMP answers. If anything fails after the process exists,
@@ -56,9 +105,10 @@ export class QemuMachine {
         if (Date.now() > deadline) throw new StratusError('TOOL_FAILED', `QEMU did not open its QMP socket within ${timeoutMs} ms: ${lastLines(logFile)}`);
       }
       const qmp = await QmpClient.connect(spec.qmpSocket, Math.max(1000, deadline - Date.now()));
-      const machine = new QemuMachine(child.pid as number, qmp, spec);
+      const machine = new QemuMachine(child.pid as number, qmp, spec, logFile);
       child.once('exit', (code, signal) => machine.exited({ reason: machine.reasonFromEvents(), code, signal }));
       child.unref();
+      await machine.watch();
       return machine;
     } catch (e) {
       if (child.pid) killHard(child.pid);
@@ -67,7 +117,7 @@ export class QemuMachine {
   }
 
   /** Reattaches to a QEMU started by an earlier server process, if it still runs. */
-  static async adopt(spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>): Promise<QemuMachine | undefined> {
+  static async adopt(spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>, logFile?: string): Promise<QemuMachine | undefined> {
     const pid = readPid(spec.pidFile);
     if (pid === undefined || !isOurQemu(pid, spec.name)) return undefined;
     let qmp: QmpClient;
@@ -78,11 +128,12 @@ export class QemuMachine {
       killHard(pid);
       return undefined;
     }
-    const machine = new QemuMachine(pid, qmp, spec);
+    const machine = new QemuMachine(pid, qmp, spec, logFile);
     machine.poll = setInterval(() => {
       if (!processAlive(pid)) machine.exited({ reason: machine.reasonFromEvents() });
     }, 500);
     machine.poll.unref();
+    await machine.watch();
     return machine;
   }
 
@@ -148,6 +199,7 @@ export class QemuMachine {
   }
 
   private reasonFromEvents(): ExitReason {
+    if (this.failure) return 'failed';
     const shutdown = this.qmp.received().find((e) => e.event === 'SHUTDOWN');
     if (!shutdown) return 'crash';
     const reason = String(shutdown.data?.reason ?? '');
@@ -156,10 +208,10 @@ export class QemuMachine {
 
   private exited(e: MachineExit): void {
     if (this.exitInfo) return;
-    this.exitInfo = e;
+    this.exitInfo = this.failure ? { ...e, reason: 'failed', detail: this.failure } : e;
     if (this.poll) clearInterval(this.poll);
     this.qmp.close();
-    for (const w of this.exitWaiters.splice(0)) w(e);
+    for (const w of this.exitWaiters.splice(0)) w(this.exitInfo);
   }
 }
 
@@ -193,6 +245,16 @@ function killHard(pid: number): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function readTail(file: string): string {
+  try {
+    const text = readFileSync(file, 'utf8');
+    // the log is appended to across starts: the last 4 KiB hold this failure, from a whole line
+    return text.length > 4096 ? text.slice(text.indexOf('\n', text.length - 4096) + 1) : text;
+  } catch {
+    return '';
+  }
 }
 
 function lastLines(file: string): string {

@@ -93,6 +93,12 @@ export class QmpClient {
     });
   }
 
+  /** Calls `listener` for every event from now on; returns the function that stops it. */
+  onEvent(listener: (e: QmpEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Events received so far. */
   received(): QmpEvent[] {
     return [...this.events];
