@@ -40,8 +40,8 @@ export LC_ALL=C TZ=UTC MTOOLS_SKIP_CHECK=1 PYTHONHASHSEED=0
 [ "$(id -u)" = 0 ] || { echo "debian-12 must be built as root: mmdebstrap --mode=root mounts /proc in the chroot (run npm run setup as root)" >&2; exit 1; }
 . "$HERE/../lib/disk.sh"
 need_tools mmdebstrap sfdisk mkfs.fat mcopy mdir syslinux mkfs.ext4 debugfs apt-cache
+need_files /usr/lib/syslinux/mbr/mbr.bin
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
-need_files $MBR_BIN
 apt-cache show "$KERNEL" >/dev/null 2>&1 || { echo "no kernel: package $KERNEL is not in the archive (check recipe.json \"kernel\", then apt-get update)" >&2; exit 1; }
 
 rm -rf "$WORK"; mkdir -p "$WORK"
