@@ -67,11 +67,13 @@ t0=$(date +%s.%N)
 if [ ! -f "$tarball" ]; then
   say "building a clean Debian 12 minbase root (mmdebstrap)"
   # ca-certificates: the machine's own CA certificates are added to it (step 2)
-  mmdebstrap --variant=minbase --include=ca-certificates bookworm "$tarball.tmp" \
+  # (mmdebstrap picks the output format from the name: the temporary name must end in .tar)
+  partial="$base/.partial-$day.tar"
+  mmdebstrap --variant=minbase --include=ca-certificates bookworm "$partial" \
     "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
     "deb ${mirror%/debian}/debian-security bookworm-security main" </dev/null >"$base/mmdebstrap.log" 2>&1 \
-    || { tail -n 20 "$base/mmdebstrap.log" >&2; rm -f "$tarball.tmp"; exit 1; }
-  mv "$tarball.tmp" "$tarball"
+    || { tail -n 20 "$base/mmdebstrap.log" >&2; rm -f "$partial"; exit 1; }
+  mv "$partial" "$tarball"
   find "$base" -maxdepth 1 -name 'minbase-bookworm-*.tar' ! -name "$(basename "$tarball")" -delete
 fi
 t_root=$(elapsed "$t0")

@@ -111,8 +111,8 @@ test('the metadata workflow through the stratus-* commands, against a real serve
   });
 
   await t.test('deprecate-metadata hides the image from the default listing; its full path still answers', async () => {
-    // A new endorsement must be at least one second newer to be a distinct entry.
-    await new Promise((r) => setTimeout(r, 1100));
+    // Right after the upload, in the same second (regression: 'already exists'): the new
+    // endorsement is dated max(now, latest + 1 s).
     const r = await cli(['deprecate-metadata', '--email', 'builder@example.org', '--reason', 'superseded by 1.1', id], { STRATUSLAB_P12_PASSWORD: 'secret' });
     assert.equal(r.code, 0, r.stderr);
     const list = await cli(['list-images']);
@@ -122,6 +122,13 @@ test('the metadata workflow through the stratus-* commands, against a real serve
     const old = await fetch(entryUrl, { headers: { accept: 'application/xml' } });
     assert.equal(old.status, 200);
     assert.match(await old.text(), /Apache web server on Debian/);
+    // And again at once: each deprecation is a new, later entry.
+    const again = await cli(['deprecate-metadata', '--email', 'builder@example.org', '--reason', 'superseded by 1.2', id], { STRATUSLAB_P12_PASSWORD: 'secret' });
+    assert.equal(again.code, 0, again.stderr);
+    const dates = [r.stdout, again.stdout].map((out) => out.trim().split('/').pop() as string);
+    assert.ok((dates[1] as string) > (dates[0] as string), `${dates[1]} is later than ${dates[0]}`);
+    const latest = await cli(['list-images', '--status', 'deprecated', '--json']);
+    assert.deepEqual((JSON.parse(latest.stdout) as Array<{ deprecated: string }>).map((e) => e.deprecated), ['superseded by 1.2']);
   });
 
   await t.test('errors: missing file, bad identifier, unreachable Marketplace', async () => {
