@@ -99,7 +99,6 @@ async function main(): Promise<void> {
   run('stratus-manifest', ['-e', 'location', id]);
 
   banner('Deprecating it: the entry leaves the default listing, its URL still answers');
-  await new Promise((r) => setTimeout(r, 1100));
   run('stratus-deprecate-metadata', ['--email', 'builder@example.org', '--reason', 'superseded by 2.1', id]);
   run('stratus-list-images', ['--status', 'deprecated']);
   const res = await fetch(entryUrl, { headers: { accept: 'application/json' } });
