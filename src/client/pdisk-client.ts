@@ -175,7 +175,7 @@ function readText(res: IncomingMessage): Promise<string> {
 /** The server's error as a StratusError: its code (X-Stratus-Error), message and hint. */
 function toError(res: IncomingMessage, text: string, endpoint: string): StratusError {
   const header = res.headers['x-stratus-error'];
-  const code = (typeof header === 'string' && header in errorCatalogue ? header : 'MARKETPLACE_ERROR') as ErrorCode;
+  const code = (typeof header === 'string' && Object.hasOwn(errorCatalogue, header) ? header : 'MARKETPLACE_ERROR') as ErrorCode;
   let message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
   let hint: string | undefined;
   try {
