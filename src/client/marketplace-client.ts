@@ -1,5 +1,6 @@
 import { StratusError, errorCatalogue } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
+import { errorBody } from './error-body.js';
 import type { EntryDetail, EntryListing, EndorserSummary } from '../domain/wire.js';
 
 /**
@@ -109,22 +110,6 @@ export class MarketplaceClient {
 export async function answerError(res: Response, what: string): Promise<MarketplaceAnswerError> {
   const header = res.headers.get('x-stratus-error');
   const code = (header !== null && Object.hasOwn(errorCatalogue, header) ? header : 'MARKETPLACE_ERROR') as ErrorCode;
-  const { text, hint } = errorText(await res.text(), res.status);
-  return new MarketplaceAnswerError(code, `${what}: ${res.status} ${res.statusText}: ${text}`, hint ? { hint } : {});
-}
-
-/** The message of a failed response (the <error> element, the JSON message, or the body) and its hint. */
-function errorText(body: string, status: number): { text: string; hint?: string } {
-  const xml = /<error>([\s\S]*?)<\/error>/.exec(body);
-  if (xml) return { text: (xml[1] ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
-  try {
-    const json = JSON.parse(body) as Record<string, unknown>;
-    const msg = json[String(status)];
-    if (typeof msg === 'string') return typeof json.hint === 'string' ? { text: msg, hint: json.hint } : { text: msg };
-  } catch {
-    // not JSON
-  }
-  const plain = /^(.*)\nhint: (.*)\n?$/.exec(body);
-  if (plain) return { text: plain[1] ?? '', hint: plain[2] ?? '' };
-  return { text: body.split('\n')[0]?.trim() ?? '' };
+  const { message, hint } = errorBody(await res.text(), res.status);
+  return new MarketplaceAnswerError(code, `${what}: ${res.status} ${res.statusText}: ${message}`, hint ? { hint } : {});
 }
