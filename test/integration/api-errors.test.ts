@@ -6,9 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { MarketplaceAnswerError, MarketplaceClient } from '../../src/client/marketplace-client.js';
+import { PdiskClient } from '../../src/client/pdisk-client.js';
 import { isStratusError } from '../../src/domain/errors.js';
 import { startServerProcess } from '../helpers/server.js';
 import { draft } from '../helpers/signing.js';
@@ -119,3 +122,25 @@ async function logLine(log: () => string, id: string): Promise<string> {
   }
   assert.fail(`no log line for request ${id} in:\n${log()}`);
 }
+
+test('a hostile server cannot make the clients build an error with a code outside the catalogue (X-Stratus-Error: constructor, __proto__)', async () => {
+  for (const header of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const srv = createServer((_req, res) => {
+      res.writeHead(500, { 'x-stratus-error': header, 'content-type': 'text/plain' });
+      res.end('broken\n');
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      for (const p of [new MarketplaceClient(url).endorsers(), new PdiskClient(url).list()]) {
+        await assert.rejects(p, (e: unknown) => {
+          assert.ok(isStratusError(e, 'MARKETPLACE_ERROR'), `${header}: ${String((e as { code?: unknown }).code)}`);
+          assert.equal(e.status, 502);
+          return true;
+        });
+      }
+    } finally {
+      await new Promise((resolve) => srv.close(resolve));
+    }
+  }
+});

@@ -55,7 +55,7 @@ test('the pool verifies real entries on its threads and reports their errors wit
 });
 
 for (const how of ['throw', 'exit'] as const) {
-  test(`a worker that crashes (${how}) fails its request once; a replacement starts and serves the next ones`, async () => {
+  test(`a worker that crashes (${how}) fails its request once and gets exactly one replacement (regression: a thrown crash fired both error and exit and started two, one out of close()'s reach)`, async () => {
     const { verifier, workers, exits } = pool(2);
     try {
       const xml = signedXml(signer, draft());
