@@ -1,4 +1,4 @@
-/** Small helpers shared by the benchmarks: timing, percentiles, and a results line. */
+/** Small helpers shared by the benchmarks: timing, percentiles, interleaved runs, and a results line. */
 import { spawnSync } from 'node:child_process';
 
 export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean } = {}): number {
@@ -18,6 +18,75 @@ export function median(xs: number[]): number {
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+}
+
+/** "4.32 s (4.10–4.61)": the median and the range of a series of seconds. */
+export function spread(xs: number[], digits = 2): string {
+  return `${median(xs).toFixed(digits)} s (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+}
+
+/** "0.62 (0.58–0.66)": the median and range of ratios. */
+export function ratioSpread(xs: number[]): string {
+  return `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+}
+
+/** How many timed runs of each side (STRATUS_BENCH_RUNS, default 5). */
+export function benchRuns(): number {
+  const n = Number(process.env.STRATUS_BENCH_RUNS ?? 5);
+  return Number.isInteger(n) && n > 0 ? n : 5;
+}
+
+/**
+ * Flushes what earlier runs left dirty in the page cache (`sync`, untimed), so that no run pays
+ * for the write-back of the one before. STRATUS_BENCH_SETTLE=0 skips it, to see what it changes.
+ */
+export async function settle(): Promise<void> {
+  if (process.env.STRATUS_BENCH_SETTLE !== '0') spawnSync('sync');
+  // Let the event loop see what happened while a spawnSync blocked it: a keep-alive socket the
+  // server closed meanwhile must be dropped before the next request picks it (ECONNRESET).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** The method line of a report: how the runs were made. */
+export function method(runs: number): string {
+  const settling = process.env.STRATUS_BENCH_SETTLE === '0' ? 'no `sync` between runs (STRATUS_BENCH_SETTLE=0)' : '`sync` before every run';
+  return `${runs} rounds, ours and the anchor alternating which goes first, ${settling}; median (range)`;
+}
+
+export interface Interleaved {
+  ours: number[];
+  anchor: number[];
+  /** ours / anchor within each round: the two ran next to each other, under the same load. */
+  ratios: number[];
+}
+
+/**
+ * Times `ours` and `anchor` `runs` times each, in rounds, alternating which goes first (ours
+ * first in even rounds, the anchor in odd ones) so that neither always follows the other's
+ * page-cache and write-back state; settle() comes before every timed run.
+ */
+export async function interleave(runs: number, ours: () => Promise<number> | number, anchor: () => Promise<number> | number): Promise<Interleaved> {
+  const out: Interleaved = { ours: [], anchor: [], ratios: [] };
+  for (let round = 0; round < runs; round++) {
+    let o = 0;
+    let a = 0;
+    if (round % 2 === 0) {
+      await settle();
+      o = await ours();
+      await settle();
+      a = await anchor();
+    } else {
+      await settle();
+      a = await anchor();
+      await settle();
+      o = await ours();
+    }
+    out.ours.push(o);
+    out.anchor.push(a);
+    out.ratios.push(o / a);
+    process.stderr.write(`  round ${round + 1}/${runs}: ours ${o.toFixed(2)} s, anchor ${a.toFixed(2)} s, ratio ${(o / a).toFixed(2)}\n`);
+  }
+  return out;
 }
 
 export function report(title: string, rows: Array<[string, string]>): void {

@@ -1,44 +1,47 @@
 /**
- * pdisk download benchmark (issue 3). The 1 GiB image of pdisk-upload (gzip -6) is uploaded
- * once to a real `stratus serve`, with a signed Marketplace entry whose location is
- * `pdisk:host:port:uuid`. Timed: the real command, `stratus download-image <ID>` (metadata
- * fetch and signature check, GET of the kept gzip, .part file for resuming, gunzip, SHA-1 and
- * size check, sparse write, fsync, rename). Anchor, same run: `curl -s URL | gunzip -c | tee
- * out.img | sha1sum` on loopback. Also shown, to see where the time goes: the same streaming
- * pipeline in-process (GET → gunzip → SHA-1 → sparse writer), with and without fsync, and with
- * a 1 MiB inflate chunk instead of zlib's 16 KiB default.
- * Median of 3. Target: ratio <= 1.3.   Run: node dist/bench/pdisk-download.js [MiB]
+ * pdisk download benchmark (issue 3, method of issue 7). The 1 GiB image of pdisk-upload
+ * (gzip -6) is uploaded once to a real `stratus serve` of this tree, with a signed
+ * Marketplace entry whose location is `pdisk:host:port:uuid`. Timed: the real command of this
+ * tree, `stratus download-image <ID>` (metadata fetch and signature check, GET of the kept
+ * gzip, .part file for resuming, the byte budget, gunzip, SHA-1 and size check, sparse write,
+ * fsync, rename). Anchor: `curl -s URL | gunzip -c | tee out.img | sha1sum` on loopback. Both
+ * run 5 times (STRATUS_BENCH_RUNS), interleaved with alternating order, with `sync` before
+ * every run; medians with their range, and the median of the per-round ratios. Also shown, to
+ * see where the time goes: the same streaming pipeline in-process (GET → gunzip → SHA-1 →
+ * sparse writer), with and without fsync. Target: ratio <= 1.3 (issue 7 goal: <= 0.6).
+ * Run: node dist/bench/pdisk-download.js [MiB]
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tap } from '../src/platform/streams.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { tap } from '../src/platform/streams.js';
 import { PdiskClient } from '../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../src/domain/identifier.js';
 import { pdiskLocation } from '../src/domain/volume.js';
 import { SparseFileWriter } from '../src/platform/sparse-writer.js';
+import { cliPath } from '../test/helpers/paths.js';
 import { draft, makeSigner, signedXml } from '../test/helpers/signing.js';
 import { benchImage, startBenchServer } from './server.js';
-import { median, report, timeCommand } from './lib.js';
+import { benchRuns, interleave, median, method, ratioSpread, report, settle, spread, timeCommand } from './lib.js';
 
 const mib = Number(process.argv[2] ?? 1024);
+const runs = benchRuns();
 const PASSWORD = 'bench-admin-password';
 const img = benchImage(mib);
 const dir = mkdtempSync(join(tmpdir(), 'stratus-bench-download-'));
 const home = join(dir, 'home'); // no user config file gets in the way
 mkdirSync(home);
+const out = join(dir, 'out.img');
 
 function sh(script: string): number {
-  spawnSync('sync');
   return timeCommand('bash', ['-o', 'pipefail', '-c', script]);
 }
 
-async function inProcess(client: PdiskClient, uuid: string, out: string, durable: boolean, chunkSize?: number): Promise<number> {
-  spawnSync('sync');
+async function inProcess(client: PdiskClient, uuid: string, durable: boolean): Promise<number> {
   const t0 = performance.now();
   const hash = createHash('sha1');
   let bytes = 0;
@@ -46,7 +49,7 @@ async function inProcess(client: PdiskClient, uuid: string, out: string, durable
     bytes += chunk.length;
     hash.update(chunk);
   });
-  await pipeline(await client.download(uuid), createGunzip(chunkSize ? { chunkSize } : {}), verify, new SparseFileWriter(out, durable));
+  await pipeline(await client.download(uuid), createGunzip({ chunkSize: 1024 * 1024 }), verify, new SparseFileWriter(out, durable));
   const secs = (performance.now() - t0) / 1000;
   if (hash.digest('hex') !== img.sha1 || bytes !== img.bytes) throw new Error('in-process download: wrong content');
   rmSync(out);
@@ -69,46 +72,50 @@ async function main(): Promise<void> {
     const posted = await fetch(`${server.url}/metadata`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: entry });
     if (posted.status !== 201) throw new Error(`metadata upload: ${posted.status} ${await posted.text()}`);
 
-    const out = join(dir, 'out.img');
-    const command = `HOME='${home}' stratus download-image ${identifier} -o '${out}' --marketplace-endpoint ${server.url} --pdisk-endpoint ${server.url} -u admin -p ${PASSWORD} > /dev/null`;
+    const command = `HOME='${home}' '${process.execPath}' '${cliPath}' download-image ${identifier} -o '${out}' --marketplace-endpoint ${server.url} --pdisk-endpoint ${server.url} -u admin -p ${PASSWORD} > /dev/null`;
     const url = `${server.url}/pswd/disks/${volume.uuid}`;
     const anchorScript = `curl -s -f -u admin:${PASSWORD} -H 'Accept: application/x-gzip' ${url} | gunzip -c | tee '${out}' | sha1sum > '${dir}/anchor.sha1'`;
-
-    const ours: number[] = [];
-    const anchor: number[] = [];
-    const piped: number[] = [];
-    const pipedNoSync: number[] = [];
-    const pipedBig: number[] = [];
-    for (let run = 0; run < 3; run++) {
-      ours.push(sh(command));
+    const ours = (): number => {
+      const secs = sh(command);
       if (statSync(out).size !== img.bytes) throw new Error('stratus download-image wrote the wrong size');
       rmSync(out);
-      anchor.push(sh(anchorScript));
+      return secs;
+    };
+    const anchor = (): number => {
+      const secs = sh(anchorScript);
       if (spawnSync('grep', ['-q', img.sha1, join(dir, 'anchor.sha1')]).status !== 0) throw new Error('anchor: wrong SHA-1');
       rmSync(out);
-      piped.push(await inProcess(client, volume.uuid, out, true));
-      pipedNoSync.push(await inProcess(client, volume.uuid, out, false));
-      pipedBig.push(await inProcess(client, volume.uuid, out, true, 1024 * 1024));
+      return secs;
+    };
+
+    await settle();
+    ours(); // warm-up, untimed: the server makes nothing on the first GET (the gzip is kept), but caches fill
+    const r = await interleave(runs, ours, anchor);
+    const piped: number[] = [];
+    const pipedNoSync: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      await settle();
+      piped.push(await inProcess(client, volume.uuid, true));
+      await settle();
+      pipedNoSync.push(await inProcess(client, volume.uuid, false));
     }
-    const o = median(ours);
-    const a = median(anchor);
-    const p = median(piped);
-    const q = median(pipedNoSync);
-    const r = median(pipedBig);
+    const o = median(r.ours);
+    const a = median(r.anchor);
     rows.push(
       ['image', `${mib} MiB raw (60 % data, 40 % zeros), ${(gzBytes / 2 ** 20).toFixed(0)} MiB gzip -6, served from the kept gzip copy`],
-      ['`stratus download-image <ID>` (real command)', `${o.toFixed(2)} s (${(mib / o).toFixed(0)} MiB/s)`],
-      ['`curl -s URL \\| gunzip -c \\| tee out.img \\| sha1sum`', `${a.toFixed(2)} s`],
-      ['ratio (target <= 1.3)', `**${(o / a).toFixed(2)}**`],
-      ['in-process pipeline: GET → gunzip → SHA-1 → sparse write + fsync', `${p.toFixed(2)} s (ratio ${(p / a).toFixed(2)})`],
-      ['in-process pipeline, no fsync', `${q.toFixed(2)} s (ratio ${(q / a).toFixed(2)})`],
-      ['in-process pipeline + fsync, gunzip chunkSize 1 MiB (zlib default: 16 KiB)', `${r.toFixed(2)} s (ratio ${(r / a).toFixed(2)})`],
-      ['runs (command / anchor)', `${ours.map((x) => x.toFixed(2)).join(', ')} / ${anchor.map((x) => x.toFixed(2)).join(', ')}`],
+      ['method', method(runs)],
+      ['`stratus download-image <ID>` (real command of this tree)', `${spread(r.ours)}, ${(mib / o).toFixed(0)} MiB/s`],
+      ['`curl -s URL \\| gunzip -c \\| tee out.img \\| sha1sum`', spread(r.anchor)],
+      ['ratio of medians (target <= 1.3, goal <= 0.6)', `**${(o / a).toFixed(2)}**`],
+      ['per-round ratios, median (range)', ratioSpread(r.ratios)],
+      ['in-process pipeline: GET → gunzip (1 MiB chunks) → SHA-1 → sparse write + fsync', `${spread(piped)} (ratio ${(median(piped) / a).toFixed(2)})`],
+      ['in-process pipeline, no fsync', `${spread(pipedNoSync)} (ratio ${(median(pipedNoSync) / a).toFixed(2)})`],
+      ['runs (command / anchor)', `${r.ours.map((x) => x.toFixed(2)).join(', ')} / ${r.anchor.map((x) => x.toFixed(2)).join(', ')}`],
     );
   } finally {
     await server.stop();
   }
-  report(`pdisk download of a ${mib} MiB image (median of 3)`, rows);
+  report(`pdisk download of a ${mib} MiB image (median of ${runs})`, rows);
 }
 
 try {

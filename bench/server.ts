@@ -1,6 +1,7 @@
 /**
- * Starts `stratus serve` from the PATH on a free port for a benchmark, and stops it; and the
- * 1 GiB image the pdisk benchmarks share (benchImage).
+ * Starts `stratus serve` of this tree (dist/src/main/cli.js, not whatever `stratus` the PATH
+ * holds) on a free port for a benchmark, and stops it; and the 1 GiB image the pdisk
+ * benchmarks share (benchImage).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -8,6 +9,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliPath } from '../test/helpers/paths.js';
 
 export interface BenchServer {
   url: string;
@@ -17,7 +19,7 @@ export interface BenchServer {
 
 /** `env` is added to this process's environment (e.g. STRATUS_ADMIN_PASSWORD). */
 export async function startBenchServer(dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<BenchServer> {
-  const child = spawn('stratus', ['serve', '--data-dir', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {

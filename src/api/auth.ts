@@ -22,3 +22,11 @@ export async function caller(request: FastifyRequest, accounts: AccountsApi): Pr
   if (!creds) throw new StratusError('AUTH_REQUIRED', 'authentication required');
   return accounts.authenticate(creds.username, creds.password);
 }
+
+/**
+ * The caller of a route that anyone may use: undefined without an Authorization header
+ * (anonymous); credentials that are sent must be right.
+ */
+export async function optionalCaller(request: FastifyRequest, accounts: AccountsApi): Promise<Principal | undefined> {
+  return request.headers.authorization === undefined ? undefined : caller(request, accounts);
+}

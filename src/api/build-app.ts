@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -14,6 +15,11 @@ export interface AppOptions {
   maxMetadataBytes?: number;
   /** Log requests (pino JSON lines) to stdout. */
   logger?: boolean;
+  /**
+   * Where internal errors are logged (JSON lines, with the request id the client was given)
+   * when requests are not: default stderr.
+   */
+  errorLog?: NodeJS.WritableStream;
   /** Honour X-Forwarded-Proto/Host from a reverse proxy, as StratusLab's nginx set-up did. */
   trustProxy?: boolean;
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
@@ -25,7 +31,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const maxBytes = options.maxMetadataBytes ?? 1024 * 1024;
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
-    logger: options.logger ?? false,
+    // Internal errors are always logged: the client is told only their request id.
+    logger: options.logger ? true : { level: 'error', stream: options.errorLog ?? process.stderr },
+    // Random rather than Fastify's counter: ids stay unique across restarts and say nothing of the traffic.
+    genReqId: () => randomBytes(8).toString('hex'),
     bodyLimit: maxBytes,
     trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },

@@ -24,12 +24,22 @@ function fromFastify(e: FastifyError): StratusError {
   }
 }
 
-/** The one error → HTTP mapper. The body follows the client's Accept, as StratusLab's did. */
+/**
+ * The one error → HTTP mapper. The body follows the client's Accept, as StratusLab's did.
+ * An INTERNAL error's message may name files, SQL or stack frames, so the client gets only the
+ * code and the request id; the detail goes to the server log under that id.
+ */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const e = error instanceof StratusError ? error : fromFastify(error as FastifyError);
+  let e = error instanceof StratusError ? error : fromFastify(error as FastifyError);
+  if (e.code === 'INTERNAL') {
+    request.log.error({ err: error }, 'internal error');
+    e = new StratusError('INTERNAL', `internal error (request id ${request.id})`, {
+      hint: `Report request id ${request.id} to the server's operator; the server log has the detail under it.`,
+    });
+    reply.header('X-Request-Id', request.id);
+  }
   let message = e.message;
   if (INVALID_METADATA.includes(e.code) && !message.startsWith('invalid metadata')) message = `invalid metadata: ${message}`;
-  if (e.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
   const status = errorCatalogue[e.code].status;
   reply.code(status).header('X-Stratus-Error', e.code);
   if (e.code === 'AUTH_REQUIRED') reply.header('WWW-Authenticate', 'Basic realm="Stratus", charset="UTF-8"');
@@ -37,7 +47,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     case 'xml':
       return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><error>${xmlEscape(message)}</error>`);
     case 'json':
-      return reply.type('application/json; charset=utf-8').send({ [String(status)]: message, code: e.code, hint: e.hint });
+      return reply.type('application/json; charset=utf-8').send({ [String(status)]: message, code: e.code, hint: e.hint, ...(e.code === 'INTERNAL' ? { requestId: request.id } : {}) });
     case 'html':
       return reply.type('text/html; charset=utf-8').send(errorPage(status, message, e.hint));
     default:

@@ -1,3 +1,4 @@
+import { StratusError } from '../domain/errors.js';
 import type { ListQuery, SortColumn, StatusFilter } from '../domain/wire.js';
 import type { SearchFilters } from '../web/pages.js';
 import type { Media } from './negotiate.js';
@@ -7,7 +8,11 @@ const DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** DataTables column numbers of StratusLab's listing (iSortCol_0), mapped to sort columns. */
 const COLUMNS: Record<string, SortColumn> = { 1: 'os', 2: 'os_version', 3: 'os_arch', 4: 'email', 5: 'kind', 6: 'created', 7: 'identifier', 10: 'title' };
-const SORTS = new Set<SortColumn>(['created', 'os', 'os_version', 'os_arch', 'email', 'kind', 'identifier', 'title']);
+const SORTS: readonly SortColumn[] = ['created', 'os', 'os_version', 'os_arch', 'email', 'kind', 'identifier', 'title'];
+const STATUSES: readonly StatusFilter[] = ['valid', 'expired', 'deprecated', 'all'];
+const LOCATIONS = ['all', 'pdisk', 'web'] as const;
+const DIRECTIONS = ['asc', 'desc'] as const;
+const MEDIA = ['xml', 'json', 'html', 'text'] as const;
 
 export interface ListingRequest {
   query: ListQuery;
@@ -38,9 +43,17 @@ export function listingFromParams(raw: Record<string, string | string[] | undefi
     const s = Array.isArray(v) ? v[0] : v;
     return s === undefined || s === '' ? undefined : s;
   };
-  const statusRaw = p('status') ?? 'valid';
-  const status: StatusFilter = ['valid', 'expired', 'deprecated'].includes(statusRaw) ? (statusRaw as StatusFilter) : 'all';
-  const location = p('location');
+  // A misspelt value must not quietly widen or reorder the listing (StratusLab read any
+  // unknown status as "all"), so every enumerated parameter is checked.
+  const choice = <T extends string>(name: string, allowed: readonly T[], value = p(name)): T | undefined => {
+    if (value === undefined || allowed.includes(value as T)) return value as T | undefined;
+    throw new StratusError('USAGE', `unknown ${name}=${value.slice(0, 64)}: use one of ${allowed.join(', ')}`, {
+      hint: `Allowed values of ${name}: ${allowed.join(', ')} (see docs/api.md).`,
+    });
+  };
+  choice('media', MEDIA);
+  const status = choice('status', STATUSES) ?? 'valid';
+  const location = choice('location', LOCATIONS);
   const query: ListQuery = { status, ...classifyPathArgs(pathArgs) };
   if (location === 'pdisk' || location === 'web') query.location = location;
   const set = <K extends keyof ListQuery>(key: K, value: ListQuery[K] | undefined): void => {
@@ -57,11 +70,10 @@ export function listingFromParams(raw: Record<string, string | string[] | undefi
   const defaultLimit = media === 'html' ? 25 : media === 'json' ? 100 : 10_000;
   query.offset = clampInt(p('offset') ?? p('iDisplayStart'), 0, 0, Number.MAX_SAFE_INTEGER);
   query.limit = clampInt(p('limit') ?? p('iDisplayLength'), defaultLimit, 1, 10_000);
-  const sort = p('sort') ?? COLUMNS[p('iSortCol_0') ?? ''];
-  if (sort && SORTS.has(sort as SortColumn)) query.sort = sort as SortColumn;
-  const dir = p('order') ?? p('sSortDir_0');
-  if (dir === 'asc' || dir === 'desc') query.direction = dir;
-  // The status the query applied (unknown values mean 'all'), so the form shows what was listed.
+  const sort = choice('sort', SORTS) ?? COLUMNS[p('iSortCol_0') ?? ''];
+  if (sort) query.sort = sort;
+  const dir = choice('order', DIRECTIONS) ?? choice('sSortDir_0', DIRECTIONS);
+  if (dir) query.direction = dir;
   const filters: ListingRequest['filters'] = { status };
   if (query.email) filters.endorser = query.email;
   if (query.os) filters.os = query.os;

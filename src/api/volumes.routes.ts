@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { StratusError } from '../domain/errors.js';
 import type { VolumeFields } from '../volumes/service.js';
 import type { AccountsApi, VolumesApi } from './services.js';
-import { caller } from './auth.js';
+import { caller, optionalCaller } from './auth.js';
 import type { MountInfo } from '../domain/volume.js';
 import { baseUrl, contentType } from './negotiate.js';
 
@@ -11,7 +11,9 @@ const GZIP_TYPES = ['application/gzip', 'application/x-gzip'];
 
 /**
  * The persistent disk service (reference §7.2), at /pswd/disks (StratusLab's password
- * context) and /disks. Every route needs an account; rights are the service's.
+ * context) and /disks. Reading one volume (its JSON or its gzipped image) needs no account
+ * when it is PUBLIC, as the Marketplace that points at it needs none; every other route
+ * needs one. Rights are the service's.
  */
 export function volumeRoutes(app: FastifyInstance, volumes: VolumesApi, accounts: AccountsApi): void {
   // Image uploads stream straight through: never buffered, never size-limited here.
@@ -38,7 +40,7 @@ function register(app: FastifyInstance, prefix: string, volumes: VolumesApi, acc
   });
 
   app.get<{ Params: { uuid: string } }>(`${prefix}/:uuid`, async (request, reply) => {
-    const actor = await caller(request, accounts);
+    const actor = await optionalCaller(request, accounts);
     if (wantsGzip(request)) return sendGzip(request, reply, await volumes.download(actor, request.params.uuid), request.params.uuid);
     return volumes.get(actor, request.params.uuid);
   });

@@ -5,6 +5,7 @@ import { parseXml } from '../metadata/xml/parse.js';
 import { NS, childElements } from '../metadata/xml/dom.js';
 import { serializeElement } from '../metadata/xml/serialize.js';
 import type { Document } from '@xmldom/xmldom';
+import { answerError } from '../client/marketplace-client.js';
 import type { MarketplaceClient } from '../client/marketplace-client.js';
 import { MARKETPLACE_ENDPOINT } from './program.js';
 import type { Context } from './program.js';
@@ -29,7 +30,7 @@ export async function fetchEntries(client: MarketplaceClient, idOrUrl: string, p
   if (/^https?:\/\//.test(idOrUrl)) {
     const res = await client.fetchUrl(idOrUrl + (idOrUrl.includes('?') ? '&' : '?') + 'media=xml', 'application/xml');
     if (res.status === 404) xml = undefined;
-    else if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `cannot fetch ${idOrUrl}: ${res.status} ${res.statusText}`);
+    else if (!res.ok) throw await answerError(res, `cannot fetch ${idOrUrl}`);
     else xml = await res.text();
   } else {
     if (!isIdentifier(idOrUrl)) throw new StratusError('IDENTIFIER_INVALID', `invalid identifier: '${idOrUrl}'`);

@@ -38,9 +38,18 @@ export function pdiskUrl(ctx: Context, o: PdiskOptionValues): string {
   return pdiskEndpoint(raw as string);
 }
 
+function pdiskUsername(ctx: Context, o: PdiskOptionValues): string | undefined {
+  return ctx.setting({ key: 'pdisk_username' }, o.pdiskUsername) ?? ctx.setting({ key: 'username' }, o.username);
+}
+
+/** The account when one is configured; undefined means anonymous, which reads PUBLIC volumes only. */
+export async function optionalPdiskCredentials(ctx: Context, o: PdiskOptionValues, endpoint: string): Promise<Credentials | undefined> {
+  return pdiskUsername(ctx, o) ? pdiskCredentials(ctx, o, endpoint) : undefined;
+}
+
 /** Credentials by CLI > env > file, pdisk-specific ones first; prompts for a missing password. */
 export async function pdiskCredentials(ctx: Context, o: PdiskOptionValues, endpoint: string): Promise<Credentials> {
-  const username = ctx.setting({ key: 'pdisk_username' }, o.pdiskUsername) ?? ctx.setting({ key: 'username' }, o.username);
+  const username = pdiskUsername(ctx, o);
   if (!username) {
     throw new StratusError('AUTH_REQUIRED', 'no username for the disk service', {
       hint: 'Give -u/--username (or set STRATUSLAB_USERNAME, or username in ~/.stratuslab/stratuslab-user.cfg).',

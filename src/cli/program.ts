@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { StratusError } from '../domain/errors.js';
+import { MarketplaceAnswerError } from '../client/marketplace-client.js';
 import { UserConfig } from './user-config.js';
 import type { SettingSpec } from './user-config.js';
 import { consoleOutput, printErrorLine } from './output.js';
@@ -71,7 +72,7 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } catch (e) {
     const verbose = (program.opts<{ verbose?: number }>().verbose ?? 0);
     if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof StratusError && (e.code === 'MARKETPLACE_ERROR' || e.code === 'MARKETPLACE_UNREACHABLE')) {
+    if (e instanceof MarketplaceAnswerError || (e instanceof StratusError && (e.code === 'MARKETPLACE_ERROR' || e.code === 'MARKETPLACE_UNREACHABLE'))) {
       // StratusLab's top-level handler printed server failures this way, with status 255.
       process.stderr.write(`Error: ${e.message}\n  hint: ${e.hint}\n`);
       return 255;

@@ -1,5 +1,14 @@
-import { StratusError } from '../domain/errors.js';
+import { StratusError, errorCatalogue } from '../domain/errors.js';
+import type { ErrorCode } from '../domain/errors.js';
+import { errorBody } from './error-body.js';
 import type { EntryDetail, EntryListing, EndorserSummary } from '../domain/wire.js';
+
+/**
+ * An error answer of the Marketplace: the server's code (X-Stratus-Error, MARKETPLACE_ERROR
+ * when it sent none), its message prefixed with what failed, and its hint when it gave one.
+ * The CLI prints these StratusLab's way ("Error: …", status 255) whatever their code.
+ */
+export class MarketplaceAnswerError extends StratusError {}
 
 /** Query parameters the listing accepts (see docs/api.md). */
 export type ListParams = Record<string, string | number | undefined>;
@@ -22,7 +31,7 @@ export class MarketplaceClient {
       headers: { 'Content-Type': 'application/xml', Accept: 'application/xml' },
     });
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) {
-      throw new StratusError('MARKETPLACE_ERROR', `Failed to upload: ${res.status} ${res.statusText}: ${await errorText(res)}`);
+      throw await answerError(res, 'Failed to upload');
     }
     return { url: res.headers.get('location') ?? '', status: res.status };
   }
@@ -30,7 +39,7 @@ export class MarketplaceClient {
   /** A page of the listing as JSON. */
   async list(params: ListParams = {}, pathArgs: string[] = []): Promise<EntryListing> {
     const res = await this.request('GET', this.metadataPath(pathArgs, { ...params, media: 'json' }), { headers: { Accept: 'application/json' } });
-    if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `listing failed: ${res.status} ${res.statusText}: ${await errorText(res)}`);
+    if (!res.ok) throw await answerError(res, 'listing failed');
     return (await res.json()) as EntryListing;
   }
 
@@ -49,7 +58,7 @@ export class MarketplaceClient {
   async listXml(params: ListParams = {}, pathArgs: string[] = []): Promise<string | undefined> {
     const res = await this.request('GET', this.metadataPath(pathArgs, { ...params, media: 'xml' }), { headers: { Accept: 'application/xml' } });
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `listing failed: ${res.status} ${res.statusText}: ${await errorText(res)}`);
+    if (!res.ok) throw await answerError(res, 'listing failed');
     return res.text();
   }
 
@@ -57,7 +66,7 @@ export class MarketplaceClient {
   async entryXml(identifier: string, email: string, created: string): Promise<string> {
     const res = await this.request('GET', this.metadataPath([identifier, email, created], { media: 'xml' }), { headers: { Accept: 'application/xml' } });
     if (res.status === 404) throw new StratusError('ENTRY_NOT_FOUND', `metadata entry not found: ${identifier}/${email}/${created}`);
-    if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `fetch failed: ${res.status} ${res.statusText}: ${await errorText(res)}`);
+    if (!res.ok) throw await answerError(res, 'fetch failed');
     return res.text();
   }
 
@@ -65,13 +74,13 @@ export class MarketplaceClient {
   async entryDetail(identifier: string, email: string, created: string): Promise<EntryDetail> {
     const res = await this.request('GET', this.metadataPath([identifier, email, created], { media: 'json' }), { headers: { Accept: 'application/json' } });
     if (res.status === 404) throw new StratusError('ENTRY_NOT_FOUND', `metadata entry not found: ${identifier}/${email}/${created}`);
-    if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `fetch failed: ${res.status} ${res.statusText}: ${await errorText(res)}`);
+    if (!res.ok) throw await answerError(res, 'fetch failed');
     return (await res.json()) as EntryDetail;
   }
 
   async endorsers(): Promise<EndorserSummary[]> {
     const res = await this.request('GET', '/endorsers?media=json', { headers: { Accept: 'application/json' } });
-    if (!res.ok) throw new StratusError('MARKETPLACE_ERROR', `endorsers failed: ${res.status} ${res.statusText}`);
+    if (!res.ok) throw await answerError(res, 'endorsers failed');
     return ((await res.json()) as { endorsers: EndorserSummary[] }).endorsers;
   }
 
@@ -97,17 +106,10 @@ export class MarketplaceClient {
   }
 }
 
-/** The error text of a failed response: the <error> element, the JSON message, or the body. */
-async function errorText(res: Response): Promise<string> {
-  const body = await res.text();
-  const xml = /<error>([\s\S]*?)<\/error>/.exec(body);
-  if (xml) return (xml[1] ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-  try {
-    const json = JSON.parse(body) as Record<string, unknown>;
-    const msg = json[String(res.status)];
-    if (typeof msg === 'string') return msg;
-  } catch {
-    // not JSON
-  }
-  return body.split('\n')[0]?.trim() ?? '';
+/** A failed response as a MarketplaceAnswerError, keeping the server's code (as PdiskClient does). */
+export async function answerError(res: Response, what: string): Promise<MarketplaceAnswerError> {
+  const header = res.headers.get('x-stratus-error');
+  const code = (header !== null && Object.hasOwn(errorCatalogue, header) ? header : 'MARKETPLACE_ERROR') as ErrorCode;
+  const { message, hint } = errorBody(await res.text(), res.status);
+  return new MarketplaceAnswerError(code, `${what}: ${res.status} ${res.statusText}: ${message}`, hint ? { hint } : {});
 }

@@ -6,6 +6,7 @@ import { StratusError, errorCatalogue } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { MountInfo, VolumeInfo } from '../domain/volume.js';
 import type { UserInfo } from '../domain/wire.js';
+import { errorBody } from './error-body.js';
 
 export interface Credentials {
   username: string;
@@ -175,16 +176,10 @@ function readText(res: IncomingMessage): Promise<string> {
 /** The server's error as a StratusError: its code (X-Stratus-Error), message and hint. */
 function toError(res: IncomingMessage, text: string, endpoint: string): StratusError {
   const header = res.headers['x-stratus-error'];
-  const code = (typeof header === 'string' && header in errorCatalogue ? header : 'MARKETPLACE_ERROR') as ErrorCode;
-  let message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
-  let hint: string | undefined;
-  try {
-    const j = JSON.parse(text) as Record<string, string>;
-    message = j[String(res.statusCode)] ?? j.message ?? message;
-    hint = j.hint;
-  } catch {
-    if (text.trim()) message = text.trim().split('\n')[0] as string;
-  }
+  const code = (typeof header === 'string' && Object.hasOwn(errorCatalogue, header) ? header : 'MARKETPLACE_ERROR') as ErrorCode;
+  const parsed = errorBody(text, res.statusCode ?? 0);
+  const message = parsed.message || `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+  let hint = parsed.hint;
   if (code === 'AUTH_REQUIRED') hint = `Check the username and password for ${endpoint} (-u/-p, STRATUSLAB_USERNAME/STRATUSLAB_PASSWORD or the config file).`;
   return new StratusError(code, message, hint ? { hint } : {});
 }

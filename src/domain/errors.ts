@@ -53,12 +53,13 @@ export const errorCatalogue = {
   VOLUME_DUPLICATE: { status: 409, description: 'A volume with the same content (identifier) is registered already.', hint: 'Use the existing volume (stratus-describe-volumes -f identifier:<id>) instead of uploading it again.' },
   VOLUME_IN_USE: { status: 409, description: 'The volume is attached to a machine or has snapshots, so it cannot be deleted or changed that way.', hint: 'Detach it (or delete its snapshots) first.' },
   VOLUME_STATE: { status: 409, description: 'The operation does not apply to a volume of this type.', hint: 'Snapshots are made from MACHINE_IMAGE_ORIGIN volumes; rebase applies to MACHINE_IMAGE_LIVE ones.' },
-  QUOTA_EXCEEDED: { status: 403, description: 'The request would take the account over its volume quota.', hint: 'Delete volumes you no longer need, or ask an admin to raise the quota (stratus user quota).' },
+  QUOTA_EXCEEDED: { status: 507, description: 'The request would take the account over its volume quota (a number of volumes or of GiB); an upload is stopped as soon as it passes the quota.', hint: 'Delete volumes you no longer need, or ask an admin to raise the quota (stratus user quota).' },
+  VOLUME_TOO_LARGE: { status: 413, description: 'A volume would be larger than the server allows (max_volume_gib in the server configuration); an upload is stopped as soon as it passes the limit.', hint: 'Split the data over several volumes, or ask the operator to raise max_volume_gib.' },
   UPLOAD_INCOMPLETE: { status: 400, description: 'An upload ended before all its data arrived, or is not a valid gzip stream.', hint: 'Upload the whole file again; nothing of the partial upload was kept.' },
   DOWNLOAD_FAILED: { status: 502, description: 'No location of the image gave content matching its metadata.', hint: 'Read each location\'s reason; the image may have moved or been corrupted.' },
   CONTEXT_TOO_LARGE: { status: 400, description: 'The contextualization (user-data) is over the size limit.', hint: 'Keep user-data under 16 KiB gzipped; put large files on a volume.' },
   INSTANCE_FAILED: { status: 500, description: 'A virtual machine did not start or did not become ready.', hint: 'Read the quoted serial console lines; the image may not be bootable.' },
-  INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus.', hint: 'Run again with -vvv and report the trace.' },
+  INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus. The API answers with the code and a request id only; the server log has the detail under that id.', hint: 'Report the request id to the server operator (the detail is in the server log under it), or run again with -vvv and report the trace.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

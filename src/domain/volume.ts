@@ -59,6 +59,16 @@ export function gibToBytes(gib: number): number {
   return gib * GIB;
 }
 
+/**
+ * The most compressed (or raw) bytes that can stand for `bytes` of content: gzip and bzip2 make
+ * incompressible data a little larger (gzip by 5 bytes per 64 KiB block plus a header, bzip2
+ * by well under 1 %), so 1 % plus 1 MiB more is allowed, and no more. Uploads and downloads
+ * stop past it, so a stream of empty gzip members cannot fill a disk either.
+ */
+export function compressedBound(bytes: number): number {
+  return bytes + Math.ceil(bytes / 100) + 1024 * 1024;
+}
+
 export function requireSize(value: unknown): number {
   const n = typeof value === 'number' ? value : Number(String(value ?? '').trim());
   if (!Number.isInteger(n) || n < 1 || n > MAX_SIZE_GIB) {

@@ -16,7 +16,7 @@ import { Accounts } from '../accounts/accounts.js';
 import { UserStore } from '../storage/users.js';
 import { VolumeStore } from '../storage/volumes/store.js';
 import { createFileVolumeDriver } from '../storage/volumes/file-driver.js';
-import { VolumeService } from '../volumes/service.js';
+import { DEFAULT_MAX_VOLUME_GIB, VolumeService } from '../volumes/service.js';
 import { writeFileAtomic } from '../platform/files.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 
@@ -35,6 +35,8 @@ export interface ServerSettings {
   volumesDir: string;
   /** fsync volume data before it is committed (default true). */
   durable: boolean;
+  /** The largest volume create and upload make, in GiB (default 1024). */
+  maxVolumeGib: number;
   /** PEM files for HTTPS; HTTP when absent. */
   tls?: { cert: string; key: string };
   logger: boolean;
@@ -44,7 +46,9 @@ export interface ServerSettings {
  * Reads <data-dir>/stratus.cfg (INI) if present. Keys, all optional:
  *   [server] host, port, database
  *   [marketplace] max_metadata_bytes, trust_endorsers (file of RFC 2253 DNs, one per line),
- *                 trust_ca_bundle (PEM file of CA certificates)
+ *                 trust_ca_bundle (PEM file of CA certificates), verify_threads
+ *   [pdisk] volumes_dir, fsync (true|false), max_volume_gib (the largest volume, whole GiB;
+ *           default 1024: an upload is stopped as soon as its content passes it)
  * Command-line options override the file.
  */
 export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean }): ServerSettings {
@@ -64,6 +68,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
     volumesDir: get('pdisk', 'volumes_dir') ?? join(dataDir, 'volumes'),
     durable: (get('pdisk', 'fsync') ?? 'true') !== 'false',
+    maxVolumeGib: positiveInt(get('pdisk', 'max_volume_gib') ?? String(DEFAULT_MAX_VOLUME_GIB), 'max_volume_gib', cfgPath),
     logger: opts.logger ?? false,
   };
   const tlsCert = get('server', 'tls_cert');
@@ -73,6 +78,14 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
   const trust = trustPolicy(get('marketplace', 'trust_endorsers'), get('marketplace', 'trust_ca_bundle'), cfgPath);
   if (trust) settings.trust = trust;
   return settings;
+}
+
+function positiveInt(value: string, key: string, cfgPath: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new StratusError('CONFIG_INVALID', `${cfgPath}: ${key} = ${value} is not a whole number ≥ 1`);
+  }
+  return n;
 }
 
 function trustPolicy(endorsersFile: string | undefined, caFile: string | undefined, cfgPath: string): TrustSettings | undefined {
@@ -130,7 +143,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   } else if (admin.created) {
     notices.push('Created the admin account with the password from STRATUS_ADMIN_PASSWORD');
   }
-  const volumes = new VolumeService(new VolumeStore(database), createFileVolumeDriver(settings.volumesDir, { durable: settings.durable }), accounts);
+  const volumes = new VolumeService(new VolumeStore(database), createFileVolumeDriver(settings.volumesDir, { durable: settings.durable }), accounts, { maxVolumeGib: settings.maxVolumeGib });
   const repaired = await volumes.reconcile();
   if (repaired.temporary || repaired.orphans.length) {
     notices.push(`Cleaned up after an interrupted run: ${repaired.temporary} temporary files, ${repaired.orphans.length} unreferenced volume files`);

@@ -5,6 +5,13 @@ import { StratusError } from '../domain/errors.js';
 
 /** Zero runs shorter than this are written; longer ones become holes. */
 const BLOCK = 64 * 1024;
+/**
+ * A durable writer starts a background fdatasync after this much data, so the disk writes
+ * while the rest is still being produced and the final fsync has only the tail left: one
+ * fsync of a 1 GiB image at the end took 0.3-2 s on a shared disk, and made that much of the
+ * difference between runs of the pdisk benchmarks.
+ */
+const SYNC_EVERY = 32 * 1024 * 1024;
 const ZEROS = Buffer.alloc(BLOCK);
 
 /** Turns ENOSPC and friends into errors that say what happened. */
@@ -19,11 +26,15 @@ export function storageError(e: unknown, path: string): Error {
 /**
  * A Writable that writes a file by position and leaves all-zero 64 KiB blocks as holes, so a
  * 10 GiB image that is mostly empty takes only its data on disk. finish() sets the final
- * length, so trailing zeros still count.
+ * length, so trailing zeros still count; when durable, the data is on disk before finish.
  */
 export class SparseFileWriter extends Writable {
   private handle: FileHandle | undefined;
   private position = 0;
+  /** Data written since the last background sync started, and that sync while it runs. */
+  private unsynced = 0;
+  private syncing: Promise<void> | undefined;
+  private syncError: unknown;
   /** Bytes not yet written: less than a block, kept as received so they are copied once. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -86,6 +97,8 @@ export class SparseFileWriter extends Writable {
     (async () => {
       await this.writeBlocks(tail);
       const h = this.handle as FileHandle;
+      await this.syncing;
+      if (this.syncError) throw this.syncError;
       await h.truncate(this.position);
       if (this.durable) await h.sync();
       await h.close();
@@ -97,7 +110,14 @@ export class SparseFileWriter extends Writable {
     const h = this.handle;
     this.handle = undefined;
     if (!h) return callback(error);
-    h.close().then(() => callback(error), () => callback(error));
+    Promise.resolve(this.syncing).then(() => h.close()).then(() => callback(error), () => callback(error));
+  }
+
+  /** Starts a background fdatasync of what is written so far, unless one is running. */
+  private syncInBackground(h: FileHandle): void {
+    if (!this.durable || this.syncing || this.unsynced < SYNC_EVERY) return;
+    this.unsynced = 0;
+    this.syncing = h.datasync().catch((e: unknown) => { this.syncError = e; }).finally(() => { this.syncing = undefined; });
   }
 
   private async writeBlocks(data: Buffer): Promise<void> {
@@ -125,7 +145,9 @@ export class SparseFileWriter extends Writable {
         off += bytesWritten;
       }
       this.position += run.length;
+      this.unsynced += run.length;
       start = runEnd;
     }
+    this.syncInBackground(h);
   }
 }

@@ -16,16 +16,37 @@ import type { VolumeDriver } from '../storage/volumes/driver.js';
 const INFLATE_CHUNK = 1024 * 1024;
 
 /**
- * Streams an upload into a new volume in one pass: the gzip bytes go to the kept compressed
- * copy, are inflated, hashed (SHA-1) and written sparse. Commits only when everything
- * arrived; on any failure the partial files are removed and the error says what happened.
+ * After a failure, the rest of the request is read and dropped so that the client, still
+ * sending, gets the answer rather than a reset; but only this much of it, so that a client
+ * that never stops cannot keep the server reading. Past it the connection is closed.
  */
-export async function streamIntoVolume(driver: VolumeDriver, uuid: string, source: Readable, gzipped: boolean): Promise<{ bytes: number; sha1: string }> {
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/** Counts what an upload receives and inflates, and throws once either passes a limit. */
+export interface IngestBudget {
+  received(n: number): void;
+  content(n: number): void;
+}
+
+/**
+ * Streams an upload into a new volume in one pass: the gzip bytes go to the kept compressed
+ * copy, are inflated, hashed (SHA-1) and written sparse. `budget` sees every chunk before it
+ * is stored, so a limit stops the upload at the chunk that passes it. Commits only when
+ * everything arrived; on any failure the partial files are removed and the error says what
+ * happened.
+ */
+export async function streamIntoVolume(driver: VolumeDriver, uuid: string, source: Readable, gzipped: boolean, budget?: IngestBudget): Promise<{ bytes: number; sha1: string }> {
   const upload = await driver.beginUpload(uuid, gzipped);
   const hash = createHash('sha1');
   let received = 0;
-  const counting = tap((chunk) => { received += chunk.length; });
-  const hashing = tap((chunk) => hash.update(chunk));
+  const counting = tap((chunk) => {
+    received += chunk.length;
+    budget?.received(chunk.length);
+  });
+  const hashing = tap((chunk) => {
+    budget?.content(chunk.length);
+    hash.update(chunk);
+  });
   // The source (the HTTP request) is piped in rather than put in the pipeline: a failure
   // (disk full, bad gzip, duplicate…) must not destroy the request, since that would reset the
   // connection before the client reads the error. Its rest is drained instead. A client that
@@ -45,13 +66,26 @@ export async function streamIntoVolume(driver: VolumeDriver, uuid: string, sourc
     return { bytes, sha1: hash.digest('hex') };
   } catch (e) {
     source.unpipe(counting);
-    source.on('error', () => undefined); // a client that leaves while the rest drains
-    if (!source.destroyed && !source.readableEnded) source.resume();
+    source.on('error', () => undefined); // a client that leaves meanwhile
     await upload.abort();
+    // Only now, just before the answer goes out: drained during the clean-up, the limit could
+    // be reached, and the connection closed, before the client had its answer.
+    drain(source);
     throw uploadError(e, received);
   } finally {
     stopWatching();
   }
+}
+
+/** Reads and drops the rest of `source`, up to DRAIN_LIMIT bytes; then closes it. */
+function drain(source: Readable): void {
+  if (source.destroyed || source.readableEnded) return;
+  let dropped = 0;
+  source.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_LIMIT) source.destroy();
+  });
+  source.resume();
 }
 
 /**

@@ -10,6 +10,7 @@ import type { VolumeDriver } from '../storage/volumes/driver.js';
 import { quotaError } from '../storage/volumes/store.js';
 import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import { streamIntoVolume } from './ingest.js';
+import { UploadBudgets } from './budget.js';
 import { hashStream } from '../platform/hashing.js';
 
 export interface VolumeFields {
@@ -22,19 +23,36 @@ export interface VolumeFields {
 const TARGETS = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
 /** StratusLab clients assume at most ten simultaneous users of a volume. */
 const MAX_MOUNTS = 10;
+/** The default of max_volume_gib: StratusLab's largest volume. */
+export const DEFAULT_MAX_VOLUME_GIB = 1024;
+
+export interface VolumeServiceOptions {
+  /** The largest volume, in GiB, that create and upload make (max_volume_gib). */
+  maxVolumeGib?: number;
+  clock?: () => Date;
+}
 
 /**
  * The persistent disk service (reference §7). Rights follow §7.1: view/use/attach for the
  * owner, the admin, or anyone when PUBLIC; edit/delete for the owner or the admin. Other
- * users' private volumes do not exist as far as a caller can tell (404, not 403).
+ * users' private volumes do not exist as far as a caller can tell (404, not 403). Viewing and
+ * downloading a PUBLIC volume needs no account at all.
  */
 export class VolumeService {
+  private readonly clock: () => Date;
+  private readonly maxVolumeGib: number;
+  private readonly budgets: UploadBudgets;
+
   constructor(
     private readonly store: VolumeStore,
     private readonly driver: VolumeDriver,
     private readonly quotas: { quotaOf(username: string): Promise<Quota> },
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
+    options: VolumeServiceOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.maxVolumeGib = options.maxVolumeGib ?? DEFAULT_MAX_VOLUME_GIB;
+    this.budgets = new UploadBudgets(this.maxVolumeGib);
+  }
 
   /** The caller's volumes and every PUBLIC one; the admin sees all. Newest first. */
   async list(actor: Principal): Promise<VolumeInfo[]> {
@@ -42,13 +60,17 @@ export class VolumeService {
     return this.infos(rows);
   }
 
-  async get(actor: Principal, uuid: string): Promise<VolumeInfo> {
+  /** One volume; `actor` undefined is an anonymous caller, who sees PUBLIC volumes only. */
+  async get(actor: Principal | undefined, uuid: string): Promise<VolumeInfo> {
     return this.info(await this.viewable(actor, uuid));
   }
 
   /** An empty (sparse) volume of `size` GiB. */
   async create(actor: Principal, req: VolumeFields & { size: unknown }): Promise<VolumeInfo> {
     const size = requireSize(req.size);
+    if (size > this.maxVolumeGib) {
+      throw new StratusError('VOLUME_TOO_LARGE', `a volume of ${size} GiB is larger than this server's limit of ${this.maxVolumeGib} GiB (max_volume_gib)`);
+    }
     const uuid = randomUUID();
     const row = this.newRow(actor.username, uuid, { ...this.fields(req), size_gib: size, bytes: gibToBytes(size), identifier: '', format: 'raw', origin: null });
     await this.driver.createEmpty(uuid, row.bytes);
@@ -58,34 +80,40 @@ export class VolumeService {
 
   /**
    * Stores an uploaded image: gunzip (when `gzipped`), SHA-1 and write happen in one pass over
-   * the stream; the identifier of the inflated content becomes the volume's. Nothing is kept
-   * unless the whole stream arrived and the content is new.
+   * the stream; the identifier of the inflated content becomes the volume's. The upload is
+   * counted against max_volume_gib and the owner's GiB quota while it streams, and stopped at
+   * the chunk that passes either. Nothing is kept unless the whole stream arrived, fits, and
+   * the content is new.
    */
   async upload(actor: Principal, source: Readable, req: VolumeFields & { gzipped: boolean }): Promise<VolumeInfo> {
     const fields = this.fields({ type: 'DATA_IMAGE_RAW_READONLY', ...req });
     const quota = await this.quotas.quotaOf(actor.username);
-    if (quota.volumes !== null) {
-      // Refused before any byte is stored; the size is checked once it is known.
-      const refused = quotaError(actor.username, await this.store.usage(actor.username), quota);
-      if (refused) throw refused;
+    const use = quota.volumes !== null || quota.gib !== null ? await this.store.usage(actor.username) : { n: 0, gib: 0 };
+    // Refused before any byte is stored when no volume, or not one GiB, is left.
+    const refused = quotaError(actor.username, use, quota);
+    if (refused) throw refused;
+    const budget = this.budgets.open(actor.username, use, quota);
+    try {
+      const uuid = randomUUID();
+      const result = await streamIntoVolume(this.driver, uuid, source, req.gzipped, budget);
+      const identifier = identifierFromSha1(result.sha1);
+      const row = await this.orDelete(uuid, async () => {
+        const existing = await this.store.findByIdentifier(identifier);
+        if (existing) {
+          // Name the existing volume only to someone allowed to see it.
+          const visible = actor.admin || existing.owner === actor.username || existing.visibility === 'PUBLIC';
+          throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', {
+            hint: visible ? `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` : `A volume with identifier ${identifier} exists already.`,
+          });
+        }
+        const r = this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null });
+        await this.store.insertWithinQuota(r, quota);
+        return r;
+      });
+      return await this.info(row);
+    } finally {
+      budget.close();
     }
-    const uuid = randomUUID();
-    const result = await streamIntoVolume(this.driver, uuid, source, req.gzipped);
-    const identifier = identifierFromSha1(result.sha1);
-    const row = await this.orDelete(uuid, async () => {
-      const existing = await this.store.findByIdentifier(identifier);
-      if (existing) {
-        // Name the existing volume only to someone allowed to see it.
-        const visible = actor.admin || existing.owner === actor.username || existing.visibility === 'PUBLIC';
-        throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', {
-          hint: visible ? `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` : `A volume with identifier ${identifier} exists already.`,
-        });
-      }
-      const r = this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null });
-      await this.store.insertWithinQuota(r, quota);
-      return r;
-    });
-    return this.info(row);
   }
 
   /** Tag, visibility and type: the owner or the admin only. */
@@ -100,16 +128,14 @@ export class VolumeService {
     return this.info({ ...row, ...changes });
   }
 
-  /** Deletes a volume, refusing while it is attached or has snapshots. */
+  /**
+   * Deletes a volume, refusing while it is attached or has snapshots. The check and the
+   * deletion are one transaction, so a racing delete, mount or snapshot cannot also win.
+   */
   async delete(actor: Principal, uuid: string): Promise<string> {
     const row = await this.editable(actor, uuid);
-    const { snapshots, mounts } = await this.store.counts([row.uuid]);
-    if ((mounts.get(row.uuid) ?? 0) > 0) throw new StratusError('VOLUME_IN_USE', `disk (${row.uuid}) is in use and can't be deleted`);
-    if ((snapshots.get(row.uuid) ?? 0) > 0) {
-      throw new StratusError('VOLUME_IN_USE', `disk (${row.uuid}) has ${snapshots.get(row.uuid)} copy-on-write snapshots and can't be deleted`, { hint: 'Delete or rebase its snapshots first.' });
-    }
     // Row first: a crash in between leaves a file the start-up sweep removes, never a row without data.
-    await this.store.remove(row.uuid);
+    await this.store.removeUnused(row.uuid);
     await this.driver.delete(row.uuid);
     return row.uuid;
   }
@@ -134,8 +160,8 @@ export class VolumeService {
     return this.rebaseOf(actor, await this.editable(actor, uuid));
   }
 
-  /** The gzipped content of a volume the caller may use. */
-  async download(actor: Principal, uuid: string): ReturnType<VolumeDriver['gzipped']> {
+  /** The gzipped content of a volume the caller (or, when PUBLIC, anyone) may use. */
+  async download(actor: Principal | undefined, uuid: string): ReturnType<VolumeDriver['gzipped']> {
     const row = await this.viewable(actor, uuid);
     return this.driver.gzipped(row.uuid);
   }
@@ -149,15 +175,15 @@ export class VolumeService {
   async mount(actor: Principal, uuid: string, req: { node: string; vmId: string; registerOnly?: boolean }): Promise<MountInfo> {
     const row = await this.viewable(actor, uuid);
     if (!req.node || !req.vmId) throw new StratusError('USAGE', 'a mount needs node and vm_id');
-    const existing = await this.store.mounts(row.uuid);
     const id = `${row.uuid}_${req.vmId}`;
-    if (existing.some((m) => m.id === id)) throw new StratusError('VOLUME_IN_USE', `disk ${row.uuid} is already mounted in VM ${req.vmId}`);
-    if (existing.length >= MAX_MOUNTS) throw new StratusError('VOLUME_IN_USE', `DISK ${row.uuid}: Disk not available (${existing.length}/${MAX_MOUNTS} mounts)`);
-    const used = new Set(existing.map((m) => m.target));
-    const target = req.registerOnly ? 'static' : TARGETS.find((t) => !used.has(t));
-    if (!target) throw new StratusError('VOLUME_IN_USE', 'no free devices available');
-    const m = { id, volume: row.uuid, vm_id: req.vmId, node: req.node, target, created: formatUtc(this.clock()) };
-    await this.store.insertMount(m);
+    const m = await this.store.insertMount(row.uuid, (existing) => {
+      if (existing.some((x) => x.id === id)) throw new StratusError('VOLUME_IN_USE', `disk ${row.uuid} is already mounted in VM ${req.vmId}`);
+      if (existing.length >= MAX_MOUNTS) throw new StratusError('VOLUME_IN_USE', `DISK ${row.uuid}: Disk not available (${existing.length}/${MAX_MOUNTS} mounts)`);
+      const used = new Set(existing.map((x) => x.target));
+      const target = req.registerOnly ? 'static' : TARGETS.find((t) => !used.has(t));
+      if (!target) throw new StratusError('VOLUME_IN_USE', 'no free devices available');
+      return { id, volume: row.uuid, vm_id: req.vmId, node: req.node, target, created: formatUtc(this.clock()) };
+    });
     return mountInfo(m);
   }
 
@@ -183,10 +209,14 @@ export class VolumeService {
     return { temporary, orphans, missing };
   }
 
-  private async viewable(actor: Principal, uuid: string): Promise<VolumeRow> {
+  /** `uuid`'s row if `actor` (undefined: anonymous) may view it; others' private volumes do not exist. */
+  private async viewable(actor: Principal | undefined, uuid: string): Promise<VolumeRow> {
     const row = await this.store.get(requireUuid(uuid));
-    if (!row || !(actor.admin || row.owner === actor.username || row.visibility === 'PUBLIC')) {
-      throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid.toLowerCase()}`);
+    if (!row || !(row.visibility === 'PUBLIC' || (actor && (actor.admin || row.owner === actor.username)))) {
+      // Anonymous callers get the same answer for private and absent volumes, with a pointer to credentials.
+      throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid.toLowerCase()}`, actor ? {} : {
+        hint: 'Only PUBLIC volumes can be read without an account; give the owner\'s username and password for a private one.',
+      });
     }
     return row;
   }

@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { after } from 'node:test';
 
 /** One request as the server saw it. */
@@ -13,6 +14,12 @@ export interface SeenRequest {
 
 export interface Route {
   body: Buffer;
+  /**
+   * Instead of `body`: content made as it is sent (a decompression bomb need not exist
+   * whole), with no Range support; `length` is announced as Content-Length when given.
+   */
+  stream?: () => AsyncIterable<Buffer>;
+  length?: number;
   etag?: string;
   /** On the first request only: send this many bytes, then stall with the connection open. */
   stallAfter?: number;
@@ -29,6 +36,8 @@ export interface FileServer {
   url: string;
   port: number;
   requests: SeenRequest[];
+  /** Body bytes sent for `path` so far, over every request. */
+  sentFor(path: string): number;
   serve(path: string, route: Route): void;
   proxy(prefix: string, target: string, opts?: { stallAfter?: number }): void;
   close(): Promise<void>;
@@ -38,6 +47,7 @@ export async function startFileServer(): Promise<FileServer> {
   const routes = new Map<string, Route & { served: number }>();
   const proxies: Array<{ prefix: string; target: string; stallAfter?: number; served: number }> = [];
   const requests: SeenRequest[] = [];
+  const sent = new Map<string, number>();
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -52,6 +62,7 @@ export async function startFileServer(): Promise<FileServer> {
       return;
     }
     const first = route.served++ === 0;
+    if (route.stream) return sendStream(res, route, seen, (n) => sent.set(path, (sent.get(path) ?? 0) + n));
     const size = route.body.length;
     const headers: Record<string, string> = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream', ...(route.etag ? { etag: route.etag } : {}) };
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -67,6 +78,7 @@ export async function startFileServer(): Promise<FileServer> {
       res.write(route.body.subarray(start, route.dropAfter), () => res.destroy());
       return;
     }
+    sent.set(path, (sent.get(path) ?? 0) + size - start);
     res.end(route.body.subarray(start));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -80,10 +92,22 @@ export async function startFileServer(): Promise<FileServer> {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    sentFor: (path) => sent.get(path) ?? 0,
     serve: (path, route) => { routes.set(path, { ...route, served: 0 }); },
     proxy: (prefix, target, opts = {}) => { proxies.push({ prefix, target, served: 0, ...opts }); },
     close,
   };
+}
+
+/** Sends a made-up body with backpressure, counting what was written; stops when the client leaves. */
+function sendStream(res: ServerResponse, route: Route, seen: SeenRequest, count: (n: number) => void): void {
+  seen.status = 200;
+  res.writeHead(200, { 'content-type': 'application/octet-stream', ...(route.length !== undefined ? { 'content-length': String(route.length) } : {}) });
+  const body = Readable.from((route.stream as () => AsyncIterable<Buffer>)(), { objectMode: false });
+  body.on('data', (chunk: Buffer) => count(chunk.length));
+  res.on('close', () => body.destroy());
+  body.on('error', () => res.destroy());
+  body.pipe(res);
 }
 
 function forward(req: IncomingMessage, res: ServerResponse, proxy: { target: string; stallAfter?: number; served: number }, seen: SeenRequest): void {

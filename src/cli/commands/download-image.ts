@@ -11,7 +11,7 @@ import type { Credentials } from '../../client/pdisk-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
 import type { Context } from '../program.js';
 import { printAction, printInfo, printStep, printWarning } from '../output.js';
-import { addPdiskOptions, pdiskCredentials, pdiskUrl } from '../pdisk.js';
+import { addPdiskOptions, optionalPdiskCredentials, pdiskUrl } from '../pdisk.js';
 import type { PdiskOptionValues } from '../pdisk.js';
 import { fetchEntries, marketplaceOption, marketplaceUrl } from '../marketplace.js';
 import { PartFiles } from '../transfer/part.js';
@@ -115,7 +115,13 @@ function trustedEntries(ctx: Context, docs: Document[], what: string): Entry[] {
 function expectedOf(entry: Entry): Expected {
   const sha1 = sha1Of(entry);
   if (!sha1) throw new StratusError('METADATA_INVALID', `the metadata of ${entry.identifier} has no single SHA-1 checksum to check the download against`);
-  return { identifier: entry.identifier, sha1, ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}) };
+  // slreq:bytes bounds what the download may write (the schema requires it; other schema findings are only warnings here).
+  if (entry.bytes === undefined) {
+    throw new StratusError('METADATA_INVALID', `the metadata of ${entry.identifier} gives no size (slreq:bytes), so the download could not be bounded`, {
+      hint: 'Nothing was downloaded. Ask the endorser to publish an entry with slreq:bytes.',
+    });
+  }
+  return { identifier: entry.identifier, sha1, bytes: entry.bytes };
 }
 
 /** Every entry's locations, once each; the one a previous run was downloading from comes first. */
@@ -130,12 +136,12 @@ function fail(ctx: Context, failures: string[], location: string, reason: string
   failures.push(`${location}: ${reason}`);
 }
 
-/** The account for pdisk locations, asked for (or prompted) once per server. */
-function credentialCache(ctx: Context, o: PdiskOptionValues): (endpoint: string) => Promise<Credentials> {
-  const known = new Map<string, Promise<Credentials>>();
+/** The account for pdisk locations, asked for (or prompted) once per server; none when no username is configured. */
+function credentialCache(ctx: Context, o: PdiskOptionValues): (endpoint: string) => Promise<Credentials | undefined> {
+  const known = new Map<string, Promise<Credentials | undefined>>();
   return (endpoint) => {
     let c = known.get(endpoint);
-    if (!c) known.set(endpoint, c = pdiskCredentials(ctx, o, endpoint));
+    if (!c) known.set(endpoint, c = optionalPdiskCredentials(ctx, o, endpoint));
     return c;
   };
 }

@@ -20,10 +20,11 @@ export interface Source {
 
 /**
  * The Source for a location: `pdisk:host:port:uuid` and pdisk URLs go through the disk
- * service API with the user's account; other http(s) URLs get a plain GET. `credentialsFor`
- * is only called for pdisk locations, so a user without an account can still use web mirrors.
+ * service API with the user's account, or anonymously when `credentialsFor` gives none (a
+ * PUBLIC volume needs no account); other http(s) URLs get a plain GET. `credentialsFor` is
+ * only called for pdisk locations.
  */
-export function sourceFor(location: string, pdiskEndpointFor: (endpoint: string) => string, credentialsFor: (endpoint: string) => Promise<Credentials>): Source | string {
+export function sourceFor(location: string, pdiskEndpointFor: (endpoint: string) => string, credentialsFor: (endpoint: string) => Promise<Credentials | undefined>): Source | string {
   const pdisk = parsePdiskLocation(location);
   if (pdisk) {
     const endpoint = pdiskEndpointFor(pdisk.endpoint);
@@ -32,7 +33,7 @@ export function sourceFor(location: string, pdiskEndpointFor: (endpoint: string)
       open: async (start, validator) => idle(await new PdiskClient(endpoint, await credentialsFor(endpoint)).download(pdisk.uuid, start, validator)),
       failure: async (res) => {
         const e = await responseError(res, endpoint);
-        return e.code === 'AUTH_REQUIRED' ? `${e.message} (${e.hint})` : e.message;
+        return e.code === 'AUTH_REQUIRED' || e.code === 'VOLUME_NOT_FOUND' ? `${e.message} (${e.hint})` : e.message;
       },
     };
   }

@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isStratusError } from '../../domain/errors.js';
 import { identifierFromSha1 } from '../../domain/identifier.js';
+import { compressedBound } from '../../domain/volume.js';
 import { SparseFileWriter } from '../../platform/sparse-writer.js';
 import type { Progress } from '../../platform/progress.js';
 import { removeOnExit } from './cleanup.js';
@@ -14,11 +15,16 @@ import { decompressor, isCorruptData, sniffCompression } from './decompress.js';
 import type { Source } from './locations.js';
 import type { PartFiles, PartState } from './part.js';
 
-/** What the metadata promises about the decompressed image. */
+/**
+ * What the metadata promises about the decompressed image. `bytes` (slreq:bytes) is also the
+ * download's budget: no more than that is written decompressed, and no more than
+ * compressedBound(bytes) is taken from the location, so a location serving a decompression
+ * bomb or an endless stream fills neither the disk nor the .part file.
+ */
 export interface Expected {
   identifier: string;
   sha1: string;
-  bytes?: number;
+  bytes: number;
 }
 
 /**
@@ -43,6 +49,11 @@ interface Attempt {
 class NetworkError extends Error {}
 class MismatchError extends Error {}
 
+/** More than the entry's size: a decompression bomb, an endless stream, or simply not this image. */
+function oversize(what: string, limit: number): MismatchError {
+  return new MismatchError(`refused: the location gave more than the ${limit} bytes ${what} may take (from slreq:bytes in the metadata); the download was stopped and nothing was kept`);
+}
+
 /**
  * Downloads from one location: resumes from .part when it holds a prefix from this location,
  * and streams raw bytes → .part (append) → decompressor → SHA-1 and byte count → sparse temp
@@ -64,6 +75,12 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   const { res, start } = opened;
 
   const length = Number(res.headers['content-length'] ?? NaN);
+  const rawLimit = compressedBound(expected.bytes);
+  if (Number.isFinite(length) && start + length > rawLimit) {
+    res.destroy();
+    files.remove();
+    return { ok: false, kind: 'mismatch', reason: `${oversize('the download', rawLimit).message} (it announced ${start + length} bytes)`, progressed: false };
+  }
   const partState: PartState = {
     identifier: expected.identifier, location: source.location, bytes: start,
     ...header(res, 'etag', 'etag'), ...header(res, 'last-modified', 'lastModified'),
@@ -77,7 +94,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   const verifier = new Verifier(expected.bytes);
   let raw = 0;
   let saved = Date.now();
-  const chunks = rawChunks(files.part, start, res, part, Number.isFinite(length) ? length : undefined, (n, written) => {
+  const chunks = rawChunks(files.part, start, res, part, Number.isFinite(length) ? length : undefined, rawLimit, (n, written) => {
     bar.update(raw += n);
     // Keeps .part.json's count roughly current; resuming trusts the .part file's size.
     if (written !== undefined && Date.now() - saved >= 1000) {
@@ -113,7 +130,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   }
   if (!failure) {
     const sha1 = verifier.sha1();
-    if (sameHex(expected.sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && (expected.bytes ?? verifier.bytes) === verifier.bytes) {
+    if (sameHex(expected.sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && expected.bytes === verifier.bytes) {
       chmodSync(a.temp, 0o644);
       renameSync(a.temp, a.output);
       files.remove();
@@ -123,7 +140,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
     files.remove();
     failure = {
       ok: false, kind: 'mismatch', progressed: true,
-      reason: `checksum mismatch: expected SHA-1 ${expected.sha1} and ${expected.bytes ?? '?'} bytes, got ${sha1} and ${verifier.bytes} bytes`,
+      reason: `checksum mismatch: expected SHA-1 ${expected.sha1} and ${expected.bytes} bytes, got ${sha1} and ${verifier.bytes} bytes`,
     };
   }
   return failure.kind === 'mismatch' && start > 0 && mayRetry ? 'again' : failure;
@@ -166,10 +183,11 @@ async function openAt(a: Attempt, mayRetry: boolean): Promise<{ res: IncomingMes
 
 /**
  * The raw bytes: first the `start` bytes already in .part, then the response, each chunk
- * appended to .part before it is passed on. Only failures of the response itself become
- * NetworkErrors; a response shorter than its Content-Length is one too.
+ * appended to .part before it is passed on, unless it would take .part past `limit`. Only
+ * failures of the response itself become NetworkErrors; a response shorter than its
+ * Content-Length is one too.
  */
-async function* rawChunks(partPath: string, start: number, res: IncomingMessage, part: FileHandle, length: number | undefined,
+async function* rawChunks(partPath: string, start: number, res: IncomingMessage, part: FileHandle, length: number | undefined, limit: number,
   onChunk: (n: number, written?: number) => void): AsyncGenerator<Buffer, void, undefined> {
   if (start > 0) {
     for await (const c of createReadStream(partPath, { start: 0, end: start - 1, highWaterMark: 1024 * 1024 })) {
@@ -188,6 +206,7 @@ async function* rawChunks(partPath: string, start: number, res: IncomingMessage,
         throw new NetworkError(`connection lost after ${start + received} bytes: ${(e as Error).message}`);
       }
       if (next.done) break;
+      if (start + received + next.value.length > limit) throw oversize('the download', limit);
       for (let off = 0; off < next.value.length;) off += (await part.write(next.value, off)).bytesWritten;
       received += next.value.length;
       onChunk(next.value.length, start + received);
@@ -199,18 +218,18 @@ async function* rawChunks(partPath: string, start: number, res: IncomingMessage,
   }
 }
 
-/** SHA-1 and byte count of the decompressed content; stops early when it grows past the promised size. */
+/** SHA-1 and byte count of the decompressed content; stops at the chunk that passes the promised size. */
 class Verifier extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha1');
 
-  constructor(private readonly limit: number | undefined) {
+  constructor(private readonly limit: number) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    if (this.limit !== undefined && this.bytes > this.limit) return cb(new MismatchError(`checksum mismatch: more than the ${this.limit} bytes the metadata gives`));
+    if (this.bytes > this.limit) return cb(oversize('the decompressed image', this.limit));
     this.hash.update(chunk);
     cb(null, chunk);
   }

@@ -73,7 +73,8 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
       const contentPath = tmp(`${uuid}.raw`);
       const gzPath = tmp(`${uuid}.gz`);
       const content = new SparseFileWriter(contentPath, durable, 'the volume store');
-      const compressed = withCompressed ? createWriteStream(gzPath, { flags: 'wx', mode: 0o600 }) : undefined;
+      // Written like the content: synced in the background as it grows, and fully before it finishes.
+      const compressed = withCompressed ? new SparseFileWriter(gzPath, durable, 'the volume store') : undefined;
       const cleanup = async (): Promise<void> => {
         // Both streams open their file asynchronously: wait until they are closed, or an
         // open still in flight would create the file again after it was removed.
@@ -87,7 +88,6 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
         async commit() {
           try {
             if (compressed) {
-              if (durable) await syncFile(gzPath);
               // gzipped() remakes a copy older than the content. The content's last write (its
               // final truncate) usually comes after the copy's, so date the copy after it.
               const written = (await stat(contentPath)).mtimeMs;
@@ -202,15 +202,6 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
 
 async function fileSize(path: string): Promise<number> {
   return (await stat(path)).size;
-}
-
-async function syncFile(path: string): Promise<void> {
-  const h = await open(path, 'r+');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
 }
 
 /** Destroys a stream and resolves once it has closed (its file descriptor released). */

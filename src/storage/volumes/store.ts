@@ -65,11 +65,15 @@ export class VolumeStore {
 
   /**
    * Inserts a volume if the owner stays within quota, in one transaction so that two
-   * concurrent requests cannot both squeeze under the limit.
+   * concurrent requests cannot both squeeze under the limit. A snapshot's origin is locked and
+   * must still exist, so that a snapshot and the deletion of its origin cannot both succeed.
    */
   async insertWithinQuota(row: Insertable<VolumesTable>, quota: Quota): Promise<void> {
     await this.database.db.transaction().execute(async (trx) => {
       if (this.database.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${'quota/' + row.owner}))`.execute(trx);
+      if (row.origin && !(await this.lockRow(trx, row.origin))) {
+        throw new StratusError('VOLUME_NOT_FOUND', `no volume ${row.origin}: it was deleted while the snapshot was being made`);
+      }
       if (quota.gib !== null || quota.volumes !== null) {
         const refused = quotaError(row.owner, await this.usage(row.owner, trx), quota, row.size_gib);
         if (refused) throw refused;
@@ -89,11 +93,48 @@ export class VolumeStore {
     await this.database.db.updateTable('volumes').set(fields).where('uuid', '=', uuid).execute();
   }
 
-  async remove(uuid: string): Promise<void> {
+  /**
+   * Deletes a volume that is not mounted and has no snapshots, checking and deleting in one
+   * transaction with the row locked, so that of two racing deletes, or a delete racing a mount
+   * or a snapshot, exactly one wins. Throws VOLUME_NOT_FOUND when the row is gone and
+   * VOLUME_IN_USE when it is still used.
+   */
+  async removeUnused(uuid: string): Promise<void> {
     await this.database.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('mounts').where('volume', '=', uuid).execute();
+      if (!(await this.lockRow(trx, uuid))) throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid}`);
+      const mounts = await trx.selectFrom('mounts').select((eb) => eb.fn.countAll<number>().as('n')).where('volume', '=', uuid).executeTakeFirst();
+      if (Number(mounts?.n ?? 0) > 0) throw new StratusError('VOLUME_IN_USE', `disk (${uuid}) is in use and can't be deleted`);
+      const snaps = await trx.selectFrom('volumes').select((eb) => eb.fn.countAll<number>().as('n')).where('origin', '=', uuid).executeTakeFirst();
+      const n = Number(snaps?.n ?? 0);
+      if (n > 0) {
+        throw new StratusError('VOLUME_IN_USE', `disk (${uuid}) has ${n} copy-on-write snapshots and can't be deleted`, { hint: 'Delete or rebase its snapshots first.' });
+      }
       await trx.deleteFrom('volumes').where('uuid', '=', uuid).execute();
     });
+  }
+
+  /**
+   * Records a mount chosen by `choose` from the volume's current mounts, in one transaction
+   * with the volume's row locked: a mount cannot slip in after a delete checked for mounts,
+   * and two mounts cannot take the same device. Throws VOLUME_NOT_FOUND when the row is gone.
+   */
+  async insertMount(uuid: string, choose: (existing: MountRow[]) => Insertable<MountsTable>): Promise<MountRow> {
+    return this.database.db.transaction().execute(async (trx) => {
+      if (!(await this.lockRow(trx, uuid))) throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid}`);
+      const row = choose(await trx.selectFrom('mounts').selectAll().where('volume', '=', uuid).orderBy('created').execute());
+      await trx.insertInto('mounts').values(row).execute();
+      return row as MountRow;
+    });
+  }
+
+  /**
+   * Locks a volume's row for the rest of the transaction (PostgreSQL: FOR UPDATE; SQLite runs
+   * one transaction at a time on the server's connection), and says whether it exists.
+   */
+  private async lockRow(trx: Kysely<Tables>, uuid: string): Promise<boolean> {
+    let q = trx.selectFrom('volumes').select('uuid').where('uuid', '=', uuid);
+    if (this.database.dialect === 'postgres') q = q.forUpdate();
+    return (await q.executeTakeFirst()) !== undefined;
   }
 
   /** Snapshots per origin and mounts per volume, for the `count` field. */
@@ -110,10 +151,6 @@ export class VolumeStore {
 
   mounts(uuid: string): Promise<MountRow[]> {
     return this.database.db.selectFrom('mounts').selectAll().where('volume', '=', uuid).orderBy('created').execute();
-  }
-
-  async insertMount(row: Insertable<MountsTable>): Promise<void> {
-    await this.database.db.insertInto('mounts').values(row).execute();
   }
 
   async removeMount(id: string): Promise<boolean> {
