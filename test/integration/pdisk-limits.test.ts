@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -47,7 +47,10 @@ interface Sent {
 
 /**
  * POSTs a streamed body as a well-behaved client does (PdiskClient, curl): it reads the answer
- * while sending, and stops sending when an error answer comes.
+ * while sending, and stops sending when an error answer comes. Like them it keeps the
+ * connection alive: a client that asks for `Connection: close` (Node's agent: false) has the
+ * connection closed right after the answer, and under load its next write could meet the reset
+ * before it had read the answer (regression: the bzip2 test failed with EPIPE).
  */
 function streamUpload(who: Credentials, chunks: AsyncIterable<Buffer>, contentType = 'application/gzip'): Promise<Sent> {
   const t0 = performance.now();
@@ -56,7 +59,7 @@ function streamUpload(who: Credentials, chunks: AsyncIterable<Buffer>, contentTy
     const body = Readable.from(chunks, { objectMode: false });
     body.on('data', (c: Buffer) => { sent += c.length; });
     const req = httpRequest(`${server.url}/pswd/disks/`, {
-      method: 'POST', agent: false,
+      method: 'POST', agent: new Agent({ keepAlive: true, maxSockets: 1 }),
       headers: { authorization: basic(who), 'content-type': contentType, accept: 'application/json' },
     }, (res) => {
       if ((res.statusCode ?? 0) >= 400) {
