@@ -1,45 +1,53 @@
 import type { EntryDetail, EntryStatusName, EntrySummary, SignatureInfo } from '../domain/wire.js';
+import { ENTRY_FIELDS, isValueField, wireName } from '../domain/entry-fields.js';
+import type { EntryFields, ListedValues, UnlistedValues } from '../domain/entry-fields.js';
 import { isStratusError } from '../domain/errors.js';
 import { parseXml } from '../metadata/xml/parse.js';
 import { extensionElements, readEntry } from '../metadata/entry/entry.js';
+import type { Entry } from '../metadata/entry/entry.js';
 import { serializeElement } from '../metadata/xml/serialize.js';
 import { verifySignature } from '../metadata/dsig/verify.js';
 import { endorserInconsistencies } from '../metadata/validate/validate.js';
 import type { EntryRow } from '../storage/entries.js';
 
-/** The listing view of a stored row. */
-export function toSummary(row: EntryRow, status: EntryStatusName): EntrySummary {
+/** The listing view of a stored row: its key and provenance, and every field with a column. */
+export function toSummary(row: EntryRow, status: EntryStatusName, fields: EntryFields = ENTRY_FIELDS): EntrySummary {
+  const columns = row as unknown as Record<string, unknown>;
+  const summary: Record<string, unknown> = {};
+  for (const f of fields) {
+    if (f.column === undefined || !isValueField(f)) continue;
+    const v = columns[f.column];
+    summary[wireName(f)] = f.cardinality === 'many' ? JSON.parse(String(v ?? '[]')) as unknown[]
+      : v === null || v === undefined ? null : f.type === 'integer' ? Number(v) : v;
+  }
   return {
+    ...(summary as unknown as ListedValues),
     identifier: row.identifier,
     email: row.email,
     created: row.created,
     status,
-    os: row.os,
-    osVersion: row.os_version,
-    osArch: row.os_arch,
-    kind: row.kind,
-    type: row.type,
-    title: row.title,
-    description: row.description,
-    alternative: row.alternative,
-    creator: row.creator,
-    version: row.version,
-    format: row.format,
-    bytes: row.bytes === null ? null : Number(row.bytes),
-    valid: row.valid,
-    deprecated: row.deprecated,
     location: row.location,
-    locations: JSON.parse(row.locations) as string[],
     subject: row.subject,
     issuer: row.issuer,
     path: `/metadata/${row.identifier}/${row.email}/${row.created}`,
   };
 }
 
+/** The values of the fields that have no column, read from the entry's XML. */
+function unlisted(e: Entry, fields: EntryFields): UnlistedValues {
+  const values = e as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    if (f.column !== undefined || !isValueField(f)) continue;
+    out[wireName(f)] = values[f.name] ?? (f.cardinality === 'many' ? [] : null);
+  }
+  return out as unknown as UnlistedValues;
+}
+
 /** The full view of a stored row: every field, and the signature checked again now. */
-export function toDetail(row: EntryRow, status: EntryStatusName): EntryDetail {
+export function toDetail(row: EntryRow, status: EntryStatusName, fields: EntryFields = ENTRY_FIELDS): EntryDetail {
   const doc = parseXml(row.xml, { source: 'stored entry', maxBytes: Number.MAX_SAFE_INTEGER });
-  const e = readEntry(doc);
+  const e = readEntry(doc, fields);
   let signature: SignatureInfo;
   try {
     const v = verifySignature(doc);
@@ -61,17 +69,9 @@ export function toDetail(row: EntryRow, status: EntryStatusName): EntryDetail {
     signature = { valid: false, reason: err.message };
   }
   return {
-    ...toSummary(row, status),
+    ...toSummary(row, status, fields),
+    ...unlisted(e, fields),
     checksums: e.checksums,
-    hypervisor: e.hypervisor ?? null,
-    disksBus: e.disksBus ?? null,
-    publisher: e.publisher ?? null,
-    serialNumber: e.serialNumber ?? null,
-    compression: e.compression ?? null,
-    metadataCreated: e.created ?? null,
-    inboundPorts: e.inboundPorts,
-    outboundPorts: e.outboundPorts,
-    icmp: e.icmp,
     extensions: extensionElements(doc).map(serializeElement),
     signature,
   };

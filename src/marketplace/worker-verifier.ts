@@ -2,6 +2,14 @@ import { Worker } from 'node:worker_threads';
 import { StratusError } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { TrustSettings, UploadVerifier, VerifiedUpload } from './verifier.js';
+import type { EntryFields } from '../domain/entry-fields.js';
+
+/** What each worker gets, as plain data (it crosses to the thread by structured clone). */
+export interface WorkerSettings {
+  maxBytes?: number;
+  trust?: TrustSettings;
+  fields?: EntryFields;
+}
 
 interface Pending {
   resolve: (v: VerifiedUpload) => void;
@@ -17,7 +25,7 @@ interface Slot {
  * A pool of verify-worker threads. Each upload goes to the worker with the fewest uploads in
  * flight; a worker that dies fails its pending uploads and is replaced.
  */
-export function workerVerifier(threads: number, settings: { maxBytes?: number; trust?: TrustSettings }): UploadVerifier {
+export function workerVerifier(threads: number, settings: WorkerSettings): UploadVerifier {
   let nextId = 0;
   let closed = false;
   const spawnSlot = (): Slot => {

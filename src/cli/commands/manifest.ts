@@ -31,7 +31,7 @@ export default async function main(argv: string[]): Promise<number> {
     .action(async (idOrUrl: string, o: { marketplaceEndpoint?: string; element: string }) => {
       const ctx = contextOf(program);
       const client = new MarketplaceClient(marketplaceUrl(ctx, o));
-      const entry = (await fetchEntries(client, idOrUrl)).map(readEntry)[0];
+      const entry = (await fetchEntries(client, idOrUrl)).map((d) => readEntry(d))[0];
       if (!entry) throw new StratusError('NO_MATCH', `no metadata entry found for ${idOrUrl}`);
       const element = o.element.toLowerCase().replace(/-/g, '');
       const v = value(entry, element);
