@@ -71,7 +71,8 @@ export async function publishImage(req: PublishRequest, events: PipelineEvents):
   const building = req.entry !== undefined && 'draft' in req.entry;
   events.action('Starting image upload');
   events.step('Compressing image');
-  let digests = req.digests ?? await prepareSource(req.source, building ? ALL_DIGESTS : [], events.detail, events.warn);
+  const computed = await prepareSource(req.source, building && !req.digests ? ALL_DIGESTS : [], events.detail, events.warn);
+  let digests = req.digests ?? computed;
   const content = async (): Promise<DigestResult> => (digests ??= await digestSource(req.source, building ? ALL_DIGESTS : ['sha1']));
 
   events.step('Uploading image');
