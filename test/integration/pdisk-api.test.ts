@@ -17,7 +17,7 @@ import { PdiskClient } from '../../src/client/pdisk-client.js';
 import type { Credentials } from '../../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import { isStratusError } from '../../src/domain/errors.js';
-import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
+import { pseudoRandom } from '../conformance/volume-driver.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
