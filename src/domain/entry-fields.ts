@@ -13,8 +13,8 @@
 export type EntryNamespace = 'dcterms' | 'slreq' | 'slterms';
 
 /**
- * - `text`, `date` (yyyy-MM-ddTHH:mm:ssZ; an empty one counts as absent) and `integer`
- *   (digits only) hold the element's trimmed text;
+ * - `text`, `date` (yyyy-MM-ddTHH:mm:ssZ; an empty one is stored as no date) and `integer`
+ *   (digits only; other text reads as absent) hold the element's trimmed text;
  * - `checksum` (slreq:algorithm + slreq:value) and `endorsement` are the structured blocks.
  */
 export type EntryFieldType = 'text' | 'date' | 'integer' | 'checksum' | 'endorsement';
