@@ -100,6 +100,31 @@ export function qualifiedName(f: EntryField): string {
   return `${f.ns}:${f.element}`;
 }
 
+/** A value field as the row and JSON layers carry it: one shape for all, so the per-row loops stay fast. */
+export interface ValueFieldPlan {
+  name: string;
+  wire: string;
+  column: string | undefined;
+  many: boolean;
+  integer: boolean;
+  date: boolean;
+}
+
+const plans = new WeakMap<EntryFields, { listed: ValueFieldPlan[]; unlisted: ValueFieldPlan[] }>();
+
+/** The value fields of a table with a column (`listed`) and without (`unlisted`), worked out once per table. */
+export function valueFieldPlan(fields: EntryFields): { listed: ValueFieldPlan[]; unlisted: ValueFieldPlan[] } {
+  let plan = plans.get(fields);
+  if (!plan) {
+    const all = fields.filter(isValueField).map((f) => ({
+      name: f.name, wire: wireName(f), column: f.column, many: f.cardinality === 'many', integer: f.type === 'integer', date: f.type === 'date',
+    }));
+    plan = { listed: all.filter((f) => f.column !== undefined), unlisted: all.filter((f) => f.column === undefined) };
+    plans.set(fields, plan);
+  }
+  return plan;
+}
+
 // The shapes the table gives each layer, derived from the real table at compile time.
 type Row = (typeof ENTRY_FIELDS)[number];
 type ValueRow = Extract<Row, { type: 'text' | 'date' | 'integer' }>;

@@ -118,7 +118,7 @@ async function placeVolume(req: PublishRequest, contentIdentifier: () => Promise
   const { pdisk } = req;
   if (req.identifier) {
     const existing = await findVolume(pdisk, req.identifier);
-    if (existing) return { volume: await withFields(pdisk, existing, req.volume), created: false };
+    if (existing) return { volume: await withFields(pdisk, existing, req.volume, events), created: false };
   }
   let volume: VolumeInfo;
   try {
@@ -131,7 +131,7 @@ async function placeVolume(req: PublishRequest, contentIdentifier: () => Promise
       throw new StratusError('VOLUME_DUPLICATE', `another account holds a private volume with this image (${identifier})`, { hint: 'Ask its owner to make it PUBLIC, or to delete it, and publish again.' });
     }
     events.warn(`Disk already registered: volume ${existing.uuid} holds this image; using it`);
-    return { volume: await withFields(pdisk, existing, req.volume), created: false };
+    return { volume: await withFields(pdisk, existing, req.volume, events), created: false };
   }
   if (req.identifier && volume.identifier !== req.identifier) {
     await pdisk.delete(volume.uuid);
@@ -157,9 +157,17 @@ async function findVolume(pdisk: PdiskClient, identifier: string): Promise<Volum
   return (await pdisk.list()).find((v) => v.identifier === identifier && v.origin === null);
 }
 
-async function withFields(pdisk: PdiskClient, volume: VolumeInfo, fields: VolumeFields): Promise<VolumeInfo> {
+/** The volume with the fields set where they differ; another account's volume is used as it is. */
+async function withFields(pdisk: PdiskClient, volume: VolumeInfo, fields: VolumeFields, events: PipelineEvents): Promise<VolumeInfo> {
   const differs = (Object.keys(fields) as Array<keyof VolumeFields>).some((k) => fields[k] !== undefined && fields[k] !== volume[k]);
-  return differs ? pdisk.update(volume.uuid, fields) : volume;
+  if (!differs) return volume;
+  try {
+    return await pdisk.update(volume.uuid, fields);
+  } catch (e) {
+    if (!isStratusError(e, 'FORBIDDEN')) throw e;
+    events.warn(`volume ${volume.uuid} belongs to ${volume.owner}: its tag, visibility and type are left as they are`);
+    return volume;
+  }
 }
 
 /** Builds the entry from its draft; written to `keepAt` when asked, as build-metadata would. */

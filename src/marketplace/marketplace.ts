@@ -1,7 +1,7 @@
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
-import { isValueField } from '../domain/entry-fields.js';
-import type { EntryFields, FieldColumns } from '../domain/entry-fields.js';
+import { valueFieldPlan } from '../domain/entry-fields.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import { searchableText } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
 import type { TrustPolicy } from '../metadata/trust.js';
@@ -161,24 +161,18 @@ export function locationKind(locations: string[]): 'pdisk' | 'web' | 'none' {
 /** The row of an entry: its key and provenance, and a column per field that has one. */
 function toRow(e: Entry, key: EntryKey, xml: string, now: string, fields: EntryFields): NewEntryRow {
   const values = e as unknown as Record<string, unknown>;
-  const columns: Record<string, unknown> = {};
-  for (const f of fields) {
-    if (f.column === undefined || !isValueField(f)) continue;
+  const row: Record<string, unknown> = { identifier: key.identifier, email: key.email, created: key.created };
+  for (const f of valueFieldPlan(fields).listed) {
     const v = values[f.name];
     // An empty date is no date: an entry with an empty dcterms:valid has no validity.
-    columns[f.column] = f.cardinality === 'many' ? JSON.stringify(v ?? []) : f.type === 'date' ? v || null : v ?? null;
+    row[f.column as string] = f.many ? JSON.stringify(v ?? []) : f.date ? v || null : v ?? null;
   }
-  return {
-    ...(columns as unknown as FieldColumns),
-    identifier: key.identifier,
-    email: key.email,
-    created: key.created,
-    location: e.locations[0] ?? null,
-    location_kind: locationKind(e.locations),
-    subject: e.endorsement.subject ?? null,
-    issuer: e.endorsement.issuers[0] ?? null,
-    uploaded_at: now,
-    search: searchableText(e, fields),
-    xml,
-  };
+  row.location = e.locations[0] ?? null;
+  row.location_kind = locationKind(e.locations);
+  row.subject = e.endorsement.subject ?? null;
+  row.issuer = e.endorsement.issuers[0] ?? null;
+  row.uploaded_at = now;
+  row.search = searchableText(e, fields);
+  row.xml = xml;
+  return row as unknown as NewEntryRow;
 }

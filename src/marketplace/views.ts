@@ -1,10 +1,9 @@
 import type { EntryDetail, EntryStatusName, EntrySummary, SignatureInfo } from '../domain/wire.js';
-import { ENTRY_FIELDS, isValueField, wireName } from '../domain/entry-fields.js';
-import type { EntryFields, ListedValues, UnlistedValues } from '../domain/entry-fields.js';
+import { ENTRY_FIELDS, valueFieldPlan } from '../domain/entry-fields.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import { isStratusError } from '../domain/errors.js';
 import { parseXml } from '../metadata/xml/parse.js';
 import { extensionElements, readEntry } from '../metadata/entry/entry.js';
-import type { Entry } from '../metadata/entry/entry.js';
 import { serializeElement } from '../metadata/xml/serialize.js';
 import { verifySignature } from '../metadata/dsig/verify.js';
 import { endorserInconsistencies } from '../metadata/validate/validate.js';
@@ -13,35 +12,17 @@ import type { EntryRow } from '../storage/entries.js';
 /** The listing view of a stored row: its key and provenance, and every field with a column. */
 export function toSummary(row: EntryRow, status: EntryStatusName, fields: EntryFields = ENTRY_FIELDS): EntrySummary {
   const columns = row as unknown as Record<string, unknown>;
-  const summary: Record<string, unknown> = {};
-  for (const f of fields) {
-    if (f.column === undefined || !isValueField(f)) continue;
-    const v = columns[f.column];
-    summary[wireName(f)] = f.cardinality === 'many' ? JSON.parse(String(v ?? '[]')) as unknown[]
-      : v === null || v === undefined ? null : f.type === 'integer' ? Number(v) : v;
+  // Filled in place rather than spread together: a listing makes this object for every row.
+  const summary: Record<string, unknown> = { identifier: row.identifier, email: row.email, created: row.created, status };
+  for (const f of valueFieldPlan(fields).listed) {
+    const v = columns[f.column as string];
+    summary[f.wire] = f.many ? JSON.parse(String(v ?? '[]')) as unknown[] : v === null || v === undefined ? null : f.integer ? Number(v) : v;
   }
-  return {
-    ...(summary as unknown as ListedValues),
-    identifier: row.identifier,
-    email: row.email,
-    created: row.created,
-    status,
-    location: row.location,
-    subject: row.subject,
-    issuer: row.issuer,
-    path: `/metadata/${row.identifier}/${row.email}/${row.created}`,
-  };
-}
-
-/** The values of the fields that have no column, read from the entry's XML. */
-function unlisted(e: Entry, fields: EntryFields): UnlistedValues {
-  const values = e as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of fields) {
-    if (f.column !== undefined || !isValueField(f)) continue;
-    out[wireName(f)] = values[f.name] ?? (f.cardinality === 'many' ? [] : null);
-  }
-  return out as unknown as UnlistedValues;
+  summary.location = row.location;
+  summary.subject = row.subject;
+  summary.issuer = row.issuer;
+  summary.path = `/metadata/${row.identifier}/${row.email}/${row.created}`;
+  return summary as unknown as EntrySummary;
 }
 
 /** The full view of a stored row: every field, and the signature checked again now. */
@@ -68,13 +49,13 @@ export function toDetail(row: EntryRow, status: EntryStatusName, fields: EntryFi
     if (!isStratusError(err)) throw err;
     signature = { valid: false, reason: err.message };
   }
-  return {
-    ...toSummary(row, status, fields),
-    ...unlisted(e, fields),
-    checksums: e.checksums,
-    extensions: extensionElements(doc).map(serializeElement),
-    signature,
-  };
+  const detail = toSummary(row, status, fields) as unknown as Record<string, unknown>;
+  const values = e as unknown as Record<string, unknown>;
+  for (const f of valueFieldPlan(fields).unlisted) detail[f.wire] = values[f.name] ?? (f.many ? [] : null);
+  detail.checksums = e.checksums;
+  detail.extensions = extensionElements(doc).map(serializeElement);
+  detail.signature = signature;
+  return detail as unknown as EntryDetail;
 }
 
 /** One DataTables row: ["", os, osversion, arch, email, kind, created, identifier, location, description, title]. */

@@ -72,3 +72,21 @@ test('fetchImage refuses entries whose signature does not verify, before fetchin
     (e: Error) => /does not verify: no signature/.test(e.message));
   assert.equal(readdirSync(dir).includes('never.img'), false);
 });
+
+test('publishImage as another account: a PUBLIC volume holding the image is used as it is, a private one is named', async () => {
+  const admin = new PdiskClient(server.url, ADMIN);
+  const alice = { username: 'alice', password: 'alice-pipelines-1' };
+  await admin.addUser(alice);
+  const asAlice = new PdiskClient(server.url, alice);
+
+  // The image published in the first test is PUBLIC and the admin's.
+  const shared = await publishImage({ source: planSource(join(dir, 'disk.img'), 'gz'), pdisk: asAlice, volume: { tag: 'mine' } }, recording());
+  assert.deepEqual([shared.created, shared.volume.owner, shared.volume.tag], [false, 'admin', 'pipelines']);
+
+  const secret = Buffer.concat([pseudoRandom(64 * 1024, 9), Buffer.alloc(64 * 1024)]);
+  writeFileSync(join(dir, 'secret.img'), secret);
+  await publishImage({ source: planSource(join(dir, 'secret.img'), 'gz'), pdisk: admin, volume: {} }, quietEvents);
+  await assert.rejects(publishImage({ source: planSource(join(dir, 'secret.img'), 'gz'), pdisk: asAlice, volume: {} }, quietEvents),
+    (e: Error) => /another account holds a private volume with this image \([\w-]{27}\)/.test(e.message));
+  assert.equal((await asAlice.list()).filter((v) => v.owner === 'alice').length, 0, 'alice is left with no volume');
+});
