@@ -5,7 +5,7 @@
 export { fetchImage } from './fetch.js';
 export type { FetchRequest, FetchResult } from './fetch.js';
 export { publishImage } from './publish.js';
-export type { EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
+export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 export { quietEvents } from './events.js';
 export type { PipelineEvents } from './events.js';
 export { planSource } from './transfer/image-source.js';

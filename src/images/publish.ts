@@ -33,6 +33,15 @@ export interface VolumeFields {
 /** The entry of a published image: a given document, or one built from a draft of the content's digests. */
 export type EntrySource = { document: Document; file?: string } | { draft: (content: DigestResult) => EntryDraft; keepAt?: string };
 
+/** What to publish the image as: its entry, where, and signed by whom. */
+export interface EntryPublication {
+  entry: EntrySource;
+  marketplace: MarketplaceClient;
+  signing: SignOptions;
+  /** Publish no new entry when the Marketplace lists a valid one of this image by this endorser. */
+  unlessListedBy?: string;
+}
+
 export interface PublishRequest {
   /** What to upload (see planSource). */
   source: ImageSource;
@@ -42,12 +51,8 @@ export interface PublishRequest {
   identifier?: string;
   /** Size and digests of the uncompressed content when known; otherwise computed if an entry is built. */
   digests?: DigestResult;
-  /** Without one, only the image is uploaded. */
-  entry?: EntrySource;
-  marketplace?: MarketplaceClient;
-  signing?: SignOptions;
-  /** Publish no new entry when the Marketplace lists a valid one of this image by this endorser. */
-  unlessListedBy?: string;
+  /** Without it, only the image is uploaded. */
+  publish?: EntryPublication;
   /** Told as soon as the volume holds the image (uploaded now, or found). */
   onVolume?(volume: VolumeInfo, created: boolean): void;
 }
@@ -68,7 +73,7 @@ export interface PublishResult {
  * A run that failed after the upload can simply be repeated: the volume is found again.
  */
 export async function publishImage(req: PublishRequest, events: PipelineEvents): Promise<PublishResult> {
-  const building = req.entry !== undefined && 'draft' in req.entry;
+  const building = req.publish !== undefined && 'draft' in req.publish.entry;
   events.action('Starting image upload');
   events.step('Compressing image');
   const computed = await prepareSource(req.source, building && !req.digests ? ALL_DIGESTS : [], events.detail, events.warn);
@@ -78,20 +83,20 @@ export async function publishImage(req: PublishRequest, events: PipelineEvents):
   events.step('Uploading image');
   const { volume, created } = await placeVolume(req, async () => req.identifier ?? identifierFromSha1((await content()).digests.sha1 as string), events);
   req.onVolume?.(volume, created);
-  if (!req.entry) return { volume, created, published: false };
-  const marketplace = req.marketplace as MarketplaceClient;
+  if (!req.publish) return { volume, created, published: false };
+  const { entry: source, marketplace, signing, unlessListedBy } = req.publish;
 
-  if (req.unlessListedBy) {
-    const current = (await marketplace.list({ identifier: volume.identifier, endorser: req.unlessListedBy })).entries[0];
+  if (unlessListedBy) {
+    const current = (await marketplace.list({ identifier: volume.identifier, endorser: unlessListedBy })).entries[0];
     if (current) {
-      events.step(`The Marketplace already lists this image by ${req.unlessListedBy} (valid until ${current.valid})`);
+      events.step(`The Marketplace already lists this image by ${unlessListedBy} (valid until ${current.valid})`);
       return { volume, created, entry: `${marketplace.endpoint}${current.path}`, published: false };
     }
   }
 
   events.action('Starting manifest upload');
   events.step('Parsing manifest');
-  const doc = 'document' in req.entry ? req.entry.document : buildEntry(req.entry, await content(), events);
+  const doc = 'document' in source ? source.document : buildEntry(source, await content(), events);
   await requireSameImage(req, doc, volume, created);
 
   events.step('Updating manifest');
@@ -99,7 +104,7 @@ export async function publishImage(req: PublishRequest, events: PipelineEvents):
   if (req.source.gzipped) setCompression(doc, 'gz');
 
   events.step('Signing manifest');
-  signDocument(doc, req.signing as SignOptions);
+  signDocument(doc, signing);
 
   events.step('Uploading manifest');
   const entry = readEntry(doc);
@@ -194,7 +199,7 @@ async function requireSameImage(req: PublishRequest, doc: Document, volume: Volu
   const entry = readEntry(doc);
   if (entry.identifier === volume.identifier) return;
   if (created) await req.pdisk.delete(volume.uuid);
-  const file = req.entry && 'file' in req.entry ? req.entry.file : undefined;
+  const file = req.publish && 'file' in req.publish.entry ? req.publish.entry.file : undefined;
   const image = req.source.image;
   throw new StratusError('METADATA_INVALID',
     `${file ?? 'the metadata'} describes image ${entry.identifier || '(no identifier)'}, but the uploaded image is ${volume.identifier}`, {

@@ -34,8 +34,10 @@ test('an image published through publishImage comes back byte for byte through f
   const events = recording();
   const request = {
     source: planSource(file, 'gz'), pdisk, volume: { visibility: 'PUBLIC', tag: 'pipelines' },
-    entry: { draft: (content: Parameters<typeof newDraft>[0]) => newDraft(content, { os: 'Pipelines', title: 'published directly' }) },
-    marketplace, signing: { credentials: signer.credentials },
+    publish: {
+      entry: { draft: (content: Parameters<typeof newDraft>[0]) => newDraft(content, { os: 'Pipelines', title: 'published directly' }) },
+      marketplace, signing: { credentials: signer.credentials },
+    },
   };
   const published = await publishImage(request, events);
   assert.equal(published.published, true);
@@ -60,7 +62,7 @@ test('an image published through publishImage comes back byte for byte through f
 
   // Again, told not to publish what the endorser has listed: the volume is found, nothing is signed.
   const again = recording();
-  const second = await publishImage({ ...request, identifier: published.volume.identifier, unlessListedBy: signer.email }, again);
+  const second = await publishImage({ ...request, identifier: published.volume.identifier, publish: { ...request.publish, unlessListedBy: signer.email } }, again);
   assert.deepEqual([second.published, second.created, second.volume.uuid, second.entry], [false, false, published.volume.uuid, published.entry]);
   assert.equal(again.steps.includes('Signing manifest'), false);
 });

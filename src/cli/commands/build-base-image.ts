@@ -81,15 +81,17 @@ async function publish(ctx: Context, o: Options, recipe: Recipe, built: BuiltIma
     volume: { tag: recipe.name, visibility: 'PUBLIC', type: 'MACHINE_IMAGE_ORIGIN' },
     identifier: built.identifier,
     digests: { bytes: built.bytes, digests: { md5: built.md5, sha1: built.sha1, sha256: built.sha256, sha512: built.sha512 } },
-    entry: {
-      draft: (content) => newDraft(content, {
-        os: recipe.os, osVersion: recipe.osVersion, osArch: recipe.osArch, version: recipe.version, compression: 'gz', creator: BUILDER_NAME,
-        title: recipe.title, alternative: recipe.name, description: recipe.description, disksBus: recipe.disksBus, inboundPorts: recipe.inboundPorts,
-      }, VALID_DAYS, now),
+    publish: {
+      entry: {
+        draft: (content) => newDraft(content, {
+          os: recipe.os, osVersion: recipe.osVersion, osArch: recipe.osArch, version: recipe.version, compression: 'gz', creator: BUILDER_NAME,
+          title: recipe.title, alternative: recipe.name, description: recipe.description, disksBus: recipe.disksBus, inboundPorts: recipe.inboundPorts,
+        }, VALID_DAYS, now),
+      },
+      marketplace: new MarketplaceClient(marketplaceEndpoint(mpRaw)),
+      unlessListedBy: BUILDER_EMAIL,
+      signing: { credentials: builderCredentials(o.dataDir), now },
     },
-    marketplace: new MarketplaceClient(marketplaceEndpoint(mpRaw)),
-    unlessListedBy: BUILDER_EMAIL,
-    signing: { credentials: builderCredentials(o.dataDir), now },
     onVolume: (volume) => printInfo(out, `Image uploaded: ${pdisk.volumeUrl(volume.uuid)}`),
   }, cliEvents(out));
   if (result.published) printInfo(out, `Manifest uploaded: ${result.entry ?? ''}`);

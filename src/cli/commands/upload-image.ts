@@ -51,9 +51,11 @@ export default async function main(argv: string[]): Promise<number> {
     const result = await publishImage({
       source, pdisk, volume: fields,
       ...(o.imageOnly ? {} : {
-        entry: given ? { document: given, file: metadataFile } : { draft: (content) => draftFor(image, content, source.gzipped ? 'gz' : ''), keepAt: metadataFile },
-        marketplace: new MarketplaceClient(marketplace),
-        signing: { credentials: credentials as SigningCredentials, algorithm: o.algorithm as SigningAlgorithmName, ...(o.email ? { email: o.email } : {}) },
+        publish: {
+          entry: given ? { document: given, file: metadataFile } : { draft: (content) => draftFor(image, content, source.gzipped ? 'gz' : ''), keepAt: metadataFile },
+          marketplace: new MarketplaceClient(marketplace),
+          signing: { credentials: credentials as SigningCredentials, algorithm: o.algorithm as SigningAlgorithmName, ...(o.email ? { email: o.email } : {}) },
+        },
       }),
       onVolume: (volume) => {
         out.out(`Image uploaded: ${pdisk.volumeUrl(volume.uuid)}`);
