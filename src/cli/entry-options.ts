@@ -25,8 +25,9 @@ export function addEntryFieldOptions(program: Command, fields: EntryFields = ENT
     const values: Record<string, unknown> = {};
     for (const [f, option] of options) {
       const raw = o[option.attributeName()];
-      values[f.name] = f.type !== 'integer' ? raw
-        : Array.isArray(raw) ? raw.map((v: string) => integerOption(f, option, v)) : integerOption(f, option, String(raw));
+      if (f.type !== 'integer') values[f.name] = raw;
+      else if (Array.isArray(raw)) values[f.name] = raw.map((v: string) => integerOption(f, option, v));
+      else if (raw !== undefined && raw !== '') values[f.name] = integerOption(f, option, String(raw));
     }
     return values;
   };

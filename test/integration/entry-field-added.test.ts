@@ -64,6 +64,10 @@ test('a field added to the table becomes a build-metadata option, range-checked'
   const v = values(program.opts());
   assert.deepEqual([v.licence, v.cpuCores, v.os, v.type], ['MIT', 8, 'Debian', 'base']);
   assert.match(program.helpInformation(), /--licence <name> +dcterms:license/);
+  const none = new Command().exitOverride();
+  const noneValues = addEntryFieldOptions(none, fields);
+  none.parse([], { from: 'user' });
+  assert.equal('cpuCores' in noneValues(none.opts()), false, 'an integer option not given sets nothing');
   const bad = new Command().exitOverride();
   const badValues = addEntryFieldOptions(bad, fields);
   bad.parse(['--cpu-cores', '0'], { from: 'user' });
