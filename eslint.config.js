@@ -11,8 +11,8 @@ const forbidden = {
   marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'accounts'],
   accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes'],
   volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  compute: ['marketplace', 'images', 'api', 'cli', 'web', 'main'],
-  images: ['marketplace', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
+  compute: ['marketplace', 'api', 'cli', 'web', 'main'],
+  images: ['storage', 'marketplace', 'context', 'compute', 'notify', 'api', 'cli', 'web', 'main', 'accounts', 'volumes'],
   context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
   client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts'],
   // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
@@ -21,12 +21,25 @@ const forbidden = {
   cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main', 'volumes', 'accounts'],
 };
 
+/** Folders a layer may use only through their public surface, <folder>/index.ts. */
+const publicOnly = {
+  cli: ['images'],
+  compute: ['images'],
+};
+
+const ups = ['../', '../../', '../../../'];
 const boundaryBlocks = Object.entries(forbidden).map(([layer, banned]) => ({
   files: [`src/${layer}/**/*.ts`],
   ignores: [`src/${layer}/**/*.test.ts`],
   rules: {
     'no-restricted-imports': ['error', {
-      patterns: banned.map((b) => ({ group: [`../${b}/*`, `../../${b}/*`, `../../../${b}/*`], message: `${layer}/ may not import ${b}/ (see docs/architecture.md)` })),
+      patterns: [
+        ...banned.map((b) => ({ group: ups.map((u) => `${u}${b}/*`), message: `${layer}/ may not import ${b}/ (see docs/architecture.md)` })),
+        ...(publicOnly[layer] ?? []).map((b) => ({
+          group: [...ups.map((u) => `${u}${b}/*`), ...ups.map((u) => `!${u}${b}/index.js`)],
+          message: `${layer}/ may import ${b}/ only through ${b}/index.ts, not its internals (see docs/architecture.md)`,
+        })),
+      ],
     }],
   },
 }));

@@ -43,6 +43,9 @@ fi
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src test scripts bench tsconfig.json package.json -newer "$stamp" -type f 2>/dev/null | head -n 1)" ]; then
   say "Building (tsc)"
+  # From empty: tsc never deletes the output of a source that moved or went, and the test runner
+  # would still run a stale *.test.js left in dist/.
+  rm -rf dist
   npx tsc -p tsconfig.json
   cp -r src/web/assets dist/src/web/ 2>/dev/null || true
   chmod +x dist/src/main/cli.js

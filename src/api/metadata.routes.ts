@@ -66,7 +66,7 @@ async function upload(request: FastifyRequest, reply: FastifyReply, mp: Marketpl
 
 async function single(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, found: FoundEntry): Promise<FastifyReply> {
   const media = negotiate(request, 'xml');
-  if (media === 'html') return reply.type('text/html; charset=utf-8').send(entryPage(found.detail()));
+  if (media === 'html') return reply.type('text/html; charset=utf-8').send(entryPage(found.detail(), mp.fields));
   const detail = found.detail();
   if (media === 'json') {
     return reply.type('application/json; charset=utf-8').header('Content-Disposition', `attachment; filename=${detail.identifier}.json`).send(detail);

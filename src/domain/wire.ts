@@ -2,31 +2,21 @@
  * Shapes that cross the HTTP boundary as JSON: the API writes them, the CLI and the web UI
  * read them. Field names are the glossary's, in camelCase.
  */
+import type { ListedValues, UnlistedValues } from './entry-fields.js';
 
 export type EntryStatusName = 'valid' | 'expired' | 'deprecated' | 'superseded' | 'no-validity';
 
-/** One metadata entry as listings show it. */
-export interface EntrySummary {
+/**
+ * One metadata entry as listings show it: its key, status and provenance, and every field of
+ * the entry schema that has a database column (domain/entry-fields.ts).
+ */
+export interface EntrySummary extends ListedValues {
   identifier: string;
   email: string;
   created: string;
   status: EntryStatusName;
-  os: string | null;
-  osVersion: string | null;
-  osArch: string | null;
-  kind: string | null;
-  type: string | null;
-  title: string | null;
-  description: string | null;
-  alternative: string | null;
-  creator: string | null;
-  version: string | null;
-  format: string | null;
-  bytes: number | null;
-  valid: string | null;
-  deprecated: string | null;
+  /** The first location. */
   location: string | null;
-  locations: string[];
   subject: string | null;
   issuer: string | null;
   /** Path of the entry under the server root: /metadata/<id>/<email>/<created>. */
@@ -61,18 +51,9 @@ export interface ChecksumInfo {
   value: string;
 }
 
-/** A single entry with everything the entry page shows. */
-export interface EntryDetail extends EntrySummary {
+/** A single entry with everything the entry page shows: every field of the schema. */
+export interface EntryDetail extends EntrySummary, UnlistedValues {
   checksums: ChecksumInfo[];
-  hypervisor: string | null;
-  disksBus: string | null;
-  publisher: string | null;
-  serialNumber: string | null;
-  compression: string | null;
-  metadataCreated: string | null;
-  inboundPorts: number[];
-  outboundPorts: number[];
-  icmp: number[];
   /** Elements in other namespaces, serialized as they are. */
   extensions: string[];
   signature: SignatureInfo;

@@ -125,7 +125,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const database = await openDatabase(settings.database);
   const trust = settings.trust;
   const verifier = settings.verifyThreads > 0
-    ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, ...(trust ? { trust } : {}) })
+    ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, fields: database.entryFields, ...(trust ? { trust } : {}) })
     : undefined;
   const compiled = compileTrust(trust);
   const marketplace = new Marketplace(new EntryStore(database), {

@@ -1,5 +1,7 @@
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
+import { valueFieldPlan } from '../domain/entry-fields.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import { searchableText } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
 import type { TrustPolicy } from '../metadata/trust.js';
@@ -44,14 +46,18 @@ export interface PublishResult {
  * a newer entry that carries slterms:deprecated.
  */
 export class Marketplace {
+  /** The entry schema, the store's. */
+  readonly fields: EntryFields;
   private readonly clock: () => Date;
   private readonly verifier: UploadVerifier;
 
   constructor(private readonly store: EntryStore, options: MarketplaceOptions = {}) {
     const clock = options.clock ?? (() => new Date());
     this.clock = clock;
+    this.fields = store.fields;
     this.verifier = options.verifier ?? inlineVerifier({
       now: clock,
+      fields: this.fields,
       ...(options.trust ? { trust: options.trust } : {}),
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
     });
@@ -61,7 +67,7 @@ export class Marketplace {
   async publish(body: Buffer | string): Promise<PublishResult> {
     const { entry, text } = await this.verifier.verify(body);
     const key = keyOf(entry);
-    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock())));
+    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock()), this.fields));
     return { key, entry, status, path: entryPath(key) };
   }
 
@@ -87,7 +93,7 @@ export class Marketplace {
   /** A page of a listing, in the three shapes the API serves. */
   async list(query: ListQuery, opts: { withXml?: boolean } = {}): Promise<ListResult> {
     const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, opts);
-    const entries = page.rows.map((r) => toSummary(r, this.statusOf(r)));
+    const entries = page.rows.map((r) => toSummary(r, this.statusOf(r), this.fields));
     return { total: page.total, totalExact: page.totalExact, entries, rows: entries.map(toDataTablesRow), xml: page.rows.map((r) => r.xml) };
   }
 
@@ -99,7 +105,7 @@ export class Marketplace {
   async endorserEntries(email: string, days = 30): Promise<EntrySummary[]> {
     const since = formatUtc(new Date(this.clock().getTime() - days * 86_400_000));
     const page = await this.store.search({ email, status: 'all', now: formatUtc(this.clock()), limit: 10_000 });
-    return page.rows.filter((r) => r.created >= since).map((r) => toSummary(r, this.statusOf(r)));
+    return page.rows.filter((r) => r.created >= since).map((r) => toSummary(r, this.statusOf(r), this.fields));
   }
 
   async tags(email: string): Promise<string[]> {
@@ -115,7 +121,7 @@ export class Marketplace {
   }
 
   private found(row: EntryRow): FoundEntry {
-    return { xml: row.xml, detail: () => toDetail(row, this.statusOf(row)) };
+    return { xml: row.xml, detail: () => toDetail(row, this.statusOf(row), this.fields) };
   }
 }
 
@@ -152,33 +158,21 @@ export function locationKind(locations: string[]): 'pdisk' | 'web' | 'none' {
   return locations.some((l) => /^pdisk/.test(l)) ? 'pdisk' : 'web';
 }
 
-function toRow(e: Entry, key: EntryKey, xml: string, now: string): NewEntryRow {
-  const search = searchableText(e);
-  return {
-    identifier: key.identifier,
-    email: key.email,
-    created: key.created,
-    valid: e.valid || null,
-    deprecated: e.deprecated ?? null,
-    os: e.os ?? null,
-    os_version: e.osVersion ?? null,
-    os_arch: e.osArch ?? null,
-    kind: e.kind ?? null,
-    type: e.type ?? null,
-    title: e.title ?? null,
-    description: e.description ?? null,
-    alternative: e.alternative ?? null,
-    creator: e.creator ?? null,
-    version: e.version ?? null,
-    format: e.format ?? null,
-    location: e.locations[0] ?? null,
-    locations: JSON.stringify(e.locations),
-    location_kind: locationKind(e.locations),
-    subject: e.endorsement.subject ?? null,
-    issuer: e.endorsement.issuers[0] ?? null,
-    bytes: e.bytes ?? null,
-    uploaded_at: now,
-    search,
-    xml,
-  };
+/** The row of an entry: its key and provenance, and a column per field that has one. */
+function toRow(e: Entry, key: EntryKey, xml: string, now: string, fields: EntryFields): NewEntryRow {
+  const values = e as unknown as Record<string, unknown>;
+  const row: Record<string, unknown> = { identifier: key.identifier, email: key.email, created: key.created };
+  for (const f of valueFieldPlan(fields).listed) {
+    const v = values[f.name];
+    // An empty date is no date: an entry with an empty dcterms:valid has no validity.
+    row[f.column as string] = f.many ? JSON.stringify(v ?? []) : f.date ? v || null : v ?? null;
+  }
+  row.location = e.locations[0] ?? null;
+  row.location_kind = locationKind(e.locations);
+  row.subject = e.endorsement.subject ?? null;
+  row.issuer = e.endorsement.issuers[0] ?? null;
+  row.uploaded_at = now;
+  row.search = searchableText(e, fields);
+  row.xml = xml;
+  return row as unknown as NewEntryRow;
 }

@@ -1,4 +1,5 @@
 import { StratusError } from '../domain/errors.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import { parseXml } from '../metadata/xml/parse.js';
 import { readEntry } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
@@ -38,6 +39,8 @@ export interface VerifyOptions {
   maxBytes?: number;
   trust?: TrustPolicy;
   now: () => Date;
+  /** The entry schema the typed entry is read with (default: the real one). */
+  fields?: EntryFields;
 }
 
 /**
@@ -54,7 +57,7 @@ export function verifyUpload(body: Buffer | string, o: VerifyOptions): VerifiedU
     if (reason) throw new StratusError('TRUST_REJECTED', reason);
   }
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8').replace(/^\uFEFF/, '');
-  return { entry: readEntry(doc), text };
+  return { entry: readEntry(doc, o.fields), text };
 }
 
 /** Verifies on the calling thread (tests, small servers). */

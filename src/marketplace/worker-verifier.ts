@@ -2,6 +2,14 @@ import { Worker } from 'node:worker_threads';
 import { StratusError } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { TrustSettings, UploadVerifier, VerifiedUpload } from './verifier.js';
+import type { EntryFields } from '../domain/entry-fields.js';
+
+/** What each worker gets, as plain data (it crosses to the thread by structured clone). */
+export interface WorkerSettings {
+  maxBytes?: number;
+  trust?: TrustSettings;
+  fields?: EntryFields;
+}
 
 interface Pending {
   resolve: (v: VerifiedUpload) => void;
@@ -26,7 +34,7 @@ export interface PoolOptions {
  * worker is not retried, so it cannot take the others down in turn), and is replaced.
  * close() stops every worker, replacements included, and fails what is still pending.
  */
-export function workerVerifier(threads: number, settings: { maxBytes?: number; trust?: TrustSettings }, options: PoolOptions = {}): UploadVerifier {
+export function workerVerifier(threads: number, settings: WorkerSettings, options: PoolOptions = {}): UploadVerifier {
   let nextId = 0;
   let closed = false;
   const script = options.script ?? new URL('./verify-worker.js', import.meta.url);

@@ -2,34 +2,26 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Generated, Migration, MigrationProvider } from 'kysely';
-import { migrations } from './migrations.js';
+import { ENTRY_FIELDS } from '../domain/entry-fields.js';
+import type { EntryFields, FieldColumns } from '../domain/entry-fields.js';
+import { addFieldColumns, migrations } from './migrations.js';
 
-/** One row per stored metadata entry; the signed XML is kept byte for byte in `xml`. */
-export interface EntriesTable {
+/**
+ * One row per stored metadata entry; the signed XML is kept byte for byte in `xml`. Besides
+ * the entry's key and provenance, it has a column per field of the entry schema that names
+ * one (domain/entry-fields.ts).
+ */
+export interface EntriesTable extends FieldColumns {
   id: Generated<number>;
   identifier: string;
   email: string;
   /** The endorsement time, yyyy-MM-ddTHH:mm:ssZ: with identifier and email, the entry key. */
   created: string;
-  valid: string | null;
-  deprecated: string | null;
-  os: string | null;
-  os_version: string | null;
-  os_arch: string | null;
-  kind: string | null;
-  type: string | null;
-  title: string | null;
-  description: string | null;
-  alternative: string | null;
-  creator: string | null;
-  version: string | null;
-  format: string | null;
+  /** The first location, and whether the entry is kept in a disk service (pdisk, web or none). */
   location: string | null;
-  locations: string;
   location_kind: string;
   subject: string | null;
   issuer: string | null;
-  bytes: number | null;
   /** 1 on the newest entry of each (identifier, email) pair: StratusLab's "latest" tag. */
   is_latest: number;
   uploaded_at: string;
@@ -94,14 +86,20 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Database {
   readonly db: Kysely<Tables>;
   readonly dialect: DialectName;
+  /** The entry schema whose columns the database has (the real one unless a test extends it). */
+  readonly entryFields: EntryFields;
   close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  entryFields?: EntryFields;
 }
 
 /**
  * Opens (creating if needed) the SQLite database at `file` and brings its schema up to date.
  * WAL lets readers run while an upload commits.
  */
-export async function openSqlite(file: string): Promise<Database> {
+export async function openSqlite(file: string, options: OpenOptions = {}): Promise<Database> {
   const { default: BetterSqlite3 } = await import('better-sqlite3');
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new BetterSqlite3(file);
@@ -110,26 +108,26 @@ export async function openSqlite(file: string): Promise<Database> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const database: Database = { db, dialect: 'sqlite', close: () => db.destroy() };
+  const database: Database = { db, dialect: 'sqlite', entryFields: options.entryFields ?? ENTRY_FIELDS, close: () => db.destroy() };
   await migrate(database);
   return database;
 }
 
 /** Opens a PostgreSQL database (the scaled-out option) and brings its schema up to date. */
-export async function openPostgres(connectionString: string): Promise<Database> {
+export async function openPostgres(connectionString: string, options: OpenOptions = {}): Promise<Database> {
   const pg = await import('pg');
   // COUNT(*) and BIGINT come back as strings by default; the sizes here fit in a double.
   pg.default.types.setTypeParser(20, Number);
   const pool = new pg.default.Pool({ connectionString, max: 10 });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  const database: Database = { db, dialect: 'postgres', close: () => db.destroy() };
+  const database: Database = { db, dialect: 'postgres', entryFields: options.entryFields ?? ENTRY_FIELDS, close: () => db.destroy() };
   await migrate(database);
   return database;
 }
 
 /** Picks the adapter from a URL: postgres://… or postgresql://… is PostgreSQL, anything else a SQLite file. */
-export function openDatabase(location: string): Promise<Database> {
-  return /^postgres(ql)?:\/\//.test(location) ? openPostgres(location) : openSqlite(location);
+export function openDatabase(location: string, options: OpenOptions = {}): Promise<Database> {
+  return /^postgres(ql)?:\/\//.test(location) ? openPostgres(location, options) : openSqlite(location, options);
 }
 
 async function migrate(database: Database): Promise<void> {
@@ -145,4 +143,5 @@ async function migrate(database: Database): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
   }
+  await addFieldColumns(database);
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Insertable, Selectable, SelectQueryBuilder } from 'kysely';
 import { StratusError } from '../domain/errors.js';
 import type { ListQuery } from '../domain/wire.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import type { Database, EntriesTable, Tables } from './database.js';
 
 export type EntryRow = Selectable<EntriesTable>;
@@ -12,10 +13,8 @@ export interface EntryQuery extends ListQuery {
   now: string;
 }
 
-/** Every column but the stored XML. */
-const SUMMARY_COLUMNS = ['id', 'identifier', 'email', 'created', 'valid', 'deprecated', 'os', 'os_version', 'os_arch', 'kind', 'type',
-  'title', 'description', 'alternative', 'creator', 'version', 'format', 'location', 'locations', 'location_kind', 'subject',
-  'issuer', 'bytes', 'is_latest', 'uploaded_at', 'search'] as const;
+/** The columns every entry row has besides those of its fields, but the stored XML. */
+const KEY_COLUMNS = ['id', 'identifier', 'email', 'created', 'location', 'location_kind', 'subject', 'issuer', 'is_latest', 'uploaded_at', 'search'];
 
 export interface EntryPage {
   /** Matches; a lower bound when totalExact is false. */
@@ -26,13 +25,20 @@ export interface EntryPage {
 
 /** SQL for metadata entries; the latest-entry rules themselves live in the marketplace. */
 export class EntryStore {
+  /** The entry schema the rows follow: the database's. */
+  readonly fields: EntryFields;
   private readonly broadMatches: number;
   private readonly countCap: number;
+  /** Every column but the stored XML. */
+  private readonly summaryColumns: Array<keyof EntryRow>;
 
   /** `limits` exist for tests; the defaults suit catalogues of any size. */
   constructor(private readonly database: Database, limits: { broadMatches?: number; countCap?: number } = {}) {
     this.broadMatches = limits.broadMatches ?? BROAD_MATCHES;
     this.countCap = limits.countCap ?? COUNT_CAP;
+    this.fields = database.entryFields;
+    const columns = this.fields.flatMap((f) => (f.column ? [f.column] : []));
+    this.summaryColumns = [...new Set([...KEY_COLUMNS, ...columns])] as Array<keyof EntryRow>;
   }
 
   /**
@@ -111,7 +117,7 @@ export class EntryStore {
     }
     if (ids.length === 0) return { total, totalExact, rows: [] };
     const found = opts.withXml === false
-      ? (await this.database.db.selectFrom('entries').select(SUMMARY_COLUMNS).where('id', 'in', ids).execute()).map((r) => ({ ...r, xml: '' }))
+      ? (await this.database.db.selectFrom('entries').select(this.summaryColumns).where('id', 'in', ids).execute()).map((r) => ({ ...r, xml: '' }))
       : await this.database.db.selectFrom('entries').selectAll().where('id', 'in', ids).execute();
     const byId = new Map(found.map((r) => [r.id, r]));
     return { total, totalExact, rows: ids.map((id) => byId.get(id)).filter((r): r is EntryRow => r !== undefined) };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { DialectName } from './database.js';
+import type { Database, DialectName } from './database.js';
 
 /** A schema step; it gets the dialect because free-text indexes differ between the two. */
 export interface DialectMigration {
@@ -98,3 +98,27 @@ export const migrations: Record<string, DialectMigration> = {
     },
   },
 };
+
+/**
+ * Adds the column of every field of the entry schema the database lacks, so that a field added
+ * to the table (domain/entry-fields.ts) needs no migration of its own. Such columns are
+ * nullable (a many-valued field's holds '[]'), and entries stored before keep null there until
+ * they are uploaded again: their XML has the value. Renaming or dropping a column still takes
+ * a migration above.
+ */
+export async function addFieldColumns(database: Database): Promise<void> {
+  const wanted = database.entryFields.filter((f) => f.column !== undefined);
+  if (wanted.length === 0) return;
+  const existing = new Set(database.dialect === 'sqlite'
+    ? (await sql<{ name: string }>`SELECT name FROM pragma_table_info('entries')`.execute(database.db)).rows.map((r) => r.name)
+    : (await sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'entries' AND table_schema = current_schema()`.execute(database.db)).rows.map((r) => r.name));
+  for (const f of wanted) {
+    const column = f.column as string;
+    if (existing.has(column)) continue;
+    if (!/^[a-z][a-z0-9_]*$/.test(column)) throw new Error(`entry field ${f.name}: column name ${column} is not lower_snake_case`);
+    const type = f.cardinality === 'many' ? sql.raw(`text NOT NULL DEFAULT '[]'`) : sql.raw(f.type === 'integer' ? 'bigint' : 'text');
+    // Two servers opening one PostgreSQL database at once may both get here.
+    const ifMissing = sql.raw(database.dialect === 'postgres' ? 'IF NOT EXISTS ' : '');
+    await sql`ALTER TABLE entries ADD COLUMN ${ifMissing}${sql.id(column)} ${type}`.execute(database.db);
+  }
+}

@@ -1,4 +1,6 @@
 import type { EndorserSummary, EntryDetail, EntryListing, EntrySummary } from '../domain/wire.js';
+import { ENTRY_FIELDS, isValueField, wireName } from '../domain/entry-fields.js';
+import type { EntryFields } from '../domain/entry-fields.js';
 import { esc, layout } from './html.js';
 
 /** The filters the search page shows; values come back in the query string. */
@@ -49,20 +51,19 @@ function pager(f: SearchFilters, listing: EntryListing | undefined): string {
   return `<div class="pager">${parts.join('')}</div>`;
 }
 
-export function entryPage(d: EntryDetail): string {
+export function entryPage(d: EntryDetail, schema: EntryFields = ENTRY_FIELDS): string {
   const sig = d.signature;
   const verdict = sig.valid
     ? `<div id="signature-verdict" class="verdict ok">Signature valid (${esc(algorithmName(sig.algorithm))}), signed by ${esc(sig.signer?.subject)}</div>`
     : `<div id="signature-verdict" class="verdict bad">Signature INVALID: ${esc(sig.reason)}</div>`;
+  const values = d as unknown as Record<string, unknown>;
   const rows: Array<[string, unknown]> = [
-    ['Identifier', d.identifier], ['Title', d.title], ['Description', d.description], ['Tag (alternative)', d.alternative],
-    ['Status', d.status], ['Deprecated', d.deprecated], ['Valid until', d.valid], ['Endorsed at', d.created],
-    ['Endorser e-mail', d.email], ['Endorser subject', d.subject], ['Endorser issuer', d.issuer],
-    ['OS', d.os], ['OS version', d.osVersion], ['OS arch', d.osArch], ['Image version', d.version], ['Serial number', d.serialNumber],
-    ['Kind', d.kind], ['Type', d.type], ['Format', d.format], ['Compression', d.compression], ['Bytes', d.bytes],
-    ['Hypervisor', d.hypervisor], ['Disks bus', d.disksBus], ['Creator', d.creator], ['Publisher', d.publisher],
-    ['Metadata created', d.metadataCreated], ['Inbound ports', d.inboundPorts.join(', ')], ['Outbound ports', d.outboundPorts.join(', ')],
-    ['ICMP', d.icmp.join(', ')],
+    ['Status', d.status], ['Endorsed at', d.created], ['Endorser e-mail', d.email], ['Endorser subject', d.subject], ['Endorser issuer', d.issuer],
+    // Every field of the entry schema, in its order; checksums and locations have sections of their own.
+    ...schema.filter((f) => isValueField(f) && f.name !== 'locations').map((f): [string, unknown] => {
+      const v = values[wireName(f)];
+      return [f.label, Array.isArray(v) ? v.join(', ') : v];
+    }),
   ];
   const fields = rows.filter(([, v]) => v !== null && v !== undefined && v !== '')
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td${k === 'Identifier' ? ' class="mono"' : ''}>${esc(v)}</td></tr>`).join('\n');

@@ -14,7 +14,7 @@ import { MarketplaceClient } from '../../src/client/marketplace-client.js';
 import { PdiskClient } from '../../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import { pdiskLocation } from '../../src/domain/volume.js';
-import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
+import { pseudoRandom } from '../conformance/volume-driver.js';
 import { GIB, bzip2Bomb, emptyGzipMembers, gzipBomb } from '../helpers/bombs.js';
 import { runCli } from '../helpers/cli.js';
 import { startFileServer } from '../helpers/file-server.js';

@@ -194,7 +194,7 @@ describe('web UI in Chromium', { timeout: 300_000 }, () => {
 
     const locations = (await page.locator('#locations li').allTextContents()).map((s) => s.trim());
     assert.deepEqual(locations, debianA.locations);
-    for (const l of debianA.locations) assert.equal(await page.locator(`#locations a[href="${l}"]`).count(), 1);
+    for (const l of debianA.locations ?? []) assert.equal(await page.locator(`#locations a[href="${l}"]`).count(), 1);
 
     const verdict = page.locator('#signature-verdict');
     const text = await verdict.innerText();

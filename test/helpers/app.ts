@@ -7,6 +7,7 @@ import { EntryStore } from '../../src/storage/entries.js';
 import { Marketplace } from '../../src/marketplace/marketplace.js';
 import type { MarketplaceOptions } from '../../src/marketplace/marketplace.js';
 import { buildApp } from '../../src/api/build-app.js';
+import type { EntryFields } from '../../src/domain/entry-fields.js';
 import { tempDir } from './tmp.js';
 
 export interface TestApp {
@@ -17,8 +18,8 @@ export interface TestApp {
 }
 
 /** The real API on a real SQLite file (or the database URL given), driven through inject(). */
-export async function buildTestApp(options: MarketplaceOptions & { database?: string } = {}): Promise<TestApp> {
-  const database = await openDatabase(options.database ?? join(tempDir(), 'stratus.db'));
+export async function buildTestApp(options: MarketplaceOptions & { database?: string; entryFields?: EntryFields } = {}): Promise<TestApp> {
+  const database = await openDatabase(options.database ?? join(tempDir(), 'stratus.db'), options.entryFields ? { entryFields: options.entryFields } : {});
   const store = new EntryStore(database);
   const marketplace = new Marketplace(store, options);
   const app = await buildApp({ marketplace }, { maxMetadataBytes: options.maxBytes ?? 1024 * 1024 });

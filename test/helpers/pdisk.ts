@@ -11,7 +11,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { PdiskClient } from '../../src/client/pdisk-client.js';
 import type { Credentials } from '../../src/client/pdisk-client.js';
 import { isStratusError } from '../../src/domain/errors.js';
-import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
+import { pseudoRandom } from '../conformance/volume-driver.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 
 const KIB = 1024;

@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { PdiskClient } from '../../src/client/pdisk-client.js';
 import type { Credentials } from '../../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
-import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
+import { pseudoRandom } from '../conformance/volume-driver.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { assertConsistent, assertError, basic, call, download, eventually, image, postUpload, rejects, sha1, streamOf, tmpEmpty, upload } from '../helpers/pdisk.js';
 import { startServerProcess } from '../helpers/server.js';

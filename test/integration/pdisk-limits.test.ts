@@ -17,7 +17,7 @@ import type { Credentials } from '../../src/client/pdisk-client.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import { isStratusError } from '../../src/domain/errors.js';
 import { loadServerSettings } from '../../src/main/server.js';
-import { pseudoRandom } from '../../src/storage/volumes/conformance.js';
+import { pseudoRandom } from '../conformance/volume-driver.js';
 import { GIB, bzip2Bomb, emptyGzipMembers, gzipBomb } from '../helpers/bombs.js';
 import { assertConsistent, assertError, basic, call, eventually, sha1, streamOf, tmpEmpty } from '../helpers/pdisk.js';
 import { startServerProcess } from '../helpers/server.js';

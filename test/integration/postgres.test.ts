@@ -3,13 +3,19 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startPostgres } from '../helpers/postgres.js';
 import type { PostgresServer } from '../helpers/postgres.js';
+import { sql } from 'kysely';
 import { openPostgres } from '../../src/storage/database.js';
-import { entryStoreConformance } from '../../src/storage/conformance.js';
+import type { Database } from '../../src/storage/database.js';
+import { ENTRY_FIELDS } from '../../src/domain/entry-fields.js';
+import type { EntryField } from '../../src/domain/entry-fields.js';
+import { entryStoreConformance } from '../conformance/entry-store.js';
+import { userStoreConformance } from '../conformance/user-store.js';
+import { volumeStoreConformance } from '../conformance/volume-store.js';
 import { buildTestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
 
-// The scaled-out option runs the same conformance suite as SQLite, on a real PostgreSQL 15.
+// The scaled-out option runs the same conformance suites as SQLite (sqlite.test.ts), on a real PostgreSQL 15.
 let server: PostgresServer;
 let n = 0;
 before(async () => {
@@ -27,6 +33,8 @@ async function freshDatabase(): Promise<string> {
 }
 
 entryStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+userStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+volumeStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 
 test('postgres: the Marketplace API round trip works the same', async () => {
   const { app } = await buildTestApp({ database: await freshDatabase() });
@@ -36,4 +44,18 @@ test('postgres: the Marketplace API round trip works the same', async () => {
   assert.equal(res.statusCode, 201, res.body);
   const list = await app.inject({ method: 'GET', url: '/metadata?os=ubuntu&q=cloud-init&media=json' });
   assert.deepEqual((list.json() as { entries: Array<{ identifier: string }> }).entries.map((e) => e.identifier), [d.identifier]);
+});
+
+test('postgres: a field added to the entry schema gets its column, also when two servers open the database at once', async () => {
+  const url = await freshDatabase();
+  await (await openPostgres(url)).close();
+  const licence: EntryField = { name: 'licence', ns: 'dcterms', element: 'license', cardinality: 'one', type: 'text', column: 'licence', label: 'Licence' };
+  const fields = [...ENTRY_FIELDS, licence];
+  const opened = await Promise.all([openPostgres(url, { entryFields: fields }), openPostgres(url, { entryFields: fields })]);
+  try {
+    const columns = await sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'entries' AND column_name = 'licence'`.execute((opened[0] as Database).db);
+    assert.equal(columns.rows.length, 1);
+  } finally {
+    await Promise.all(opened.map((d) => d.close()));
+  }
 });

@@ -1,21 +1,10 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { tap } from '../../platform/streams.js';
 import { fileURLToPath } from 'node:url';
-import { StratusError, isStratusError } from '../../domain/errors.js';
-import { addDays, formatUtc } from '../../domain/dates.js';
-import { pdiskLocation } from '../../domain/volume.js';
-import type { VolumeInfo } from '../../domain/volume.js';
-import { buildEntryXml } from '../../metadata/entry/build.js';
-import type { EntryDraft } from '../../metadata/entry/build.js';
-import { parseXml } from '../../metadata/xml/parse.js';
-import { serializeDocument } from '../../metadata/xml/serialize.js';
-import { signDocument } from '../../metadata/dsig/sign.js';
-import { progressBar, formatBytes } from '../../platform/progress.js';
-import { buildImage } from '../../images/builder.js';
-import type { BuiltImage } from '../../images/builder.js';
-import { defaultRecipesDir, listRecipes, loadRecipe } from '../../images/recipe.js';
-import type { Recipe } from '../../images/recipe.js';
+import { StratusError } from '../../domain/errors.js';
+import { newDraft } from '../../metadata/entry/build.js';
+import { formatBytes } from '../../platform/progress.js';
+import { buildImage, defaultRecipesDir, listRecipes, loadRecipe, planSource, publishImage } from '../../images/index.js';
+import type { BuiltImage, Recipe } from '../../images/index.js';
 import { MarketplaceClient } from '../../client/marketplace-client.js';
 import { PdiskClient } from '../../client/pdisk-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
@@ -25,7 +14,7 @@ import { addPdiskOptions, pdiskUrl } from '../pdisk.js';
 import { marketplaceEndpoint } from '../user-config.js';
 import type { PdiskOptionValues } from '../pdisk.js';
 import { marketplaceOption } from '../marketplace.js';
-import { gzipFile } from '../transfer/compress.js';
+import { cliEvents } from '../events.js';
 import { BUILDER_EMAIL, BUILDER_NAME, builderAccount, builderCredentials } from '../builder-identity.js';
 import { defaultDataDir } from '../../platform/data-dir.js';
 
@@ -78,76 +67,33 @@ export default async function main(argv: string[]): Promise<number> {
 async function publish(ctx: Context, o: Options, recipe: Recipe, built: BuiltImage): Promise<Record<string, unknown>> {
   const out = ctx.output;
   printAction(out, 'Publishing');
-  const gz = `${built.path}.gz`;
-  if (!existsSync(gz)) {
-    printStep(out, 'Compressing image');
-    const bar = progressBar('gzip', built.bytes);
-    await gzipFile(built.path, gz, { onProgress: (n) => bar.update(n) });
-    bar.finish();
-  }
   // An admin tool run beside the server: it publishes to the local server unless told otherwise.
   const mpRaw = ctx.setting({ key: 'marketplace_endpoint' }, o.marketplaceEndpoint) ?? LOCAL_SERVER;
   const endpoint = pdiskUrl(ctx, { ...o, marketplaceEndpoint: mpRaw });
   const username = ctx.setting({ key: 'username' }, o.username);
   const password = ctx.setting({ key: 'password' }, o.password);
   const adminGiven = username && password ? { username, password } : undefined;
-  const creds = await builderAccount(o.dataDir, endpoint, adminGiven);
-  const pdisk = new PdiskClient(endpoint, creds);
-
-  printStep(out, 'Uploading image');
-  const volume = await uploadOrReuse(pdisk, gz, built, recipe);
-  printInfo(out, `Image uploaded: ${pdisk.volumeUrl(volume.uuid)}`);
-
-  const marketplace = new MarketplaceClient(marketplaceEndpoint(mpRaw));
-  const listed = await marketplace.list({ identifier: built.identifier, endorser: BUILDER_EMAIL });
-  const current = listed.entries[0];
-  if (current) {
-    printStep(out, `The Marketplace already lists this image by ${BUILDER_EMAIL} (valid until ${current.valid})`);
-    return { volume: volume.uuid, entry: `${marketplace.endpoint}${current.path}`, published: false };
-  }
-  printStep(out, 'Signing manifest');
+  const pdisk = new PdiskClient(endpoint, await builderAccount(o.dataDir, endpoint, adminGiven));
   const now = new Date();
-  const draft: EntryDraft = {
-    identifier: built.identifier, bytes: built.bytes,
-    checksums: { 'MD5': built.md5, 'SHA-1': built.sha1, 'SHA-256': built.sha256, 'SHA-512': built.sha512 },
-    type: 'base', kind: 'machine', os: recipe.os, osVersion: recipe.osVersion, osArch: recipe.osArch, version: recipe.version,
-    compression: 'gz', locations: [pdiskLocation(endpoint, volume.uuid)], format: 'raw', creator: BUILDER_NAME,
-    created: formatUtc(now), valid: formatUtc(addDays(now, VALID_DAYS)), title: recipe.title, alternative: recipe.name,
-    description: recipe.description, hypervisor: 'kvm', disksBus: recipe.disksBus, inboundPorts: recipe.inboundPorts,
-  };
-  const doc = parseXml(buildEntryXml(draft));
-  signDocument(doc, { credentials: builderCredentials(o.dataDir), now });
-  printStep(out, 'Uploading manifest');
-  const { url } = await marketplace.upload(serializeDocument(doc));
-  printInfo(out, `Manifest uploaded: ${url}`);
-  return { volume: volume.uuid, entry: url, published: true };
+  const result = await publishImage({
+    source: planSource(built.path, 'gz'),
+    pdisk,
+    volume: { tag: recipe.name, visibility: 'PUBLIC', type: 'MACHINE_IMAGE_ORIGIN' },
+    identifier: built.identifier,
+    digests: { bytes: built.bytes, digests: { md5: built.md5, sha1: built.sha1, sha256: built.sha256, sha512: built.sha512 } },
+    publish: {
+      entry: {
+        draft: (content) => newDraft(content, {
+          os: recipe.os, osVersion: recipe.osVersion, osArch: recipe.osArch, version: recipe.version, compression: 'gz', creator: BUILDER_NAME,
+          title: recipe.title, alternative: recipe.name, description: recipe.description, disksBus: recipe.disksBus, inboundPorts: recipe.inboundPorts,
+        }, VALID_DAYS, now),
+      },
+      marketplace: new MarketplaceClient(marketplaceEndpoint(mpRaw)),
+      unlessListedBy: BUILDER_EMAIL,
+      signing: { credentials: builderCredentials(o.dataDir), now },
+    },
+    onVolume: (volume) => printInfo(out, `Image uploaded: ${pdisk.volumeUrl(volume.uuid)}`),
+  }, cliEvents(out));
+  if (result.published) printInfo(out, `Manifest uploaded: ${result.entry ?? ''}`);
+  return { volume: result.volume.uuid, entry: result.entry, published: result.published };
 }
-
-/** Uploads the gzipped image as a PUBLIC origin volume, or finds the volume that holds it already. */
-async function uploadOrReuse(pdisk: PdiskClient, gz: string, built: BuiltImage, recipe: Recipe): Promise<VolumeInfo> {
-  const existing = (await pdisk.list()).find((v) => v.identifier === built.identifier && v.origin === null);
-  if (existing) return existing;
-  const size = statSync(gz).size;
-  const bar = progressBar('upload', size);
-  let sent = 0;
-  const counting = tap((chunk) => {
-    sent += chunk.length;
-    bar.update(sent);
-  });
-  try {
-    const v = await pdisk.upload(createReadStream(gz, { highWaterMark: 1024 * 1024 }).pipe(counting), {
-      gzipped: true, size, tag: recipe.name, visibility: 'PUBLIC', type: 'MACHINE_IMAGE_ORIGIN',
-    });
-    bar.finish();
-    if (v.identifier !== built.identifier) {
-      throw new StratusError('INTERNAL', `the disk service computed identifier ${v.identifier} for ${gz}, but the image's is ${built.identifier}`);
-    }
-    return v;
-  } catch (e) {
-    if (isStratusError(e, 'VOLUME_DUPLICATE')) {
-      throw new StratusError('VOLUME_DUPLICATE', `another account holds a private volume with this image (${built.identifier})`, { hint: 'Make it PUBLIC, or delete it, and publish again.' });
-    }
-    throw e;
-  }
-}
-

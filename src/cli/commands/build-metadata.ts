@@ -6,28 +6,18 @@ import { compressionOf, hashFile } from '../../platform/hashing.js';
 import type { DigestName } from '../../platform/hashing.js';
 import { progressBar } from '../../platform/progress.js';
 import { requireFile, writeFileAtomic } from '../../platform/files.js';
+import type { Command } from 'commander';
 import { newProgram, runProgram, contextOf } from '../program.js';
+import { addEntryFieldOptions } from '../entry-options.js';
 import { printDetail, printWarning } from '../output.js';
 
 export default async function main(argv: string[]): Promise<number> {
-  const program = newProgram('stratus-build-metadata', 'Build unsigned Marketplace metadata for an image file, reading it once to compute its size and checksums (over the decompressed content for .gz and .bz2).', { userConfig: false })
-    .argument('<image>', 'image file (raw, qcow2, …; may end in .gz or .bz2)')
-    .option('--author <name>', 'dcterms:creator', '')
-    .option('--type <name>', 'dcterms:type (base, grid, machine, …)', 'base')
-    .option('--kind <name>', 'slterms:kind: machine or disk', 'machine')
-    .option('--os <name>', 'slterms:os', '')
-    .option('--os-version <v>', 'slterms:os-version', '')
-    .option('--os-arch <arch>', 'slterms:os-arch', '')
-    .option('--image-version <v>', 'slterms:version', '')
-    .option('--format <fmt>', 'dcterms:format: raw or qcow2', 'raw')
-    .option('--hypervisor <name>', 'slterms:hypervisor', 'kvm')
-    .option('--location <uri>', 'slterms:location (repeat for mirrors)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+  const program: Command = newProgram('stratus-build-metadata', 'Build unsigned Marketplace metadata for an image file, reading it once to compute its size and checksums (over the decompressed content for .gz and .bz2).', { userConfig: false })
+    .argument('<image>', 'image file (raw, qcow2, …; may end in .gz or .bz2)');
+  // One option per field the template writes, from the entry schema (domain/entry-fields.ts).
+  const fieldValues = addEntryFieldOptions(program);
+  program
     .option('--compression <c>', 'dcterms:compression of the file at the location: gz, bz2 or none (default: from the file name)')
-    .option('--title <text>', 'dcterms:title', '')
-    .option('--tag <text>', 'dcterms:alternative, a stable alias', '')
-    .option('--comment <text>', 'dcterms:description', '')
-    .option('--disks-bus <bus>', 'slterms:disks-bus: ide, scsi or virtio', 'ide')
-    .option('--inbound-port <port>', 'slterms:inbound-port (repeat)', (v: string, prev: number[]) => [...prev, Number(v)], [] as number[])
     .option('--valid-days <n>', 'days until dcterms:valid', String(DEFAULT_VALID_DAYS))
     .option('--md5 <hex>', 'use this MD5 instead of computing it')
     .option('--sha1 <hex>', 'use this SHA-1 instead of computing it')
@@ -53,20 +43,14 @@ export default async function main(argv: string[]): Promise<number> {
       if (!['gz', 'bz2', 'none', ''].includes(compression)) throw new StratusError('USAGE', `--compression ${compression} is not gz, bz2 or none`);
       const validDays = Number(o.validDays);
       if (!Number.isFinite(validDays) || validDays <= 0) throw new StratusError('USAGE', `--valid-days ${String(o.validDays)} must be a positive number`);
-      const ports = o.inboundPort as number[];
-      for (const p of ports) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new StratusError('USAGE', `--inbound-port ${p} must be 0-65535`);
+      const values = fieldValues(o);
 
       const bar = progressBar(`hashing ${basename(image)}`, statSync(image).size);
       const result = await hashFile(image, { algorithms: wanted, compression: compressionOf(image), onProgress: (read) => bar.update(read) });
       bar.finish();
-      const draft = newDraft({ bytes: result.bytes, digests: { ...result.digests, ...given } }, {
-        type: String(o.type), kind: String(o.kind), os: String(o.os), osVersion: String(o.osVersion), osArch: String(o.osArch),
-        version: String(o.imageVersion), compression: compression === 'none' ? '' : compression,
-        locations: o.location as string[], format: String(o.format), creator: String(o.author),
-        title: String(o.title), alternative: String(o.tag), description: String(o.comment),
-        hypervisor: String(o.hypervisor), disksBus: String(o.disksBus), inboundPorts: ports,
-      }, validDays);
-      if (draft.locations.length === 0) {
+      const draft = newDraft({ bytes: result.bytes, digests: { ...result.digests, ...given } },
+        { ...values, compression: compression === 'none' ? '' : compression }, validDays);
+      if ((draft.locations ?? []).length === 0) {
         printWarning(ctx.output, "Image physical location (URL) was not provided. You'll have to set it manually in the resulting manifest.");
       }
       const out = typeof o.output === 'string' ? o.output : join(process.cwd(), entryFileName(draft));

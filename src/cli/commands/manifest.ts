@@ -1,27 +1,33 @@
 import { StratusError } from '../../domain/errors.js';
+import { ENTRY_FIELDS, isValueField } from '../../domain/entry-fields.js';
 import { readEntry } from '../../metadata/entry/entry.js';
 import type { Entry } from '../../metadata/entry/entry.js';
 import { MarketplaceClient } from '../../client/marketplace-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
 import { fetchEntries, marketplaceOption, marketplaceUrl } from '../marketplace.js';
 
-/** Element names as StratusLab normalised them: lower case, dashes removed. */
+/** An element name as StratusLab normalised it: lower case, dashes removed. */
+function normalise(name: string): string {
+  return name.toLowerCase().replace(/-/g, '');
+}
+
+/**
+ * The value of `element` (normalised): a field of the entry schema by its element name (a
+ * many-valued one also by its plural), a checksum by its algorithm, or one of StratusLab's
+ * other names for the endorsement and the tag. `location` is the first location only.
+ */
 function value(e: Entry, element: string): string | string[] | undefined {
-  const checksum = e.checksums.find((c) => c.algorithm.toLowerCase().replace(/-/g, '') === element);
+  const checksum = e.checksums.find((c) => normalise(c.algorithm) === element);
   if (checksum) return checksum.value;
-  const table: Record<string, string | string[] | number | undefined> = {
-    identifier: e.identifier, bytes: e.bytes, location: e.locations[0], locations: e.locations,
-    format: e.format, compression: e.compression, os: e.os, osversion: e.osVersion, osarch: e.osArch,
-    version: e.version, serialnumber: e.serialNumber, type: e.type, kind: e.kind, title: e.title,
-    alternative: e.alternative, tag: e.alternative, description: e.description, creator: e.creator,
-    publisher: e.publisher, created: e.created, valid: e.valid, deprecated: e.deprecated,
-    hypervisor: e.hypervisor, disksbus: e.disksBus, email: e.endorsement.email, endorser: e.endorsement.email,
+  const named: Record<string, string | undefined> = {
+    location: e.locations[0], tag: e.alternative, email: e.endorsement.email, endorser: e.endorsement.email,
     endorsed: e.endorsement.created, subject: e.endorsement.subject, issuer: e.endorsement.issuers[0],
-    inboundport: e.inboundPorts.map(String), inboundports: e.inboundPorts.map(String),
-    outboundport: e.outboundPorts.map(String), outboundports: e.outboundPorts.map(String),
   };
-  const v = table[element];
-  return typeof v === 'number' ? String(v) : v;
+  if (element in named) return named[element];
+  const values = e as unknown as Record<string, unknown>;
+  const field = ENTRY_FIELDS.find((f) => isValueField(f) && [normalise(f.element), `${normalise(f.element)}s`, normalise(f.name)].includes(element));
+  const v = field ? values[field.name] : undefined;
+  return Array.isArray(v) ? v.map(String) : v === undefined ? undefined : String(v);
 }
 
 export default async function main(argv: string[]): Promise<number> {
@@ -31,7 +37,7 @@ export default async function main(argv: string[]): Promise<number> {
     .action(async (idOrUrl: string, o: { marketplaceEndpoint?: string; element: string }) => {
       const ctx = contextOf(program);
       const client = new MarketplaceClient(marketplaceUrl(ctx, o));
-      const entry = (await fetchEntries(client, idOrUrl)).map(readEntry)[0];
+      const entry = (await fetchEntries(client, idOrUrl)).map((d) => readEntry(d))[0];
       if (!entry) throw new StratusError('NO_MATCH', `no metadata entry found for ${idOrUrl}`);
       const element = o.element.toLowerCase().replace(/-/g, '');
       const v = value(entry, element);

@@ -61,7 +61,7 @@ export default async function main(argv: string[]): Promise<number> {
       const client = new MarketplaceClient(marketplaceUrl(ctx, o));
       // The server narrows by endorser, OS, architecture and text; the rest is checked here.
       const xml = await client.listXml({ status: o.status, endorser: email, os: o.os, 'os-arch': o.arch, q: o.text });
-      const entries = xml ? splitEntries(xml).map(readEntry) : [];
+      const entries = xml ? splitEntries(xml).map((d) => readEntry(d)) : [];
       const matches = entries.filter((e) => criteria.every(([, test]) => test(e)));
       if (o.json) {
         ctx.output.out(JSON.stringify(matches, null, 2));

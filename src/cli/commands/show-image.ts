@@ -12,7 +12,7 @@ export default async function main(argv: string[]): Promise<number> {
     .action(async (id: string, o: { marketplaceEndpoint?: string; status: string; json?: boolean }) => {
       const ctx = contextOf(program);
       const client = new MarketplaceClient(marketplaceUrl(ctx, o));
-      const entries = (await fetchEntries(client, id, { status: o.status })).map(readEntry);
+      const entries = (await fetchEntries(client, id, { status: o.status })).map((d) => readEntry(d));
       if (o.json) {
         const details = await Promise.all(entries.map((e) => client.entryDetail(e.identifier, e.endorsement.email ?? '', e.endorsement.created ?? '')));
         ctx.output.out(JSON.stringify(details, null, 2));

@@ -1,5 +1,7 @@
 import { addDays, formatUtc } from '../../domain/dates.js';
 import { identifierFromSha1 } from '../../domain/identifier.js';
+import { ENTRY_FIELDS, qualifiedName } from '../../domain/entry-fields.js';
+import type { EntryFields, EntryValues } from '../../domain/entry-fields.js';
 import type { DigestName, DigestResult } from '../../platform/hashing.js';
 import { escapeText } from '../xml/c14n.js';
 import { MP_BASE, NS } from '../xml/dom.js';
@@ -15,32 +17,16 @@ export const BUILD_DIGESTS: Array<[ChecksumAlgorithm, DigestName]> = [['MD5', 'm
 /** StratusLab's 178-day default validity ((356/2) days: a typo for 365 that stuck). */
 export const DEFAULT_VALID_DAYS = 178;
 
-/** Everything stratus-build-metadata puts in a new, unsigned entry (reference §4.4). */
-export interface EntryDraft {
+/**
+ * Everything stratus-build-metadata puts in a new, unsigned entry (reference §4.4): the
+ * content's identifier, size and checksums, and any field of the entry schema. Fields the
+ * template always has and that are left out are written with their default (or empty).
+ */
+export type EntryDraft = Partial<EntryValues> & {
   identifier: string;
   bytes: number;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
-  type: string;
-  kind: string;
-  os: string;
-  osVersion: string;
-  osArch: string;
-  version: string;
-  compression: string;
-  locations: string[];
-  format: string;
-  creator: string;
-  created: string;
-  valid: string;
-  title: string;
-  alternative: string;
-  description: string;
-  hypervisor: string;
-  disksBus: string;
-  inboundPorts?: number[];
-  publisher?: string;
-  deprecated?: string;
-}
+};
 
 /** The fields of a new entry that come from the content and the time it is described. */
 type DerivedField = 'identifier' | 'bytes' | 'checksums' | 'created' | 'valid';
@@ -62,45 +48,40 @@ export function newDraft(content: DigestResult, fields: Omit<EntryDraft, Derived
 }
 
 /**
- * Writes an unsigned entry in the element order of StratusLab's manifest template, with an
- * empty endorsement for the signer to fill. Checksums that were skipped are left out rather
- * than written empty (the old template's empty values failed the schema; docs/compat.md).
+ * Writes an unsigned entry in the element order of StratusLab's manifest template (the order
+ * of the field table), with an empty endorsement for the signer to fill. Checksums that were
+ * skipped are left out rather than written empty (the old template's empty values failed the
+ * schema; docs/compat.md).
  */
-export function buildEntryXml(d: EntryDraft): string {
-  const el = (q: string, v: string): string => `    <${q}>${escapeText(v)}</${q}>\n`;
-  const checksums = CHECKSUM_ALGORITHMS.filter((a) => d.checksums[a])
-    .map((a) => `    <slreq:checksum rdf:parseType="Resource">\n      <slreq:algorithm>${a}</slreq:algorithm>\n      <slreq:value>${d.checksums[a]}</slreq:value>\n    </slreq:checksum>\n`)
-    .join('');
+export function buildEntryXml(d: EntryDraft, fields: EntryFields = ENTRY_FIELDS): string {
+  const values = d as unknown as Record<string, unknown>;
+  const body = fields.map((f) => {
+    const q = qualifiedName(f);
+    const el = (v: unknown): string => `    <${q}>${escapeText(String(v))}</${q}>\n`;
+    if (f.type === 'checksum') {
+      return CHECKSUM_ALGORITHMS.filter((a) => d.checksums[a])
+        .map((a) => `    <${q} rdf:parseType="Resource">\n      <slreq:algorithm>${a}</slreq:algorithm>\n      <slreq:value>${d.checksums[a]}</slreq:value>\n    </${q}>\n`)
+        .join('');
+    }
+    if (f.type === 'endorsement') return `    <${q} rdf:parseType="Resource"/>\n`;
+    const v = values[f.name];
+    if (f.cardinality === 'many') return ((v ?? []) as unknown[]).map(el).join('');
+    if (v !== undefined) return el(v);
+    return f.build ? el(f.build.default ?? '') : '';
+  }).join('');
   return XML_DECLARATION + `<rdf:RDF xmlns:dcterms="${NS.dcterms}" xmlns:rdf="${NS.rdf}" xmlns:slreq="${NS.slreq}" xmlns:slterms="${NS.slterms}" xml:base="${MP_BASE}">\n`
     + `  <rdf:Description rdf:about="#${d.identifier}">\n`
-    + el('dcterms:identifier', d.identifier)
-    + el('slreq:bytes', String(d.bytes))
-    + checksums
-    + '    <slreq:endorsement rdf:parseType="Resource"/>\n'
-    + el('dcterms:type', d.type)
-    + el('slterms:kind', d.kind)
-    + el('slterms:os', d.os)
-    + el('slterms:os-version', d.osVersion)
-    + el('slterms:os-arch', d.osArch)
-    + el('slterms:version', d.version)
-    + el('dcterms:compression', d.compression)
-    + d.locations.map((l) => el('slterms:location', l)).join('')
-    + el('dcterms:format', d.format)
-    + el('dcterms:creator', d.creator)
-    + el('dcterms:created', d.created)
-    + el('dcterms:valid', d.valid)
-    + el('dcterms:title', d.title)
-    + el('dcterms:alternative', d.alternative)
-    + el('dcterms:description', d.description)
-    + el('slterms:hypervisor', d.hypervisor)
-    + el('slterms:disks-bus', d.disksBus)
-    + (d.inboundPorts ?? []).map((p) => el('slterms:inbound-port', String(p))).join('')
-    + el('dcterms:publisher', d.publisher ?? 'StratusLab')
-    + (d.deprecated !== undefined ? el('slterms:deprecated', d.deprecated) : '')
+    + body
     + '  </rdf:Description>\n</rdf:RDF>\n';
 }
 
 /** The file name build-metadata writes: <os>-<osversion>-<arch>-<type>-<version>.xml. */
-export function entryFileName(d: Pick<EntryDraft, 'os' | 'osVersion' | 'osArch' | 'type' | 'version'>): string {
-  return `${d.os}-${d.osVersion}-${d.osArch}-${d.type}-${d.version}.xml`;
+export function entryFileName(d: EntryDraft): string {
+  const part = (k: 'os' | 'osVersion' | 'osArch' | 'type' | 'version'): string => d[k] ?? fieldDefault(k);
+  return `${part('os')}-${part('osVersion')}-${part('osArch')}-${part('type')}-${part('version')}.xml`;
+}
+
+/** What the template writes for a field left out of a draft. */
+export function fieldDefault(name: string, fields: EntryFields = ENTRY_FIELDS): string {
+  return fields.find((f) => f.name === name)?.build?.default ?? '';
 }

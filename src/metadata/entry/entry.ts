@@ -1,5 +1,7 @@
 import type { Document, Element } from '@xmldom/xmldom';
 import { StratusError } from '../../domain/errors.js';
+import { ENTRY_FIELDS } from '../../domain/entry-fields.js';
+import type { EntryField, EntryFields, EntryNamespace, EntryValues } from '../../domain/entry-fields.js';
 import { NS, childElements, childrenNamed, textOf } from '../xml/dom.js';
 
 /** One checksum block: algorithm name as written (MD5, SHA-1, SHA-256, SHA-512) and hex value. */
@@ -17,38 +19,16 @@ export interface Endorsement {
 }
 
 /**
- * The typed view of one metadata entry (reference §4.3). The signed document stays the
- * source of truth; this view is what search, listings and the CLI read.
+ * The typed view of one metadata entry (reference §4.3): a property per field of the entry
+ * schema (domain/entry-fields.ts). The signed document stays the source of truth; this view
+ * is what search, listings and the CLI read. Fields a test adds to the table are read into
+ * properties of the same name.
  */
-export interface Entry {
+export interface Entry extends EntryValues {
   identifier: string;
   about?: string;
-  bytes?: number;
   checksums: Checksum[];
   endorsement: Endorsement;
-  type?: string;
-  kind?: string;
-  os?: string;
-  osVersion?: string;
-  osArch?: string;
-  version?: string;
-  serialNumber?: string;
-  compression?: string;
-  format?: string;
-  locations: string[];
-  creator?: string;
-  created?: string;
-  valid?: string;
-  title?: string;
-  alternative?: string;
-  description?: string;
-  hypervisor?: string;
-  disksBus?: string;
-  publisher?: string;
-  deprecated?: string;
-  inboundPorts: number[];
-  outboundPorts: number[];
-  icmp: number[];
 }
 
 /** The single rdf:Description of an entry document. */
@@ -62,49 +42,44 @@ export function descriptionOf(doc: Document): Element {
   return desc;
 }
 
-/** Reads the typed view of an entry. Missing optional elements stay undefined. */
-export function readEntry(doc: Document): Entry {
+/** Reads the typed view of an entry. Missing one-valued elements stay undefined. */
+export function readEntry(doc: Document, fields: EntryFields = ENTRY_FIELDS): Entry {
   const desc = descriptionOf(doc);
-  const first = (ns: string, local: string): string | undefined => {
-    const el = childrenNamed(desc, ns, local)[0];
-    return el ? textOf(el).trim() : undefined;
-  };
-  const all = (ns: string, local: string): string[] => childrenNamed(desc, ns, local).map((e) => textOf(e).trim());
-  const ints = (local: string): number[] => all(NS.slterms, local).map(Number).filter((n) => Number.isInteger(n));
-  const endorsementEl = childrenNamed(desc, NS.slreq, 'endorsement')[0];
-  const bytes = first(NS.slreq, 'bytes');
-  const entry: Entry = {
-    identifier: first(NS.dcterms, 'identifier') ?? '',
-    checksums: childrenNamed(desc, NS.slreq, 'checksum').map((c) => ({
-      algorithm: textOfFirst(c, NS.slreq, 'algorithm'),
-      value: textOfFirst(c, NS.slreq, 'value'),
-    })),
-    endorsement: endorsementEl ? readEndorsement(endorsementEl) : { issuers: [] },
-    locations: all(NS.slterms, 'location').filter((l) => l !== ''),
-    inboundPorts: ints('inbound-port'),
-    outboundPorts: ints('outbound-port'),
-    icmp: ints('icmp'),
-  };
+  // One pass over the description's children, grouped by element.
+  const found = new Map<string, Element[]>();
+  for (const el of childElements(desc)) {
+    const key = `${el.namespaceURI ?? ''} ${el.localName ?? ''}`;
+    const list = found.get(key);
+    if (list) list.push(el);
+    else found.set(key, [el]);
+  }
+  const elements = (ns: EntryNamespace, local: string): Element[] | undefined => found.get(`${NS[ns]} ${local}`);
+  const entry: Record<string, unknown> = {};
+  for (const f of fields) {
+    const els = elements(f.ns, f.element) ?? (f.alias ? elements(f.alias.ns, f.alias.element) : undefined);
+    const v = valueOf(f, els ?? []);
+    if (v !== undefined) entry[f.name] = v;
+  }
   const about = desc.getAttributeNS(NS.rdf, 'about');
   if (about) entry.about = about;
-  if (bytes !== undefined && /^\d+$/.test(bytes)) entry.bytes = Number(bytes);
-  const optional: Array<[keyof Entry, string, string]> = [
-    ['type', NS.dcterms, 'type'], ['kind', NS.slterms, 'kind'], ['os', NS.slterms, 'os'],
-    ['osVersion', NS.slterms, 'os-version'], ['osArch', NS.slterms, 'os-arch'], ['version', NS.slterms, 'version'],
-    ['serialNumber', NS.slterms, 'serial-number'], ['format', NS.dcterms, 'format'], ['creator', NS.dcterms, 'creator'],
-    ['created', NS.dcterms, 'created'], ['valid', NS.dcterms, 'valid'], ['title', NS.dcterms, 'title'],
-    ['alternative', NS.dcterms, 'alternative'], ['description', NS.dcterms, 'description'],
-    ['hypervisor', NS.slterms, 'hypervisor'], ['disksBus', NS.slterms, 'disks-bus'], ['publisher', NS.dcterms, 'publisher'],
-    ['deprecated', NS.slterms, 'deprecated'],
-  ];
-  for (const [key, ns, local] of optional) {
-    const v = first(ns, local);
-    if (v !== undefined) (entry as unknown as Record<string, string>)[key] = v;
+  return entry as unknown as Entry;
+}
+
+/** A field's value from its elements: undefined when a one-valued field is absent or unreadable. */
+function valueOf(f: EntryField, els: Element[]): unknown {
+  switch (f.type) {
+    case 'checksum':
+      return els.map((c) => ({ algorithm: textOfFirst(c, NS.slreq, 'algorithm'), value: textOfFirst(c, NS.slreq, 'value') }));
+    case 'endorsement':
+      return els[0] ? readEndorsement(els[0]) : { issuers: [] };
+    default: {
+      const texts = (f.cardinality === 'many' ? els : els.slice(0, 1)).map((e) => textOf(e).trim());
+      const values = f.type === 'integer' ? texts.filter((t) => /^\d+$/.test(t)).map(Number) : texts;
+      if (f.cardinality === 'many') return f.type === 'text' ? values.filter((v) => v !== '') : values;
+      // The identifier is the entry's name: an entry without one reads as ''.
+      return values[0] ?? (f.name === 'identifier' ? '' : undefined);
+    }
   }
-  // upload-image writes slterms:compression where build-metadata writes dcterms:compression.
-  const compression = first(NS.dcterms, 'compression') ?? first(NS.slterms, 'compression');
-  if (compression !== undefined) entry.compression = compression;
-  return entry;
 }
 
 function readEndorsement(el: Element): Endorsement {
@@ -139,8 +114,10 @@ export function extensionElements(doc: Document): Element[] {
   return childElements(descriptionOf(doc)).filter((e) => !known.has(e.namespaceURI ?? ''));
 }
 
-/** The lower-cased text free-text search looks in: every descriptive field of the entry. */
-export function searchableText(e: Entry): string {
-  return [e.identifier, e.endorsement.email, e.os, e.osVersion, e.osArch, e.title, e.description, e.alternative, e.creator,
-    e.kind, e.type, e.version, e.endorsement.subject, ...e.locations].filter(Boolean).join(' ').toLowerCase();
+/** The lower-cased text free-text search looks in: every searchable field, the endorser's e-mail and subject. */
+export function searchableText(e: Entry, fields: EntryFields = ENTRY_FIELDS): string {
+  const values = e as unknown as Record<string, unknown>;
+  const parts: unknown[] = fields.filter((f) => f.searchable).flatMap((f) => values[f.name]);
+  parts.push(e.endorsement.email, e.endorsement.subject);
+  return parts.filter(Boolean).join(' ').toLowerCase();
 }

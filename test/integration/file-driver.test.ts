@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { createFileVolumeDriver } from './file-driver.js';
-import { volumeDriverConformance } from './conformance.js';
-import { tempDir } from '../../../test/helpers/tmp.js';
+import { createFileVolumeDriver } from '../../src/storage/volumes/file-driver.js';
+import { volumeDriverConformance } from '../conformance/volume-driver.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir('stratus-volumes-');
 let n = 0;

@@ -6,9 +6,9 @@ import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { isStratusError } from '../../domain/errors.js';
-import { run } from '../../platform/run.js';
-import type { VolumeDriver } from './driver.js';
+import { isStratusError } from '../../src/domain/errors.js';
+import { run } from '../../src/platform/run.js';
+import type { VolumeDriver } from '../../src/storage/volumes/driver.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

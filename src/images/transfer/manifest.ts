@@ -27,12 +27,8 @@ function fieldsFromName(image: string): Pick<EntryDraft, 'os' | 'osVersion' | 'o
 /** The entry stratus-build-metadata would write for an image with these digests, with its defaults. */
 export function draftFor(image: string, digests: DigestResult, compression: string, now = new Date()): EntryDraft {
   const named = fieldsFromName(image);
-  return newDraft(digests, {
-    type: named?.type ?? 'base', kind: 'machine',
-    os: named?.os ?? '', osVersion: named?.osVersion ?? '', osArch: named?.osArch ?? '', version: named?.version ?? '',
-    compression, locations: [], format: 'raw', creator: '',
-    title: '', alternative: '', description: '', hypervisor: 'kvm', disksBus: 'ide',
-  }, DEFAULT_VALID_DAYS, now);
+  // The rest as the template's defaults (domain/entry-fields.ts), as build-metadata would.
+  return newDraft(digests, { ...named, compression, locations: [] }, DEFAULT_VALID_DAYS, now);
 }
 
 /**

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Database } from './database.js';
-import { EntryStore } from './entries.js';
-import type { NewEntryRow } from './entries.js';
-import { isStratusError } from '../domain/errors.js';
+import type { Database } from '../../src/storage/database.js';
+import { EntryStore } from '../../src/storage/entries.js';
+import type { NewEntryRow } from '../../src/storage/entries.js';
+import { isStratusError } from '../../src/domain/errors.js';
 
 /** A row with sensible defaults, for store tests that do not care about the XML. */
 export function row(over: Partial<NewEntryRow> & Pick<NewEntryRow, 'identifier' | 'created'>): NewEntryRow {

@@ -1,0 +1,14 @@
+import { join } from 'node:path';
+import { openSqlite } from '../../src/storage/database.js';
+import { entryStoreConformance } from '../conformance/entry-store.js';
+import { userStoreConformance } from '../conformance/user-store.js';
+import { volumeStoreConformance } from '../conformance/volume-store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// The default adapter runs every store's conformance suite; postgres.test.ts runs the same ones.
+const dir = tempDir();
+let n = 0;
+const open = () => openSqlite(join(dir, `db${n++}.sqlite`));
+entryStoreConformance('sqlite', open);
+userStoreConformance('sqlite', open);
+volumeStoreConformance('sqlite', open);
