@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,8 +28,10 @@ test('a machine whose QEMU reports internal-error is failed at once: exit "faile
   const pidFile = join(dir, 'qemu.pid');
   const log = join(dir, 'qemu.log');
   writeFileSync(log, 'KVM internal error. Suberror: 1\nextra data[0]: 0x1\nemulation failure\nEAX=00000003\n');
-  const fake = spawn('sleep', ['300', `${name},process=stratus-${name}`], { stdio: 'ignore' });
+  const fake = spawn(process.execPath, ['-e', 'setTimeout(() => undefined, 300000)', `${name},process=stratus-${name}`], { stdio: 'ignore' });
   writeFileSync(pidFile, String(fake.pid));
+  // until exec, /proc shows the forked node's command line
+  while (!readFileSync(`/proc/${fake.pid}/cmdline`, 'utf8').includes(`${name},process=`)) await new Promise((r) => setTimeout(r, 10));
   const exited = new Promise<NodeJS.Signals | null>((r) => fake.once('exit', (_c, s) => r(s)));
   let status = 'running';
   let peer: Socket | undefined;
