@@ -23,8 +23,7 @@ export interface FetchRequest {
   output: string;
   /** The URL to reach the disk service named by a `pdisk:host:port:uuid` location at. */
   pdiskEndpointFor(endpoint: string): string;
-  /** The account for a disk service; only asked for pdisk locations. */
-  /** The account for a pdisk server; none reads PUBLIC volumes anonymously. */
+  /** The account for a pdisk server, asked for pdisk locations only; none reads PUBLIC volumes anonymously. */
   credentialsFor(endpoint: string): Promise<Credentials | undefined>;
 }
 

@@ -2,16 +2,41 @@
  * The images layer's public surface: what cli/ (and later the compute image cache and the
  * Epilog) may use. Everything else under images/ is internal; the lint rules enforce it.
  */
-export { fetchImage } from './fetch.js';
+import type { FetchRequest, FetchResult } from './fetch.js';
+import type { PublishRequest, PublishResult } from './publish.js';
+import type { BuildOptions, BuiltImage } from './builder.js';
+import type { PipelineEvents } from './events.js';
+import type { Recipe } from './recipe.js';
+
 export type { FetchRequest, FetchResult } from './fetch.js';
-export { publishImage } from './publish.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
+
+/*
+ * The pipelines are loaded when first called, so that a command loads only the one it runs:
+ * every module loaded at start-up made the streaming that follows slower (loading publish's
+ * modules as well made stratus-download-image of 1 GiB 3.6 s → 4.7 s; see docs/benchmarks.md).
+ */
+
+/** Fetches an entry's image, verified (see fetch.ts). */
+export async function fetchImage(req: FetchRequest, events: PipelineEvents): Promise<FetchResult> {
+  return (await import('./fetch.js')).fetchImage(req, events);
+}
+
+/** Publishes an image: compress, pdisk volume, entry, sign, upload (see publish.ts). */
+export async function publishImage(req: PublishRequest, events: PipelineEvents): Promise<PublishResult> {
+  return (await import('./publish.js')).publishImage(req, events);
+}
+
+/** Builds a recipe's image, or finds it in the cache (see builder.ts). */
+export async function buildImage(recipe: Recipe, opts?: BuildOptions): Promise<BuiltImage> {
+  return (await import('./builder.js')).buildImage(recipe, opts);
+}
+
 export { quietEvents } from './events.js';
 export type { PipelineEvents } from './events.js';
 export { planSource } from './transfer/image-source.js';
 export type { ImageSource } from './transfer/image-source.js';
 export { draftFor, metadataFileFor } from './transfer/manifest.js';
-export { buildImage } from './builder.js';
 export type { BuiltImage } from './builder.js';
 export { defaultRecipesDir, listRecipes, loadRecipe } from './recipe.js';
 export type { Recipe } from './recipe.js';

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import forge from 'node-forge';
+import { forge } from './forge.js';
+import type { Forge } from './forge.js';
 import { StratusError } from '../../domain/errors.js';
 import { readCertificate } from './certificate.js';
 import type { CertInfo } from './certificate.js';
@@ -18,9 +19,10 @@ export interface SigningCredentials {
   chain: CertInfo[];
 }
 
-const OID_KEY_BAG = forge.pki.oids.keyBag!;
-const OID_SHROUDED_KEY_BAG = forge.pki.oids.pkcs8ShroudedKeyBag!;
-const OID_CERT_BAG = forge.pki.oids.certBag!;
+/** PKCS#12 bag types (RFC 7292 §4.2). */
+const OID_KEY_BAG = '1.2.840.113549.1.12.10.1.1';
+const OID_SHROUDED_KEY_BAG = '1.2.840.113549.1.12.10.1.2';
+const OID_CERT_BAG = '1.2.840.113549.1.12.10.1.3';
 
 /**
  * Opens a PKCS#12 file the way StratusLab's signer does (reference §5.1): the last private key
@@ -30,9 +32,9 @@ const OID_CERT_BAG = forge.pki.oids.certBag!;
  */
 export function loadP12(file: string, password: string): SigningCredentials {
   const bytes = readInput(file, 'P12_NOT_FOUND', 'PKCS#12 file');
-  let asn1: forge.asn1.Asn1;
+  let asn1: Forge.asn1.Asn1;
   try {
-    asn1 = forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')), false);
+    asn1 = forge().asn1.fromDer(forge().util.createBuffer(bytes.toString('binary')), false);
   } catch (e) {
     throw new StratusError('CERT_INVALID', `${file} is not a PKCS#12 file: ${(e as Error).message}`, { cause: e });
   }
@@ -116,9 +118,9 @@ function readInput(file: string, missing: ErrorCodeForMissing, what: string): Bu
 /** Forge verifies the MAC first, so a wrong password shows up as one of these messages. */
 const WRONG_PASSWORD = /MAC could not be verified|Invalid password|wrong password|Failed to decrypt/i;
 
-function openPfx(asn1: forge.asn1.Asn1, file: string, password: string): forge.pkcs12.Pkcs12Pfx {
+function openPfx(asn1: Forge.asn1.Asn1, file: string, password: string): Forge.pkcs12.Pkcs12Pfx {
   try {
-    return forge.pkcs12.pkcs12FromAsn1(asn1, false, password);
+    return forge().pkcs12.pkcs12FromAsn1(asn1, false, password);
   } catch (e) {
     const message = (e as Error).message;
     if (WRONG_PASSWORD.test(message)) {
@@ -126,7 +128,7 @@ function openPfx(asn1: forge.asn1.Asn1, file: string, password: string): forge.p
       // writes the second, some Java and Windows tools the first.
       if (password === '') {
         try {
-          return forge.pkcs12.pkcs12FromAsn1(asn1, false, null as unknown as string);
+          return forge().pkcs12.pkcs12FromAsn1(asn1, false, null as unknown as string);
         } catch {
           // fall through to the error below
         }
@@ -139,15 +141,15 @@ function openPfx(asn1: forge.asn1.Asn1, file: string, password: string): forge.p
 
 /** Bag fields forge sets but does not declare: `asn1` holds what it could not turn into an RSA key or certificate. */
 interface ForgeBag {
-  key?: forge.pki.PrivateKey | null;
-  cert?: forge.pki.Certificate | null;
-  asn1?: forge.asn1.Asn1;
+  key?: Forge.pki.PrivateKey | null;
+  cert?: Forge.pki.Certificate | null;
+  asn1?: Forge.asn1.Asn1;
 }
 
-function keyFromBag(bag: forge.pkcs12.Bag, file: string): KeyObject {
+function keyFromBag(bag: Forge.pkcs12.Bag, file: string): KeyObject {
   const b = bag as unknown as ForgeBag;
   // Forge only models RSA keys; for DSA/EC it hands back the PrivateKeyInfo, which node:crypto reads.
-  const info = b.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(b.key)) : b.asn1;
+  const info = b.key ? forge().pki.wrapRsaPrivateKey(forge().pki.privateKeyToAsn1(b.key)) : b.asn1;
   if (info === undefined) throw new StratusError('CERT_INVALID', `${file}: empty key bag`);
   try {
     return createPrivateKey({ key: toBuffer(info), format: 'der', type: 'pkcs8' });
@@ -156,12 +158,12 @@ function keyFromBag(bag: forge.pkcs12.Bag, file: string): KeyObject {
   }
 }
 
-function certFromBag(bag: forge.pkcs12.Bag, file: string): CertInfo {
+function certFromBag(bag: Forge.pkcs12.Bag, file: string): CertInfo {
   const b = bag as unknown as ForgeBag;
   // forge does not hand back the bag's bytes, so re-encode its parse. That is byte-exact for DER
   // certificates (it keeps the parsed TBSCertificate); only non-DER input (BER lengths, padded
   // INTEGERs) would be normalised, which would break that certificate's own signature.
-  const asn1 = b.cert ? forge.pki.certificateToAsn1(b.cert) : b.asn1;
+  const asn1 = b.cert ? forge().pki.certificateToAsn1(b.cert) : b.asn1;
   if (asn1 === undefined) throw new StratusError('CERT_INVALID', `${file}: empty certificate bag`);
   try {
     return readCertificate(toBuffer(asn1));
@@ -171,8 +173,8 @@ function certFromBag(bag: forge.pkcs12.Bag, file: string): CertInfo {
   }
 }
 
-function toBuffer(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+function toBuffer(asn1: Forge.asn1.Asn1): Buffer {
+  return Buffer.from(forge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
 function certsFromFile(bytes: Buffer, file: string): CertInfo[] {

@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { forge } from './forge.js';
 import { StratusError } from '../../domain/errors.js';
 import { Tag, children, encodeOid, encodeSequence, encodeSet, encodeTime, encodeTlv, encodeUnsignedInteger, expectTag, parseDer } from './der.js';
 import { isValidEmail } from './credentials.js';
@@ -54,15 +54,15 @@ export function generateSelfSignedP12(opts: GenerateP12Options): Buffer {
   const certDer = selfSignedCertificate(privateKey, publicKey, commonName, email, validityDays);
 
   // forge only for the PKCS#12 container; it needs its own key and certificate objects.
-  const forgeKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
-  const forgeCert = forge.pki.certificateFromAsn1(forge.asn1.fromDer(certDer.toString('binary')));
-  const pfx = forge.pkcs12.toPkcs12Asn1(forgeKey, forgeCert, password, {
+  const forgeKey = forge().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+  const forgeCert = forge().pki.certificateFromAsn1(forge().asn1.fromDer(certDer.toString('binary')));
+  const pfx = forge().pkcs12.toPkcs12Asn1(forgeKey, forgeCert, password, {
     algorithm: '3des',
     count: 2048,
     // The alias keytool and browsers show.
     friendlyName: commonName,
   });
-  return Buffer.from(forge.asn1.toDer(pfx).getBytes(), 'binary');
+  return Buffer.from(forge().asn1.toDer(pfx).getBytes(), 'binary');
 }
 
 function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, cn: string, email: string, days: number): Buffer {
