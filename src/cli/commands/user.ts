@@ -58,11 +58,14 @@ export default async function main(argv: string[]): Promise<number> {
     });
 
   program.command('remove')
-    .description('delete an account')
+    .description('delete an account; refused while it owns volumes or mounts, unless --force')
     .argument('<name>', 'account name')
-    .action(async (name: string) => {
-      await (await connect()).removeUser(name);
+    .option('--force', "hand the account's volumes and mounts to the admin account, then delete it")
+    .action(async (name: string, o: { force?: boolean }) => {
+      const r = await (await connect()).removeUser(name, { force: o.force === true });
       print(`REMOVED ${name}`);
+      const given = Object.entries(r.handedOver ?? {}).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`);
+      if (given.length > 0) print(`HANDED OVER to ${r.heir}: ${given.join(', ')}`);
     });
 
   program.command('quota')
