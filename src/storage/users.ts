@@ -9,8 +9,9 @@ export type UserRow = Selectable<UsersTable>;
  * account and how to hand it all to another. Instances join this list when they get a table.
  */
 interface Holding {
-  /** Plural noun, for messages and the hand-over report. */
+  /** Plural noun, for messages and the hand-over report, and the singular. */
   noun: string;
+  one: string;
   /** How many the account holds that block its removal (things it can see and act on). */
   count(trx: Kysely<Tables>, owner: string): Promise<number>;
   /** Gives everything the account holds, visible or not, to `heir`. */
@@ -20,6 +21,7 @@ interface Holding {
 const HOLDINGS: Holding[] = [
   {
     noun: 'volumes',
+    one: 'volume',
     count: async (trx, owner) => Number((await trx.selectFrom('volumes').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('owner', '=', owner).where('deleted', 'is', null).executeTakeFirst())?.n ?? 0),
     // Deleted origins kept for others' snapshots go too: no row may keep a removed account's name.
@@ -27,6 +29,7 @@ const HOLDINGS: Holding[] = [
   },
   {
     noun: 'mounts',
+    one: 'mount',
     count: async (trx, owner) => Number((await trx.selectFrom('mounts').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('owner', '=', owner).executeTakeFirst())?.n ?? 0),
     handOver: async (trx, owner, heir) => { await trx.updateTable('mounts').set({ owner: heir }).where('owner', '=', owner).execute(); },
@@ -72,8 +75,12 @@ export class UserStore {
       if (this.database.dialect === 'postgres') q = q.forUpdate();
       if (!(await q.executeTakeFirst())) return undefined;
       const held: Holdings = {};
-      for (const h of HOLDINGS) held[h.noun] = await h.count(trx, username);
-      const what = Object.entries(held).filter(([, n]) => n > 0).map(([noun, n]) => `${n} ${noun}`);
+      const what: string[] = [];
+      for (const h of HOLDINGS) {
+        const n = await h.count(trx, username);
+        held[h.noun] = n;
+        if (n > 0) what.push(`${n} ${n === 1 ? h.one : h.noun}`);
+      }
       if (what.length > 0 && !force) {
         throw new StratusError('USER_IN_USE', `user ${username} still owns ${what.join(' and ')}`, {
           hint: `Delete them first, or remove the account with --force (API: ?force=true) to hand them to ${heir}.`,
