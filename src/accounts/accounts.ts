@@ -23,7 +23,13 @@ const DUMMY_HASH = hashPassword(randomPassword());
 
 /** Accounts: the admin, users, passwords (scrypt) and volume quotas. */
 export class Accounts {
-  private readonly verified = new Map<string, number>();
+  /**
+   * Credentials checked lately, with the account (id and hash) they were checked against: a
+   * hit counts only while that is still the account's row, so another server sharing the
+   * database, where a password change or a removal and re-creation did not clear this map,
+   * never lets old credentials through.
+   */
+  private readonly verified = new Map<string, { until: number; against: string }>();
 
   constructor(private readonly store: UserStore, private readonly clock: () => Date = () => new Date()) {}
 
@@ -42,12 +48,12 @@ export class Accounts {
   async authenticate(username: string, password: string): Promise<Principal> {
     const key = createHash('sha256').update(`${username}\0${password}`).digest('hex');
     const row = await this.store.get(username);
-    const until = this.verified.get(key);
-    if (row && until !== undefined && until > Date.now()) return principal(row);
+    const hit = this.verified.get(key);
+    if (row && hit && hit.until > Date.now() && hit.against === `${row.id} ${row.password_hash}`) return principal(row);
     const ok = row ? await verifyPassword(password, row.password_hash) : (await verifyPassword(password, await DUMMY_HASH), false);
     if (!row || !ok) throw new StratusError('AUTH_REQUIRED', 'invalid credentials');
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, Date.now() + CACHE_MS);
+    this.verified.set(key, { until: Date.now() + CACHE_MS, against: `${row.id} ${row.password_hash}` });
     return principal(row);
   }
 
