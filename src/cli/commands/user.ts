@@ -64,8 +64,9 @@ export default async function main(argv: string[]): Promise<number> {
     .action(async (name: string, o: { force?: boolean }) => {
       const r = await (await connect()).removeUser(name, { force: o.force === true });
       print(`REMOVED ${name}`);
-      const given = Object.entries(r.handedOver ?? {}).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`);
-      if (given.length > 0) print(`HANDED OVER to ${r.heir}: ${given.join(', ')}`);
+      // Laid out like QUOTA's line: one "kind: count" pair per kind of holding.
+      const held = Object.entries(r.handedOver ?? {});
+      if (held.some(([, n]) => n > 0)) print(`HANDED OVER to ${r.heir} ${held.map(([what, n]) => `${what}: ${n}`).join(' ')}`);
     });
 
   program.command('quota')
