@@ -51,8 +51,11 @@ export function upgradeConformance(adapter: string, makeOld: () => Promise<OldDa
       assert.ok(users.every((u) => typeof u.id === 'string' && u.id.length >= 32), 'every account got an id');
       assert.equal(new Set(users.map((u) => u.id)).size, 3, 'and they differ');
       const store = new VolumeStore(database);
-      assert.deepEqual((await store.mounts(origin)).map((m) => m.owner), ['alice'], "an old mount is its volume owner's");
-      assert.equal((await store.get(origin))?.deleted, null);
+      assert.deepEqual(await store.get(origin), {
+        uuid: origin, owner: 'alice', tag: 'old', identifier, size_gib: 1, bytes: 1024, type: 'MACHINE_IMAGE_ORIGIN', visibility: 'PUBLIC',
+        format: 'raw', origin: null, quarantine: '', created: '2025-01-01T00:00:00Z', deleted: null,
+      }, 'the volume row is kept whole');
+      assert.deepEqual(await store.mounts(origin), [{ id: `${origin}_7`, volume: origin, vm_id: '7', node: 'node-1', target: 'vdz', created: '2025-01-01T00:00:00Z', owner: 'alice' }]);
 
       const volume = (owner: string) => ({
         uuid: randomUUID(), owner, tag: '', identifier, size_gib: 1, bytes: 1024, type: 'MACHINE_IMAGE_ORIGIN', visibility: 'PRIVATE',
