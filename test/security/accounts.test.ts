@@ -11,8 +11,7 @@ import type { Credentials } from '../../src/client/pdisk-client.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { assertConsistent, assertError, call, image, postUpload } from '../helpers/pdisk.js';
 import { gzipSync } from 'node:zlib';
-import { runCli } from '../helpers/cli.js';
-import type { CliResult } from '../helpers/cli.js';
+import { ok, pdiskCli } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -25,18 +24,8 @@ const work = tempDir('stratus-accounts-');
 const dataDir = join(work, 'data');
 const server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
 const base = server.url;
-
-function cli(who: Credentials, args: string[], input?: string): Promise<CliResult> {
-  return runCli(args, {
-    home: work, cwd: work, ...(input !== undefined ? { input } : {}),
-    env: { STRATUSLAB_PDISK_ENDPOINT: base, STRATUSLAB_USERNAME: who.username, STRATUSLAB_PASSWORD: who.password },
-  });
-}
-
-function ok(r: CliResult): CliResult {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+/** stratus-* commands run as an account, the way a user runs them. */
+const cli = pdiskCli(base, work);
 
 async function addUser(c: Credentials): Promise<void> {
   assert.equal(ok(await cli(ADMIN, ['user', 'add', c.username, '--password-stdin'], `${c.password}\n`)).stdout, `ADDED ${c.username}\n`);

@@ -13,7 +13,7 @@ import type { Credentials } from '../../src/client/pdisk-client.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import { assertConsistent, assertError, call, download, image, postUpload, sha1, upload } from '../helpers/pdisk.js';
-import { runCli } from '../helpers/cli.js';
+import { ok, pdiskCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -28,21 +28,10 @@ const dataDir = join(work, 'data');
 const volumesDir = join(dataDir, 'volumes');
 const server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
 const base = server.url;
+/** stratus-* commands run as an account, the way a user runs them. */
+const cli = pdiskCli(base, work);
 const client = (c: Credentials): PdiskClient => new PdiskClient(base, c);
 for (const c of [ALICE, BOB, CAROL]) await client(ADMIN).addUser({ ...c });
-
-/** A stratus-* command run as `who`, the way a user runs it. */
-function cli(who: Credentials, args: string[]): Promise<CliResult> {
-  return runCli(args, {
-    home: work, cwd: work,
-    env: { STRATUSLAB_PDISK_ENDPOINT: base, STRATUSLAB_USERNAME: who.username, STRATUSLAB_PASSWORD: who.password },
-  });
-}
-
-function ok(r: CliResult): CliResult {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 async function createVolume(who: Credentials, ...args: string[]): Promise<string> {
   const m = /^DISK ([0-9a-f-]{36})\n$/.exec(ok(await cli(who, ['create-volume', '-s', '1', ...args])).stdout);
