@@ -48,6 +48,7 @@ export const errorCatalogue = {
   FORBIDDEN: { status: 403, description: 'The account may not do this (an admin-only action, or another user\'s volume).', hint: 'Ask the owner or an admin.' },
   USER_EXISTS: { status: 409, description: 'An account with that name exists already.', hint: 'Pick another name, or change the password with stratus user passwd.' },
   USER_NOT_FOUND: { status: 404, description: 'No account has that name.', hint: 'List accounts with stratus user list.' },
+  USER_IN_USE: { status: 409, description: 'The account still owns volumes or mounts, so it was not removed.', hint: 'Delete them first, or remove the account with stratus user remove --force, which hands them to the admin.' },
   VOLUME_NOT_FOUND: { status: 404, description: 'No volume with that UUID is visible to you.', hint: 'List your volumes with stratus-describe-volumes.' },
   VOLUME_INVALID: { status: 400, description: 'A volume request has a bad value (UUID, size, tag, type, visibility).', hint: 'Sizes are 1-1024 GiB, tags at most 40 characters, UUIDs look like 410b7fb4-973b-4b6d-82a7-e637a5103f4d.' },
   VOLUME_DUPLICATE: { status: 409, description: 'A volume with the same content (identifier) is registered already.', hint: 'Use the existing volume (stratus-describe-volumes -f identifier:<id>) instead of uploading it again.' },
