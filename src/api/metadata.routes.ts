@@ -71,7 +71,7 @@ async function single(request: FastifyRequest, reply: FastifyReply, mp: Marketpl
   if (media === 'json') {
     return reply.type('application/json; charset=utf-8').header('Content-Disposition', `attachment; filename=${detail.identifier}.json`).send(detail);
   }
-  return untrustedXml(reply).type('application/rdf+xml; charset=utf-8').header('Content-Disposition', `attachment; filename=${detail.identifier}.xml`).send(found.xml);
+  return reply.type('application/rdf+xml; charset=utf-8').header('Content-Disposition', `attachment; filename=${detail.identifier}.xml`).send(found.xml);
 }
 
 async function listing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, pathArgs: string[], fallback: 'xml' | 'html' | 'json' = 'xml', params?: Record<string, string | string[]>): Promise<FastifyReply> {
@@ -96,14 +96,5 @@ async function listing(request: FastifyRequest, reply: FastifyReply, mp: Marketp
   if (media === 'json') return reply.type('application/json; charset=utf-8').send(out);
   if (result.entries.length === 0) throw new StratusError('NO_MATCH', 'no metadata matching query found');
   const docs = result.xml.map((x) => x.replace(/^\s*<\?xml[^?]*\?>/, ''));
-  return untrustedXml(reply).type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><metadata>${docs.join('')}</metadata>`);
-}
-
-/**
- * Stored entries are XML their endorsers wrote, served inline: a browser must neither sniff
- * them as something else nor run anything in them (defence in depth behind the upload checks,
- * for entries stored before those checks existed).
- */
-function untrustedXml(reply: FastifyReply): FastifyReply {
-  return reply.header('X-Content-Type-Options', 'nosniff').header('Content-Security-Policy', "default-src 'none'");
+  return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><metadata>${docs.join('')}</metadata>`);
 }

@@ -17,9 +17,11 @@ const SHAPE_HINT = 'Sign with stratus-sign-metadata or xmlsec1 without ds:Object
  * A bare RSAKeyValue names no endorser (anyone can claim any e-mail with their own key), a
  * ds:Object can carry markup a browser runs, and a second Signature or one nested away from
  * the root would make "the" signature ambiguous. Only `Id` attributes are allowed there.
+ * `all` is every ds:Signature of the document, in document order (the caller found them).
  */
-export function checkSignatureShape(doc: Document, sig: Element): void {
-  const all = descendantsNamed(doc, NS.ds, 'Signature');
+export function checkSignatureShape(doc: Document, all: Element[]): void {
+  const sig = all[0];
+  if (!sig) throw invalid('no ds:Signature');
   if (all.length > 1) throw invalid(`found ${all.length} ds:Signature elements; an entry carries exactly one, as the last child of its root element`);
   if (sig.parentNode !== doc.documentElement) {
     throw invalid(`ds:Signature must be a child of the root element, not of ${(sig.parentNode as Element | null)?.tagName ?? 'the document'}`);

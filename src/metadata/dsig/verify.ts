@@ -36,11 +36,12 @@ export function findSignature(doc: Document): Element | undefined {
  * a signature that checks but fails comes back as a verdict.
  */
 export function verifySignature(doc: Document): SignatureVerdict {
-  const sig = findSignature(doc);
+  const all = descendantsNamed(doc, NS.ds, 'Signature');
+  const sig = all[0];
   if (!sig) throw new StratusError('SIGNATURE_MISSING', 'no signature');
   const signedInfo = one(sig, 'SignedInfo');
   one(sig, 'SignatureValue');
-  checkSignatureShape(doc, sig);
+  checkSignatureShape(doc, all);
   const c14nAlg = one(signedInfo, 'CanonicalizationMethod').getAttribute('Algorithm') ?? '';
   const c14n = withPrefixList(one(signedInfo, 'CanonicalizationMethod'), c14nOptionsFor(c14nAlg));
   if (!c14n) throw new StratusError('SIGNATURE_UNSUPPORTED', `unsupported canonicalization method: ${c14nAlg}`);

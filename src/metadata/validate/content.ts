@@ -23,9 +23,10 @@ const MAX_FINDINGS = 10;
  * when it shows the stored XML (the listings serve it inline), and comments, which C14N without
  * comments leaves out of the signature, so their text would ride along unsigned. Entries are
  * refused, not cleaned: dropping a node would break the signature over the stored bytes.
- * Returns findings (at most ten); empty means none of it is there.
+ * Returns findings (at most ten); empty means none of it is there. `visit` sees every element
+ * on the same walk, so other per-element checks cost no pass of their own.
  */
-export function checkContent(doc: Document): string[] {
+export function checkContent(doc: Document, visit?: (el: Element) => void): string[] {
   const findings: string[] = [];
   // An explicit stack of next siblings: no nesting overflows the call stack.
   const stack: Array<Node | null> = [doc.firstChild];
@@ -38,6 +39,7 @@ export function checkContent(doc: Document): string[] {
     stack[stack.length - 1] = n.nextSibling;
     if (n.nodeType === ELEMENT_NODE) {
       checkElement(n as Element, findings);
+      visit?.(n as Element);
       stack.push(n.firstChild);
     } else if (n.nodeType === COMMENT_NODE) {
       findings.push(`comment ${where(n)}: comments are refused, since the signature (C14N without comments) does not cover their text`);

@@ -47,8 +47,10 @@ export function validateDocument(doc: Document, options: { schema?: boolean } = 
     if (e.hint !== errorCatalogue[e.code].hint) finding.hint = e.hint;
     findings.push(finding);
   }
-  for (const message of strayEndorserElements(doc)) findings.push({ check: 'endorser', message, hint: STRAY_HINT });
-  for (const message of checkContent(doc)) findings.push({ check: 'content', message });
+  const stray = strayEndorserCheck(doc);
+  const content = checkContent(doc, stray.visit);
+  for (const message of stray.findings) findings.push({ check: 'endorser', message, hint: STRAY_HINT });
+  for (const message of content) findings.push({ check: 'content', message });
   if (options.schema !== false) for (const message of checkSchema(doc)) findings.push({ check: 'schema', message });
   for (const message of checkConstraints(doc)) findings.push({ check: 'constraints', message });
   for (const message of checkRdf(doc)) findings.push({ check: 'rdf', message });
@@ -87,20 +89,26 @@ const STRAY_HINT = 'Remove every slreq:endorsement, slreq:endorser, slreq:email,
 
 /** Endorser-like elements other than the indexed endorsement's own, each once. */
 function strayEndorserElements(doc: Document): string[] {
+  const check = strayEndorserCheck(doc);
+  for (const el of descendantElements(doc)) check.visit(el);
+  return check.findings;
+}
+
+/** The stray-endorser check as a visitor, so validateDocument runs it on the content walk. */
+function strayEndorserCheck(doc: Document): { visit: (el: Element) => void; findings: string[] } {
   const parts = endorsementElements(doc);
   const indexed = new Set<Element | undefined>([parts.endorsement, parts.created, parts.endorser, parts.email, parts.subject, parts.issuers[0]]);
-  const out: string[] = [];
-  for (const el of descendantElements(doc)) {
-    if (out.length >= 10) break;
-    if (indexed.has(el)) continue;
+  const findings: string[] = [];
+  const visit = (el: Element): void => {
+    if (findings.length >= 10 || indexed.has(el)) return;
     const endorserLike = el.namespaceURI === NS.slreq && ENDORSER_NAMES.has(el.localName ?? '');
     const secondCreated = el.parentNode === parts.endorsement && el.namespaceURI === NS.dcterms && el.localName === 'created';
     if (endorserLike || secondCreated) {
-      out.push(`endorser inconsistency: ${el.tagName} at ${elementPath(el)} is not part of the entry's endorsement; `
+      findings.push(`endorser inconsistency: ${el.tagName} at ${elementPath(el)} is not part of the entry's endorsement; `
         + 'only rdf:Description/slreq:endorsement (with one dcterms:created) /slreq:endorser (with one slreq:email, slreq:subject and slreq:issuer) may name the endorser');
     }
-  }
-  return out;
+  };
+  return { visit, findings };
 }
 
 const CODES: Record<CheckName, ErrorCode> = {
