@@ -16,16 +16,10 @@ const SHAPE_HINT = 'Sign with stratus-sign-metadata or xmlsec1 without ds:Object
  *
  * A bare RSAKeyValue names no endorser (anyone can claim any e-mail with their own key), a
  * ds:Object can carry markup a browser runs, and a second Signature or one nested away from
- * the root would make "the" signature ambiguous. Only `Id` attributes are allowed there.
- * `all` is every ds:Signature of the document, in document order (the caller found them).
+ * the root would make "the" signature ambiguous (checkSignaturePlacement). Only `Id`
+ * attributes are allowed there.
  */
-export function checkSignatureShape(doc: Document, all: Element[]): void {
-  const sig = all[0];
-  if (!sig) throw invalid('no ds:Signature');
-  if (all.length > 1) throw invalid(`found ${all.length} ds:Signature elements; an entry carries exactly one, as the last child of its root element`);
-  if (sig.parentNode !== doc.documentElement) {
-    throw invalid(`ds:Signature must be a child of the root element, not of ${(sig.parentNode as Element | null)?.tagName ?? 'the document'}`);
-  }
+export function checkSignatureShape(sig: Element): void {
   const keyInfo = childrenNamed(sig, NS.ds, 'KeyInfo')[0];
   if (!keyInfo || descendantsNamed(keyInfo, NS.ds, 'X509Certificate').length === 0) {
     const has = keyInfo ? childElements(keyInfo).map((e) => e.tagName) : [];
@@ -37,6 +31,19 @@ export function checkSignatureShape(doc: Document, all: Element[]): void {
   const x509Data = childElements(keyInfo)[0] as Element;
   onlyChildren(x509Data, ['X509Certificate']);
   for (const leaf of [childElements(sig)[1] as Element, childElements(x509Data)[0] as Element]) onlyChildren(leaf, []);
+}
+
+/**
+ * An entry carries exactly one ds:Signature, as a child of its root element. `all` is every
+ * ds:Signature of the document in document order (the caller found them on its own walk).
+ */
+export function checkSignaturePlacement(doc: Document, all: Element[]): void {
+  const sig = all[0];
+  if (!sig) throw invalid('no ds:Signature');
+  if (all.length > 1) throw invalid(`found ${all.length} ds:Signature elements; an entry carries exactly one, as the last child of its root element`);
+  if (sig.parentNode !== doc.documentElement) {
+    throw invalid(`ds:Signature must be a child of the root element, not of ${(sig.parentNode as Element | null)?.tagName ?? 'the document'}`);
+  }
 }
 
 /** The ds:X509Certificate of a signature that passed checkSignatureShape. */
