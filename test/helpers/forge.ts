@@ -42,7 +42,9 @@ export interface ForgeOptions {
  * untouched: RSA-SHA256, inclusive C14N, one enveloped Reference URI="".
  */
 export function signAsIs(xml: string, credentials: SigningCredentials, o: ForgeOptions = {}): string {
-  const digest = createHash('sha256').update(canonicalize(parseXml(xml), { withComments: false }), 'utf8').digest('base64');
+  // The attacker's own tools set no depth limit.
+  const parse = (text: string) => parseXml(text, { maxDepth: Number.POSITIVE_INFINITY });
+  const digest = createHash('sha256').update(canonicalize(parse(xml), { withComments: false }), 'utf8').digest('base64');
   const placeholder = 'SIGNATURE-VALUE-PLACEHOLDER';
   const signature = `<Signature xmlns="${NS.ds}"><SignedInfo><CanonicalizationMethod Algorithm="${C14N.inclusive}"/>`
     + `<SignatureMethod Algorithm="${DSIG.rsaSha256}"/><Reference URI=""><Transforms><Transform Algorithm="${DSIG.envelopedSignature}"/></Transforms>`
@@ -51,7 +53,7 @@ export function signAsIs(xml: string, credentials: SigningCredentials, o: ForgeO
   const end = xml.lastIndexOf('</rdf:RDF>');
   if (end < 0) throw new Error('signAsIs: no </rdf:RDF> in the document');
   const withSignature = xml.slice(0, end) + signature + xml.slice(end);
-  const signedInfo = descendantsNamed(parseXml(withSignature), NS.ds, 'SignedInfo')[0] as Element;
+  const signedInfo = descendantsNamed(parse(withSignature), NS.ds, 'SignedInfo')[0] as Element;
   const value = sign('sha256', Buffer.from(canonicalize(signedInfo, { withComments: false }), 'utf8'), credentials.key).toString('base64');
   return withSignature.replace(placeholder, value);
 }
