@@ -14,7 +14,8 @@ import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
 import type { TestSigner } from '../helpers/signing.js';
-import { rsaKeyValue, signAsIs, unsigned, x509KeyInfo } from '../helpers/forge.js';
+import { rsaKeyValue, signAsIs, uncheckedVerifier, unsigned, x509KeyInfo } from '../helpers/forge.js';
+import { buildTestApp } from '../helpers/app.js';
 import { dataDirWithConfig, postEntry, storedEntries } from '../helpers/upload.js';
 import type { UploadAnswer } from '../helpers/upload.js';
 import { loadPem } from '../../src/metadata/cert/credentials.js';
@@ -186,4 +187,22 @@ test('with a trust policy, a trusted certificate without an e-mail cannot claim 
   assert.deepEqual(await entriesOf(jane.email, trusted.url), []);
   assert.equal((await postEntry(trusted.url, signedXml(jane, draft()))).status, 201, 'Jane herself is still trusted');
   await trusted.stop();
+});
+
+test('entries stored before these checks no longer show a valid signature', async () => {
+  // Stored past a verifier that checks nothing, as an older server accepted them.
+  const { app, marketplace } = await buildTestApp({ verifier: uncheckedVerifier() });
+  const bare = signAsIs(claim(unsigned(signedXml(mallory, draft())), jane), mallory.credentials, { keyInfo: rsaKeyValue(mallory.credentials.cert.publicKey) });
+  const own = { email: mallory.email, subject: mallory.subject, issuer: mallory.credentials.cert.issuer };
+  const decoy = signAsIs(withDecoy(claim(unsigned(signedXml(mallory, draft())), jane), own), mallory.credentials);
+  const extra = insideSignature(signedXml(mallory, draft()), '<Object>unsigned</Object>');
+  const cases: Array<[string, RegExp]> = [[bare, /signature has no X\.509 certificate/], [decoy, /endorser inconsistency/], [extra, /ds:Signature may hold only/]];
+  for (const [xml, reason] of cases) {
+    const { path } = await marketplace.publish(xml);
+    const res = await app.inject({ method: 'GET', url: `/metadata/${path}?media=json` });
+    assert.equal(res.statusCode, 200);
+    const signature = (res.json() as { signature: { valid: boolean; reason?: string } }).signature;
+    assert.equal(signature.valid, false, path);
+    assert.match(signature.reason ?? '', reason);
+  }
 });

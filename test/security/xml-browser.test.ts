@@ -17,14 +17,11 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
-import { signAsIs, unsigned } from '../helpers/forge.js';
+import { signAsIs, uncheckedVerifier, unsigned } from '../helpers/forge.js';
 import { postEntry } from '../helpers/upload.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EntryStore } from '../../src/storage/entries.js';
 import { Marketplace } from '../../src/marketplace/marketplace.js';
-import type { UploadVerifier } from '../../src/marketplace/verifier.js';
-import { parseXml } from '../../src/metadata/xml/parse.js';
-import { readEntry } from '../../src/metadata/entry/entry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -67,14 +64,7 @@ const hostileXml = signAsIs(unsigned(signedXml(mallory, hostile)).replace('</rdf
 const dataDir = join(dir, 'data');
 {
   const database = await openDatabase(join(dataDir, 'stratus.db'));
-  const unchecked: UploadVerifier = {
-    verify: async (body) => {
-      const text = typeof body === 'string' ? body : body.toString('utf8');
-      return { entry: readEntry(parseXml(text)), text };
-    },
-    close: async () => undefined,
-  };
-  await new Marketplace(new EntryStore(database), { verifier: unchecked }).publish(hostileXml);
+  await new Marketplace(new EntryStore(database), { verifier: uncheckedVerifier() }).publish(hostileXml);
   await database.close();
 }
 const server = await startServerProcess(dataDir);
