@@ -9,6 +9,7 @@ import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { userRoutes } from './users.routes.js';
+import { xmlAnswerHeaders } from './xml-headers.js';
 
 export interface AppOptions {
   /** Largest metadata upload, in bytes (default 1 MiB). */
@@ -40,6 +41,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
   });
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10 } });
+  xmlAnswerHeaders(app);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));
