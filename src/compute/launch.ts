@@ -27,6 +27,11 @@ export interface LaunchRequest {
   diskBus?: VmSpec['diskBus'];
   /** Addresses other instances hold. */
   usedAddresses?: ReadonlySet<string>;
+  /**
+   * The instance's port on the server's bridge (HostNetwork.attach, with macFor(name)): the
+   * guest takes `address` by DHCP and every guest port is reached there directly.
+   */
+  bridge?: { tap: string; address: string };
   /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
   tcgCacheMiB?: number;
   vnc?: boolean;
@@ -75,7 +80,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     if (swap) await run('qemu-img', ['create', '-q', '-f', 'qcow2', swap, `${req.swapMiB}M`]);
     writeFileSync(join(paths.dir, 'seed.iso'), seed);
     const guestPorts = [...new Set([22, ...req.inboundPorts])].filter((p) => p > 0 && p < 65536);
-    const ports = new Map(guestPorts.map((p) => [p, hostPortFor(p)]));
+    const ports = new Map(guestPorts.map((p) => [p, req.bridge ? p : hostPortFor(p)]));
     const accel = await detectAccel();
     const specFor = (address: string): VmSpec => ({
       name: req.name, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
@@ -83,16 +88,21 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
       ...(req.diskBus ? { diskBus: req.diskBus } : {}),
-      network: { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },
+      network: req.bridge
+        ? { address, tap: req.bridge.tap, forwards: [], mac: macFor(req.name) }
+        : { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },
       ...(req.vnc ? { vncDisplay: 0 } : {}),
       serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
       ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
     });
-    const started = await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], async (address) => {
+    const startAt = async (address: string): Promise<QemuMachine> => {
       const spec = specFor(address);
       writeFileSync(join(paths.dir, 'instance.json'), JSON.stringify({ spec, base: req.base, ports: [...ports] }, null, 2));
       return QemuMachine.start(spec, paths.log);
-    });
+    };
+    const started = req.bridge
+      ? { address: req.bridge.address, machine: await startAt(req.bridge.address) }
+      : await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], startAt);
     machine = started.machine;
     return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay };
   } catch (e) {

@@ -45,9 +45,10 @@ test('ttylinux boots from an overlay, takes the seed (key + script), serves its 
   await new Promise<void>((r) => hostService.listen(0, '0.0.0.0', r));
   try {
     const port = (hostService.address() as AddressInfo).port;
-    assert.match(ssh(instance, key.path, 'busybox --list'), /^wget$/m);
-    const tries = ssh(instance, key.path, `for a in 10.0.2.2 10.0.2.3 127.0.0.1; do busybox wget -q -T 3 -O - http://$a:${port}/ 2>&1 || echo "$a: no answer"; done`);
-    assert.doesNotMatch(tries, /host secret/);
+    // busybox nc: Debian's static busybox wget segfaults in the guest, and a crash also printed
+    // "no answer", so this check once passed without trying anything.
+    const tries = ssh(instance, key.path, `for a in 10.0.2.2 10.0.2.3 127.0.0.1; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 $a ${port} 2>&1 || echo "$a: no answer"; done`);
+    assert.doesNotMatch(tries, /host secret|Segmentation fault/);
     assert.equal(tries.match(/: no answer$/gm)?.length, 3, tries);
     assert.equal(contacted, 0, 'no connection from the guest reached the host service');
   } finally {

@@ -36,8 +36,10 @@ export interface VmSpec {
   /** virtio (default), or ide / scsi for images whose metadata asks for them. */
   diskBus?: 'virtio' | 'ide' | 'scsi';
   network: {
-    /** The instance's own "IP" in 127.0.0.0/8. */
+    /** The instance's address: its own "IP" in 127.0.0.0/8, or its lease on the bridge. */
     address: string;
+    /** A TAP on the server's bridge (host-only network); without it, user-mode networking. */
+    tap?: string;
     forwards: PortForward[];
     services?: GuestService[];
     mac: string;
@@ -84,12 +86,18 @@ export function qemuArgs(s: VmSpec): string[] {
     else args.push('-device', `virtio-blk-pci,drive=${id}${boot}`);
   });
   const net = s.network;
-  // restrict=on: the guest reaches nothing outside, except the services given via guestfwd.
-  const fwd = net.forwards.map((f) => `,hostfwd=${f.proto ?? 'tcp'}:${net.address}:${f.host}-:${f.guest}`).join('');
-  const svc = (net.services ?? []).map((g) => `,guestfwd=tcp:10.0.2.100:${g.guestPort}-tcp:${g.host}:${g.hostPort}`).join('');
-  args.push('-netdev', `user,id=net0,restrict=on${fwd}${svc}`);
+  if (net.tap) {
+    // The bridge's firewall, not QEMU, decides what the guest reaches (src/network/).
+    args.push('-netdev', `tap,id=net0,ifname=${net.tap},script=no,downscript=no`);
+  } else {
+    // restrict=on: the guest reaches nothing outside, except the services given via guestfwd.
+    const fwd = net.forwards.map((f) => `,hostfwd=${f.proto ?? 'tcp'}:${net.address}:${f.host}-:${f.guest}`).join('');
+    const svc = (net.services ?? []).map((g) => `,guestfwd=tcp:10.0.2.100:${g.guestPort}-tcp:${g.host}:${g.hostPort}`).join('');
+    args.push('-netdev', `user,id=net0,restrict=on${fwd}${svc}`);
+  }
   args.push('-device', `virtio-net-pci,netdev=net0,mac=${net.mac},romfile=`);
-  args.push('-vnc', s.vncDisplay === undefined ? 'none' : `${net.address}:${s.vncDisplay}`);
+  // On the bridge the guest's address is not the host's: VNC stays on loopback.
+  args.push('-vnc', s.vncDisplay === undefined ? 'none' : `${net.tap ? '127.0.0.1' : net.address}:${s.vncDisplay}`);
   // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
   // the driver sees and fails at once instead of waiting out a readiness timeout.
   args.push('-device', 'pvpanic', '-action', 'panic=pause');

@@ -1,0 +1,215 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HostNetwork, dhcpDir, tapName } from '../../src/network/host-network.js';
+import { tableName } from '../../src/network/firewall.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * The host-only network with real packets: network namespaces stand in for guests (a veth
+ * whose peer lives in the namespace is the guest's NIC), real listeners answer or do not.
+ * Only interfaces, namespaces and tables this test creates are touched, all removed at the end.
+ */
+const tag = randomBytes(3).toString('hex');
+const bridge = `stt${tag}`;
+const namespaces: string[] = [];
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8' });
+}
+
+function inNs(ns: string, ...args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** A namespace guest: its NIC is the peer of the port the network creates. */
+async function guest(net: HostNetwork, name: string, owner: string, mac: string): Promise<{ ns: string; address: string }> {
+  const ns = `sttns${tag}${name}`;
+  ip('netns', 'add', ns);
+  namespaces.push(ns);
+  const peer = `stp${tag}${name}`.slice(0, 15);
+  const port = await net.attach(name, owner, mac, async (ifname) => {
+    ip('link', 'add', ifname, 'type', 'veth', 'peer', 'name', peer);
+    ip('link', 'set', peer, 'netns', ns);
+  });
+  inNs(ns, 'ip', 'link', 'set', peer, 'address', mac);
+  inNs(ns, 'ip', 'addr', 'add', `${port.address}/24`, 'dev', peer);
+  inNs(ns, 'ip', 'link', 'set', peer, 'up');
+  inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+  return { ns, address: port.address };
+}
+
+/** Tries a TCP connection from inside a namespace: 'open' (connected) or 'blocked'. */
+function connectFrom(ns: string, host: string, port: number): string {
+  const script = `const s=require('net').connect({host:'${host}',port:${port}});s.setTimeout(2500);`
+    + `s.on('connect',()=>{console.log('open');process.exit(0)});s.on('timeout',()=>{console.log('blocked');process.exit(0)});`
+    + `s.on('error',(e)=>{console.log('blocked '+e.code);process.exit(0)});`;
+  return inNs(ns, process.execPath, '-e', script).trim().split(' ')[0] as string;
+}
+
+/** Connects from the host and returns what the service said, or 'blocked'. */
+function connectHost(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect({ host, port });
+    let said = '';
+    c.setTimeout(5000, () => { c.destroy(); resolve('blocked'); });
+    c.on('data', (d) => { said += d.toString(); });
+    c.on('end', () => resolve(said));
+    c.on('error', () => resolve('blocked'));
+  });
+}
+
+function listen(host: string, port = 0): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer((c) => c.end('hello\n'));
+    srv.once('error', reject);
+    srv.listen({ host, port }, () => resolve(srv));
+  });
+}
+
+const portOf = (s: Server): number => (s.address() as { port: number }).port;
+
+/** A listener inside a namespace (the guest's own service). */
+function listenIn(ns: string, port: number): ChildProcess {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `require('net').createServer(c=>c.end('hi')).listen(${port},()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return child;
+}
+
+async function waitUp(child: ChildProcess): Promise<void> {
+  await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+}
+
+function isDnsmasq(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('dnsmasq');
+  } catch {
+    return false;
+  }
+}
+
+function tables(): string {
+  return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+}
+
+test('host network: guests reach DHCP and the proxy only, the host reaches every guest port, owners are kept apart, and everything goes at close', async (t) => {
+  const stateDir = join(tempDir(), 'net');
+  const listeners: Server[] = [];
+  const children: ChildProcess[] = [];
+  let net: HostNetwork | undefined;
+  t.after(async () => {
+    for (const c of children) c.kill();
+    for (const l of listeners) l.close();
+    await net?.close().catch(() => undefined);
+    for (const ns of namespaces) try { ip('netns', 'del', ns); } catch { /* gone */ }
+  });
+  // The proxy port is chosen before the bridge exists; the listener binds once it does.
+  const proxyPort = 30000 + (parseInt(tag, 16) % 20000);
+  net = await HostNetwork.open({ stateDir, bridge, pool: '10.213.0.0/16', proxyPort });
+  assert.match(net.subnet, /^10\.213\.\d+\.0\/24$/);
+  assert.match(ip('-j', 'link', 'show', 'dev', bridge), new RegExp(`"ifalias":"stratus:${stateDir}"`), 'the bridge carries its owner mark');
+  assert.match(tables(), new RegExp(`table inet ${tableName(bridge)}\\n`));
+  assert.match(tables(), new RegExp(`table bridge ${tableName(bridge)}\\n`));
+
+  const proxy = await listen(net.hostAddress, proxyPort);
+  const other = await listen('0.0.0.0');
+  listeners.push(proxy, other);
+
+  const a1 = await guest(net, 'a1', 'alice', '52:54:00:0a:00:01');
+  const a2 = await guest(net, 'a2', 'alice', '52:54:00:0a:00:02');
+  const b1 = await guest(net, 'b1', 'bob', '52:54:00:0b:00:01');
+  assert.deepEqual([a1.address, a2.address, b1.address].map((a) => a.split('.')[3]), ['10', '11', '12']);
+  for (const g of [a1, a2, b1]) {
+    const l = listenIn(g.ns, 8080);
+    children.push(l);
+    await waitUp(l);
+  }
+
+  // Given: the proxy. Not given: any other port of the host, even one listening on 0.0.0.0.
+  assert.equal(connectFrom(a1.ns, net.hostAddress, proxyPort), 'open', 'the guest reaches the package proxy');
+  assert.equal(connectFrom(a1.ns, net.hostAddress, portOf(other)), 'blocked', 'another host port is out of reach');
+  // The host reaches every port of every guest (the instance address is its public IP).
+  for (const g of [a1, a2, b1]) assert.equal(await connectHost(g.address, 8080), 'hi', `the host reaches ${g.address}:8080`);
+  // Same owner: reachable. Another owner: not, both ways.
+  assert.equal(connectFrom(a1.ns, a2.address, 8080), 'open', 'alice\'s guests reach each other');
+  assert.equal(connectFrom(b1.ns, a1.address, 8080), 'blocked', 'bob\'s guest cannot reach alice\'s');
+  assert.equal(connectFrom(a1.ns, b1.address, 8080), 'blocked', 'alice\'s guest cannot reach bob\'s');
+
+  // Spoofing: bob's guest takes alice's address; it reaches nothing, not even the proxy.
+  inNs(b1.ns, 'ip', 'addr', 'flush', 'dev', `stp${tag}b1`);
+  inNs(b1.ns, 'ip', 'addr', 'add', `${a2.address}/24`, 'dev', `stp${tag}b1`);
+  assert.equal(connectFrom(b1.ns, net.hostAddress, proxyPort), 'blocked', 'a forged source address is dropped');
+
+  // Detach: the port, its lease and its rules go; the others stay.
+  await net.detach('a2');
+  assert.throws(() => ip('link', 'show', 'dev', tapName(bridge, 'a2')));
+  assert.doesNotMatch(readFileSync(join(dhcpDir(bridge), 'dhcp-hosts'), 'utf8'), /52:54:00:0a:00:02/);
+  assert.match(readFileSync(join(dhcpDir(bridge), 'dhcp-hosts'), 'utf8'), /52:54:00:0a:00:01,10\.213\.\d+\.10,/);
+
+  const dnsmasqPid = Number(readFileSync(join(dhcpDir(bridge), 'dnsmasq.pid'), 'utf8'));
+  await net.close();
+  net = undefined;
+  assert.throws(() => ip('link', 'show', 'dev', bridge), 'the bridge is gone');
+  assert.doesNotMatch(tables(), new RegExp(tableName(bridge)), 'both tables are gone');
+  assert.ok(!isDnsmasq(dnsmasqPid), 'dnsmasq is gone');
+  assert.ok(!existsSync(stateDir));
+});
+
+test('host network: an interface Stratus did not create is never adopted or removed', async (t) => {
+  const foreign = `stf${tag}`;
+  ip('link', 'add', foreign, 'type', 'bridge');
+  t.after(() => { try { ip('link', 'del', foreign); } catch { /* gone */ } });
+  await assert.rejects(HostNetwork.open({ stateDir: join(tempDir(), 'net'), bridge: foreign }), /interface stf\w+ exists and was not made by this Stratus server/);
+  ip('link', 'show', 'dev', foreign); // still there
+  assert.doesNotMatch(tables(), new RegExp(tableName(foreign)));
+  await assert.rejects(HostNetwork.open({ stateDir: join(tempDir(), 'net'), bridge: 'bad name!' }), /not a valid interface name/);
+  await assert.rejects(HostNetwork.open({ stateDir: join(tempDir(), 'net'), bridge: `stg${tag}`, subnet: '10.213.5.0/23' }), /not an IPv4 \/24 network/);
+});
+
+test('host network: a server killed with SIGKILL leaves its bridge, ports and dnsmasq; the next one adopts them, and close removes them', async (t) => {
+  const stateDir = join(tempDir(), 'net');
+  const crashBridge = `stk${tag}`;
+  const module = new URL('../../src/network/host-network.js', import.meta.url).href;
+  // The first server: opens the network, gives two instances a TAP, then is killed outright.
+  const script = `import { HostNetwork } from '${module}';
+const net = await HostNetwork.open({ stateDir: ${JSON.stringify(stateDir)}, bridge: '${crashBridge}', pool: '10.213.0.0/16' });
+await net.attach('i1', 'alice', '52:54:00:0c:00:01');
+await net.attach('i2', 'bob', '52:54:00:0c:00:02');
+console.log(JSON.stringify({ subnet: net.subnet }));
+setInterval(() => {}, 1000);`;
+  const first = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let reopened: HostNetwork | undefined;
+  t.after(async () => {
+    first.kill('SIGKILL');
+    await reopened?.close().catch(() => undefined);
+    for (const name of [crashBridge, tapName(crashBridge, 'i1'), tapName(crashBridge, 'i2')]) try { ip('link', 'del', name); } catch { /* gone */ }
+  });
+  const said = await new Promise<string>((resolve, reject) => {
+    first.stdout?.once('data', (d: Buffer) => resolve(d.toString()));
+    first.once('exit', (code) => reject(new Error(`the first server exited (${code}) before it was ready`)));
+  });
+  const { subnet } = JSON.parse(said) as { subnet: string };
+  const oldDnsmasq = Number(readFileSync(join(dhcpDir(crashBridge), 'dnsmasq.pid'), 'utf8'));
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  assert.ok(isDnsmasq(oldDnsmasq), 'dnsmasq outlived the killed server');
+
+  reopened = await HostNetwork.open({ stateDir, bridge: crashBridge, pool: '10.213.0.0/16' });
+  assert.equal(reopened.subnet, subnet, 'the same subnet: running guests keep their addresses');
+  assert.deepEqual(reopened.ports.map((p) => `${p.owner}:${p.address.split('.')[3]}`), ['alice:10', 'bob:11']);
+  assert.ok(!isDnsmasq(oldDnsmasq), 'the old dnsmasq was ended');
+  const newDnsmasq = Number(readFileSync(join(dhcpDir(crashBridge), 'dnsmasq.pid'), 'utf8'));
+  assert.ok(isDnsmasq(newDnsmasq));
+  await reopened.detach('i2');
+  assert.throws(() => ip('link', 'show', 'dev', tapName(crashBridge, 'i2')));
+  await reopened.close();
+  reopened = undefined;
+  for (const name of [crashBridge, tapName(crashBridge, 'i1')]) assert.throws(() => ip('link', 'show', 'dev', name), `${name} is gone`);
+  assert.doesNotMatch(tables(), new RegExp(tableName(crashBridge)));
+  assert.ok(!isDnsmasq(newDnsmasq));
+});
