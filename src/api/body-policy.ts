@@ -31,11 +31,12 @@ export function isStreamedUpload(request: FastifyRequest): boolean {
 }
 
 export function bodyKind(request: FastifyRequest): BodyKind {
+  const length = request.headers['content-length'];
+  const chunked = request.headers['transfer-encoding'] !== undefined;
+  // An empty body carries nothing, whatever its Content-Type says (old clients label them).
+  if (!chunked && length === '0') return 'none';
   const type = contentType(request);
-  if (type === '') {
-    const length = request.headers['content-length'];
-    return request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') ? 'none' : 'other';
-  }
+  if (type === '') return !chunked && length === undefined ? 'none' : 'other';
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   if (type === 'application/x-www-form-urlencoded') return 'form';
   if (type === 'multipart/form-data') return 'multipart';

@@ -20,6 +20,10 @@ import { securityHeaders } from './security-headers.js';
 
 /** The largest metadata entry by default: StratusLab's entries are a few KiB. */
 export const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
+/** Memory for metadata bodies being received, all requests together. */
+export const DEFAULT_BODY_MEMORY_BYTES = 64 * 1024 * 1024;
+/** Uploads without an account per client address and hour. */
+export const DEFAULT_ANONYMOUS_UPLOADS_PER_HOUR = 120;
 /** JSON and form bodies (accounts, volume fields, DataTables queries) are a few hundred bytes. */
 const SMALL_BODY_LIMIT = 64 * 1024;
 
@@ -82,8 +86,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));
   metadataRoutes(app, services.marketplace, {
     maxBytes,
-    budget: new BodyBudget(options.bodyMemoryBytes ?? 64 * 1024 * 1024),
-    anonymousUploadsPerHour: options.anonymousUploadsPerHour ?? 120,
+    budget: new BodyBudget(options.bodyMemoryBytes ?? DEFAULT_BODY_MEMORY_BYTES),
+    anonymousUploadsPerHour: options.anonymousUploadsPerHour ?? DEFAULT_ANONYMOUS_UPLOADS_PER_HOUR,
     ...(services.accounts ? { accounts: services.accounts } : {}),
   });
   endorserRoutes(app, services.marketplace);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { addressKey } from '../platform/rate-limit.js';
 import { isStreamedUpload } from './body-policy.js';
 
-/** Connection and timeout limits of the HTTP server (see ServerSettings for the config keys). */
+/** Connection and timeout limits of the HTTP server (config keys: main/server-limits.ts). */
 export interface ConnectionLimits {
   /** Open connections in all (further ones are closed at once). */
   maxConnections: number;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { StratusError, isStratusError } from '../domain/errors.js';
 import { SlidingWindow, addressKey } from '../platform/rate-limit.js';
 import type { Principal } from '../accounts/accounts.js';
@@ -30,6 +30,8 @@ export class LoginGuard {
   private readonly byAddress: SlidingWindow;
   private readonly byAccount: SlidingWindow;
   private readonly knownGood = new Map<string, number>();
+  /** Keys the fingerprints of good credentials, so the map holds nothing a dump could crack offline. */
+  private readonly secret = randomBytes(32);
 
   constructor(limits: LoginLimits = DEFAULT_LOGIN_LIMITS, private readonly now: () => number = Date.now) {
     this.byAddress = new SlidingWindow(limits.perAddress, limits.windowMs, now);
@@ -37,7 +39,7 @@ export class LoginGuard {
   }
 
   async authenticate(address: string | undefined, username: string, password: string, check: () => Promise<Principal>): Promise<Principal> {
-    const fingerprint = createHash('sha256').update(`${username}\0${password}`).digest('hex');
+    const fingerprint = createHmac('sha256', this.secret).update(`${username}\0${password}`).digest('base64');
     const known = (this.knownGood.get(fingerprint) ?? 0) > this.now();
     const addr = addressKey(address);
     let release: Array<() => void> = [];

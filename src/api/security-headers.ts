@@ -9,17 +9,22 @@ import { PAGE_CSP } from '../web/html.js';
  */
 export const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox";
 
-/** Adds the browser-facing security headers to every answer, errors included. */
+/**
+ * Adds the browser-facing security headers to every answer, errors included. A header a route
+ * set itself (a stricter or route-specific CSP) is kept.
+ */
 export function securityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (_request, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    reply.header('Content-Security-Policy', /^text\/html\b/i.test(type) ? PAGE_CSP : DATA_CSP);
+    const set = (name: string, value: string): void => {
+      if (!reply.hasHeader(name)) reply.header(name, value);
+    };
+    set('Content-Security-Policy', /^text\/html\b/i.test(String(reply.getHeader('content-type') ?? '')) ? PAGE_CSP : DATA_CSP);
     // Browsers must take the declared type: an entry served as XML is never sniffed into HTML.
-    reply.header('X-Content-Type-Options', 'nosniff');
+    set('X-Content-Type-Options', 'nosniff');
     // frame-ancestors for old browsers: no page of this server is ever framed (clickjacking).
-    reply.header('X-Frame-Options', 'DENY');
-    reply.header('Referrer-Policy', 'same-origin');
-    reply.header('Cross-Origin-Opener-Policy', 'same-origin');
+    set('X-Frame-Options', 'DENY');
+    set('Referrer-Policy', 'same-origin');
+    set('Cross-Origin-Opener-Policy', 'same-origin');
     return payload;
   });
 }
