@@ -18,6 +18,7 @@ export type FormPart =
  * part that a handler is reading.
  */
 export async function* formParts(request: FastifyRequest, limits: Limits): AsyncGenerator<FormPart> {
+  checkBoundary(request.headers['content-type'] ?? '');
   let parts: AsyncIterableIterator<Multipart>;
   try {
     parts = request.parts({ limits });
@@ -46,4 +47,13 @@ export function malformed(e: unknown): Error {
   const err = e as Error & { code?: string };
   if (typeof err.code === 'string') return err;
   return new StratusError('MULTIPART_MALFORMED', `malformed multipart/form-data body: ${err.message}`);
+}
+
+/** RFC 2046: 1-70 characters. The parser takes an empty one and then finds no parts at all. */
+function checkBoundary(contentType: string): void {
+  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType);
+  const boundary = m ? (m[1] ?? m[2] ?? '') : '';
+  if (boundary.length < 1 || boundary.length > 70) {
+    throw new StratusError('MULTIPART_MALFORMED', `malformed multipart/form-data body: ${m ? `a boundary of ${boundary.length} characters (1-70 allowed)` : 'no boundary in its Content-Type'}`);
+  }
 }
