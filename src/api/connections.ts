@@ -92,9 +92,10 @@ export function limitConnections(app: FastifyInstance, limits: ConnectionLimits)
     current.set(socket, { req: request.raw, res: reply.raw });
     const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     if (!hasBody || request.raw.complete || isStreamedUpload(request)) return;
+    // Kept after an early answer (a refusal): Node then reads and drops the rest of the body,
+    // and a client trickling that rest must not hold the connection either.
     const timer = setTimeout(() => {
-      // The connection may have moved on to its next request since.
-      if (request.raw.complete || current.get(socket)?.req !== request.raw) return;
+      if (request.raw.complete) return;
       if (!reply.raw.headersSent) socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       socket.destroy();
     }, limits.bodyTimeoutMs);
@@ -102,6 +103,5 @@ export function limitConnections(app: FastifyInstance, limits: ConnectionLimits)
     const clear = (): void => clearTimeout(timer);
     request.raw.once('end', clear);
     request.raw.once('close', clear);
-    reply.raw.once('finish', clear);
   });
 }
