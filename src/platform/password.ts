@@ -1,5 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Semaphore } from './semaphore.js';
 
 /** scrypt parameters: N=2^15, r=8, p=1 (~30-60 ms here), stored with each hash. */
@@ -11,9 +12,11 @@ const KEYLEN = 32;
 /**
  * scrypt runs on libuv's thread pool (4 threads by default), which file reads and zlib also
  * need: unbounded, a flood of wrong passwords filled it and another user's download went from
- * 3 ms to 32 s. Two at a time leave the pool room, and the queue behind them is bounded.
+ * 3 ms to 32 s. At most half the cores (one on two, two from four up) leave the pool and the
+ * CPU room for everything else, and the queue behind them is bounded. Successful logins are
+ * cached (Accounts), so signed-in users rarely wait here.
  */
-const scryptSlots = new Semaphore(2, 64, 'password checks');
+const scryptSlots = new Semaphore(Math.max(1, Math.min(2, Math.floor(availableParallelism() / 2))), 64, 'password checks');
 
 function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
   return scryptSlots.run(() => new Promise((resolve, reject) => {

@@ -35,7 +35,7 @@ export interface RawAnswer {
  * Sec-Fetch-Site included, which fetch would not let a test set), optionally from another
  * loopback address, as a different client would come.
  */
-export function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<RawAnswer> {
+export function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; timeoutMs?: number } = {}): Promise<RawAnswer> {
   const url = new URL(path, base);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
@@ -52,6 +52,9 @@ export function send(base: string, method: string, path: string, opts: { headers
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.timeoutMs !== undefined) {
+      req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: no complete answer within ${opts.timeoutMs} ms`)));
+    }
     req.end(body);
   });
 }
