@@ -15,6 +15,7 @@
 # usage: build.sh OUTDIR   writes OUTDIR/disk.img and OUTDIR/manifest.txt
 #        (stratus-build-base-image runs it; it caches the result by recipe + package versions)
 # env:   DISK_MB=2048 BOOT_MB=64   SOURCE_DATE_EPOCH=1700000000   KERNEL_PACKAGE (recipe.json)
+#        INBOUND_PORTS (recipe.json inboundPorts, checked against the firewall)
 #        MIRROR=http://deb.debian.org/debian  SECMIRROR=http://deb.debian.org/debian-security
 set -euo pipefail
 umask 022   # modes of the files the build creates must not depend on the caller
@@ -95,6 +96,9 @@ KVER=$(ls "$R/lib/modules" | sort -V | tail -n1)
 [ -z "$(ls -A "$R/var/lib/apt/lists" | grep -v -e '^partial$' -e '^lock$' || true)" ] || { echo "apt lists not empty" >&2; exit 1; }
 [ ! -e "$R/etc/udev/rules.d/70-persistent-net.rules" ] || { echo "persistent-net rules in the image" >&2; exit 1; }
 ! grep -q '^root:[^*!]' "$R/etc/shadow" || { echo "root has a password" >&2; exit 1; }
+# The firewall admits exactly the ports the entry will publish as inbound-port.
+fw_ports=$(sed -n 's/^[[:space:]]*elements = { \(.*\) }$/\1/p' "$R/etc/nftables.conf" | head -n1 | tr -d ' ')
+[ "$fw_ports" = "$(echo "${INBOUND_PORTS:-22}" | tr ' ' ',')" ] || { echo "the firewall admits '$fw_ports' but recipe.json inboundPorts is '${INBOUND_PORTS:-22}': make /etc/nftables.conf's tcp_ports and inboundPorts agree" >&2; exit 1; }
 step "kernel $KVER, initrd $(stat -c %s "$R/boot/initrd.img-$KVER") bytes; no machine-id, host keys, apt caches or passwords"
 
 # ---------------------------------------------------------------- 2. disk image --

@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
 import { hashPassword, randomPassword, verifyPassword } from '../platform/password.js';
-import type { UserStore, UserRow } from '../storage/users.js';
+import type { Holdings, UserStore, UserRow } from '../storage/users.js';
 import type { Quota } from '../storage/volumes/store.js';
 import type { UserInfo } from '../domain/wire.js';
 
 /** Who is calling: established by the API from HTTP Basic credentials. */
 export interface Principal {
+  /** The account's stable id: a later account of the same name has another. */
+  id: string;
   username: string;
   admin: boolean;
 }
@@ -21,7 +23,13 @@ const DUMMY_HASH = hashPassword(randomPassword());
 
 /** Accounts: the admin, users, passwords (scrypt) and volume quotas. */
 export class Accounts {
-  private readonly verified = new Map<string, number>();
+  /**
+   * Credentials checked lately, with the account (id and hash) they were checked against: a
+   * hit counts only while that is still the account's row, so another server sharing the
+   * database, where a password change or a removal and re-creation did not clear this map,
+   * never lets old credentials through.
+   */
+  private readonly verified = new Map<string, { until: number; against: string }>();
 
   constructor(private readonly store: UserStore, private readonly clock: () => Date = () => new Date()) {}
 
@@ -32,7 +40,7 @@ export class Accounts {
   async ensureAdmin(preset?: string): Promise<{ created: boolean; password?: string }> {
     if (await this.store.get(ADMIN)) return { created: false };
     const password = preset ?? randomPassword();
-    await this.store.insert({ username: ADMIN, password_hash: await hashPassword(password), is_admin: 1, quota_gib: null, quota_volumes: null, created: formatUtc(this.clock()) });
+    await this.store.insert({ id: randomUUID(), username: ADMIN, password_hash: await hashPassword(password), is_admin: 1, quota_gib: null, quota_volumes: null, created: formatUtc(this.clock()) });
     return preset === undefined ? { created: true, password } : { created: true };
   }
 
@@ -40,12 +48,12 @@ export class Accounts {
   async authenticate(username: string, password: string): Promise<Principal> {
     const key = createHash('sha256').update(`${username}\0${password}`).digest('hex');
     const row = await this.store.get(username);
-    const until = this.verified.get(key);
-    if (row && until !== undefined && until > Date.now()) return principal(row);
+    const hit = this.verified.get(key);
+    if (row && hit && hit.until > Date.now() && hit.against === `${row.id} ${row.password_hash}`) return principal(row);
     const ok = row ? await verifyPassword(password, row.password_hash) : (await verifyPassword(password, await DUMMY_HASH), false);
     if (!row || !ok) throw new StratusError('AUTH_REQUIRED', 'invalid credentials');
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, Date.now() + CACHE_MS);
+    this.verified.set(key, { until: Date.now() + CACHE_MS, against: `${row.id} ${row.password_hash}` });
     return principal(row);
   }
 
@@ -56,7 +64,7 @@ export class Accounts {
     }
     requirePassword(u.password);
     const row = {
-      username: u.username, password_hash: await hashPassword(u.password), is_admin: u.admin ? 1 : 0,
+      id: randomUUID(), username: u.username, password_hash: await hashPassword(u.password), is_admin: u.admin ? 1 : 0,
       quota_gib: u.quotaGib ?? null, quota_volumes: u.quotaVolumes ?? null, created: formatUtc(this.clock()),
     };
     if (!(await this.store.insert(row))) throw new StratusError('USER_EXISTS', `user ${u.username} already exists`);
@@ -76,11 +84,18 @@ export class Accounts {
     this.verified.clear();
   }
 
-  async remove(actor: Principal, username: string): Promise<void> {
+  /**
+   * Removes an account. Refused while it owns volumes or mounts, unless `force`, which hands
+   * them to the admin account; either way nothing is left under its name, so an account
+   * created later with the same name starts with nothing. Returns what was handed over.
+   */
+  async remove(actor: Principal, username: string, options: { force?: boolean } = {}): Promise<{ heir: string; handedOver: Holdings }> {
     requireAdmin(actor, 'remove accounts');
     if (username === ADMIN) throw new StratusError('FORBIDDEN', 'the admin account cannot be removed');
-    if (!(await this.store.remove(username))) throw new StratusError('USER_NOT_FOUND', `no user ${username}`);
+    const handedOver = await this.store.remove(username, ADMIN, options.force === true);
+    if (!handedOver) throw new StratusError('USER_NOT_FOUND', `no user ${username}`);
     this.verified.clear();
+    return { heir: ADMIN, handedOver };
   }
 
   async setQuota(actor: Principal, username: string, quota: { gib?: number | null; volumes?: number | null }): Promise<UserInfo> {
@@ -101,7 +116,7 @@ export class Accounts {
 }
 
 function principal(row: UserRow): Principal {
-  return { username: row.username, admin: row.is_admin === 1 };
+  return { id: row.id, username: row.username, admin: row.is_admin === 1 };
 }
 
 function info(row: UserRow): UserInfo {

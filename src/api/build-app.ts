@@ -9,6 +9,7 @@ import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { userRoutes } from './users.routes.js';
+import { xmlAnswerHeaders } from './xml-headers.js';
 import { BodyBudget } from './body.js';
 import { checkBodyKind } from './body-policy.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections, serverOptions } from './connections.js';
@@ -81,6 +82,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   refuseCrossSite(app, () => (ownUrl() ? [originOf(ownUrl())] : []));
   app.addHook('onRequest', async (request) => checkBodyKind(request));
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10 } });
+  xmlAnswerHeaders(app);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));

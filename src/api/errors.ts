@@ -5,7 +5,7 @@ import { errorPage } from '../web/pages.js';
 import { negotiate } from './negotiate.js';
 
 /** Codes whose message StratusLab prefixed with "invalid metadata: " on upload. */
-const INVALID_METADATA: ErrorCode[] = ['SIGNATURE_MISSING', 'SIGNATURE_INVALID', 'SIGNATURE_UNSUPPORTED', 'ENDORSER_INCONSISTENT', 'METADATA_INVALID', 'TRUST_REJECTED'];
+const INVALID_METADATA: ErrorCode[] = ['SIGNATURE_MISSING', 'SIGNATURE_INVALID', 'SIGNATURE_UNSUPPORTED', 'ENDORSER_INCONSISTENT', 'METADATA_INVALID', 'METADATA_UNSAFE', 'ENDORSEMENT_IN_FUTURE', 'TRUST_REJECTED'];
 
 /** Fastify's own failures, mapped onto the catalogue. */
 function fromFastify(e: FastifyError): StratusError {

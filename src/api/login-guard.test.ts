@@ -7,7 +7,7 @@ import type { Principal } from '../accounts/accounts.js';
 const PASSWORDS: Record<string, string> = { alice: 'right-a', bob: 'right-b' };
 
 function check(username: string, password: string): () => Promise<Principal> {
-  return () => (PASSWORDS[username] === password ? Promise.resolve({ username, admin: false }) : Promise.reject(new StratusError('AUTH_REQUIRED', 'invalid credentials')));
+  return () => (PASSWORDS[username] === password ? Promise.resolve({ id: `id-${username}`, username, admin: false }) : Promise.reject(new StratusError('AUTH_REQUIRED', 'invalid credentials')));
 }
 
 function guard(now: { t: number }): LoginGuard {

@@ -9,7 +9,10 @@ import { caller } from './auth.js';
  * /users/me is for anyone signed in.
  */
 export function userRoutes(app: FastifyInstance, accounts: AccountsApi): void {
-  app.get('/users/me', async (request) => caller(request, accounts));
+  app.get('/users/me', async (request) => {
+    const me = await caller(request, accounts);
+    return { username: me.username, admin: me.admin };
+  });
   app.get('/users', async (request) => accounts.list(await caller(request, accounts)));
   app.post('/users', async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
@@ -31,9 +34,12 @@ export function userRoutes(app: FastifyInstance, accounts: AccountsApi): void {
     if ('volumes' in b) q.volumes = optInt(b.volumes);
     return accounts.setQuota(await caller(request, accounts), request.params.name, q);
   });
-  app.delete<{ Params: { name: string } }>('/users/:name', async (request) => {
-    await accounts.remove(await caller(request, accounts), request.params.name);
-    return { username: request.params.name, removed: true };
+  // Refused while the account owns anything; ?force=true hands it all to the admin.
+  app.delete<{ Params: { name: string }; Querystring: { force?: string } }>('/users/:name', async (request) => {
+    const force = request.query.force;
+    if (force !== undefined && force !== 'true' && force !== 'false') throw new StratusError('USAGE', `force must be true or false, not '${force}'`);
+    const { heir, handedOver } = await accounts.remove(await caller(request, accounts), request.params.name, { force: force === 'true' });
+    return { username: request.params.name, removed: true, heir, handedOver };
   });
 }
 

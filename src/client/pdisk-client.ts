@@ -114,8 +114,9 @@ export class PdiskClient {
     return this.json('PUT', `/users/${encodeURIComponent(username)}/quota`, quota);
   }
 
-  removeUser(username: string): Promise<unknown> {
-    return this.json('DELETE', `/users/${encodeURIComponent(username)}`);
+  /** Removes an account; `force` hands what it owns to the admin instead of refusing. */
+  removeUser(username: string, opts: { force?: boolean } = {}): Promise<{ username: string; heir: string; handedOver: Record<string, number> }> {
+    return this.json('DELETE', `/users/${encodeURIComponent(username)}${opts.force ? '?force=true' : ''}`);
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {

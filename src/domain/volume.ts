@@ -38,6 +38,10 @@ export interface MountInfo {
   node: string;
   target: string;
   created: string;
+  /** The account that made the mount. */
+  owner: string;
+  /** True unless the volume's owner made it: others attach a PUBLIC volume read-only. */
+  readOnly: boolean;
 }
 
 function isUuid(s: string): boolean {

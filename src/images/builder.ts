@@ -90,7 +90,7 @@ function runBuildScript(recipe: Recipe, out: string, debs: string, onLine?: (lin
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [join(recipe.dir, 'build.sh'), out], {
       cwd: recipe.dir,
-      env: { ...process.env, DEBS: debs, KERNEL_PACKAGE: recipe.kernel, PACKAGES: recipe.packages.join(' '), LC_ALL: 'C' },
+      env: { ...process.env, DEBS: debs, KERNEL_PACKAGE: recipe.kernel, PACKAGES: recipe.packages.join(' '), INBOUND_PORTS: recipe.inboundPorts.join(' '), LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -115,9 +115,9 @@ export async function publishImage(req: PublishRequest, events: PipelineEvents):
 /**
  * The volume that holds the image. With the identifier known beforehand, a volume holding it
  * is looked for first; otherwise the file is streamed to the disk service, and when the
- * service has this content already ('Disk already registered'), the volume with the file's
- * own identifier (hashed here, never taken from the metadata, which may be the wrong one) is
- * used.
+ * service has this content already ('Disk already registered', which it says only of the
+ * caller's own volumes), the caller's volume with the file's own identifier (hashed here, never
+ * taken from the metadata, which may be the wrong one) is used.
  */
 async function placeVolume(req: PublishRequest, contentIdentifier: () => Promise<string>, events: PipelineEvents): Promise<{ volume: VolumeInfo; created: boolean }> {
   const { pdisk } = req;
@@ -133,7 +133,7 @@ async function placeVolume(req: PublishRequest, contentIdentifier: () => Promise
     const identifier = await contentIdentifier();
     const existing = await findVolume(pdisk, identifier);
     if (!existing) {
-      throw new StratusError('VOLUME_DUPLICATE', `another account holds a private volume with this image (${identifier})`, { hint: 'Ask its owner to make it PUBLIC, or to delete it, and publish again.' });
+      throw new StratusError('VOLUME_DUPLICATE', `the disk service has this image (${identifier}) in a volume of yours that is no longer listed`, { hint: 'It was probably deleted meanwhile: publish again.' });
     }
     events.warn(`Disk already registered: volume ${existing.uuid} holds this image; using it`);
     return { volume: await withFields(pdisk, existing, req.volume, events), created: false };
@@ -158,8 +158,12 @@ async function upload(req: PublishRequest, events: PipelineEvents): Promise<Volu
 }
 
 /** The origin volume (not a snapshot) holding `identifier`, among those the account sees. */
+/** A volume holding the image: the caller's own first, else another account's PUBLIC one. */
 async function findVolume(pdisk: PdiskClient, identifier: string): Promise<VolumeInfo | undefined> {
-  return (await pdisk.list()).find((v) => v.identifier === identifier && v.origin === null);
+  const found = (await pdisk.list()).filter((v) => v.identifier === identifier && v.origin === null);
+  if (found.length < 2) return found[0];
+  const me = (await pdisk.me()).username;
+  return found.find((v) => v.owner === me) ?? found[0];
 }
 
 /** The volume with the fields set where they differ; another account's volume is used as it is. */

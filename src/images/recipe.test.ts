@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { listRecipes, loadRecipe } from './recipe.js';
@@ -26,4 +26,12 @@ test('every recipe loads, with a kernel, packages and boot defaults', () => {
     assert.ok(r.inboundPorts.includes(22));
     assert.ok(r.boot.memoryMiB >= 128 && r.boot.vcpus >= 1);
   }
+});
+
+test('debian-12 admits exactly the ports its entry publishes (the web-server example needs 80 open in the image)', () => {
+  const r = loadRecipe(recipes, 'debian-12');
+  const conf = readFileSync(join(r.dir, 'overlay/etc/nftables.conf'), 'utf8');
+  const elements = /set tcp_ports \{[^}]*?elements = \{ ([^}]*) \}/s.exec(conf)?.[1];
+  assert.deepEqual(elements?.split(',').map((p) => Number(p.trim())), r.inboundPorts);
+  assert.deepEqual(r.inboundPorts, [22, 80, 443]);
 });

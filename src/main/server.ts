@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import { parseIni, interpolate } from '../platform/ini.js';
 import { availableParallelism } from 'node:os';
-import { compileTrust } from '../marketplace/verifier.js';
+import { DEFAULT_MAX_CREATED_AHEAD_SECONDS, compileTrust } from '../marketplace/verifier.js';
 import type { TrustSettings } from '../marketplace/verifier.js';
 import { workerVerifier } from '../marketplace/worker-verifier.js';
 import { openDatabase } from '../storage/database.js';
@@ -30,6 +30,8 @@ export interface ServerSettings {
   /** SQLite file path or postgres:// URL. */
   database: string;
   maxMetadataBytes: number;
+  /** How far ahead of this server's clock an endorsement date may be, in seconds. */
+  maxCreatedAheadSeconds: number;
   trust?: TrustSettings;
   /** Worker threads that verify uploads (0: verify on the main thread). */
   verifyThreads: number;
@@ -50,7 +52,9 @@ export interface ServerSettings {
  * Reads <data-dir>/stratus.cfg (INI) if present. Keys, all optional:
  *   [server] host, port, database
  *   [marketplace] max_metadata_bytes, trust_endorsers (file of RFC 2253 DNs, one per line),
- *                 trust_ca_bundle (PEM file of CA certificates), verify_threads
+ *                 trust_ca_bundle (PEM file of CA certificates), verify_threads,
+ *                 max_created_ahead_seconds (how far ahead of this server's clock an
+ *                 endorsement date may be; default 300)
  *   [pdisk] volumes_dir, fsync (true|false), max_volume_gib (the largest volume, whole GiB;
  *           default 1024: an upload is stopped as soon as its content passes it)
  *   and the limits of loadServerLimits (public_url, timeouts, connection caps, login and
@@ -72,6 +76,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     port,
     database: opts.database ?? get('server', 'database') ?? join(dataDir, 'stratus.db'),
     maxMetadataBytes: limits.maxMetadataBytes,
+    maxCreatedAheadSeconds: wholeNumber(get('marketplace', 'max_created_ahead_seconds') ?? String(DEFAULT_MAX_CREATED_AHEAD_SECONDS), 'max_created_ahead_seconds', cfgPath, 0),
     verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
     volumesDir: get('pdisk', 'volumes_dir') ?? join(dataDir, 'volumes'),
     durable: (get('pdisk', 'fsync') ?? 'true') !== 'false',
@@ -89,9 +94,13 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
 }
 
 function positiveInt(value: string, key: string, cfgPath: string): number {
+  return wholeNumber(value, key, cfgPath, 1);
+}
+
+function wholeNumber(value: string, key: string, cfgPath: string, min: number): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new StratusError('CONFIG_INVALID', `${cfgPath}: ${key} = ${value} is not a whole number ≥ 1`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new StratusError('CONFIG_INVALID', `${cfgPath}: ${key} = ${value} is not a whole number ≥ ${min}`);
   }
   return n;
 }
@@ -135,11 +144,12 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const database = await openDatabase(settings.database);
   const trust = settings.trust;
   const verifier = settings.verifyThreads > 0
-    ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, fields: database.entryFields, ...(trust ? { trust } : {}) })
+    ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, maxCreatedAheadSeconds: settings.maxCreatedAheadSeconds, fields: database.entryFields, ...(trust ? { trust } : {}) })
     : undefined;
   const compiled = compileTrust(trust);
   const marketplace = new Marketplace(new EntryStore(database), {
     maxBytes: settings.maxMetadataBytes,
+    maxCreatedAheadSeconds: settings.maxCreatedAheadSeconds,
     ...(verifier ? { verifier } : {}),
     ...(compiled ? { trust: compiled } : {}),
   });

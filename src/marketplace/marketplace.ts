@@ -28,6 +28,8 @@ export interface MarketplaceOptions {
   trust?: TrustPolicy;
   /** Largest metadata document accepted, in bytes. */
   maxBytes?: number;
+  /** How far ahead of the clock an endorsement date may be, in seconds (default 300). */
+  maxCreatedAheadSeconds?: number;
   clock?: () => Date;
 }
 
@@ -60,6 +62,7 @@ export class Marketplace {
       fields: this.fields,
       ...(options.trust ? { trust: options.trust } : {}),
       ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+      ...(options.maxCreatedAheadSeconds !== undefined ? { maxCreatedAheadSeconds: options.maxCreatedAheadSeconds } : {}),
     });
   }
 

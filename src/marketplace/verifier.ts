@@ -1,4 +1,5 @@
 import { StratusError } from '../domain/errors.js';
+import { formatUtc, parseStrictUtc } from '../domain/dates.js';
 import type { EntryFields } from '../domain/entry-fields.js';
 import { parseXml } from '../metadata/xml/parse.js';
 import { readEntry } from '../metadata/entry/entry.js';
@@ -35,29 +36,64 @@ export interface UploadVerifier {
   close(): Promise<void>;
 }
 
+/** How far ahead of the server's clock an endorsement date may be, by default: clocks drift. */
+export const DEFAULT_MAX_CREATED_AHEAD_SECONDS = 300;
+
 export interface VerifyOptions {
   maxBytes?: number;
   trust?: TrustPolicy;
   now: () => Date;
+  /** Refuse an endorsement dated more than this many seconds after now() (default 300). */
+  maxCreatedAheadSeconds?: number;
   /** The entry schema the typed entry is read with (default: the real one). */
   fields?: EntryFields;
 }
 
 /**
  * Every upload check of reference §5.4 plus the schema: parse safely, verify the signature
- * and endorser, schema, constraints and RDF/XML, then the optional trust policy.
+ * (which must carry a certificate) and the endorser, refuse content a browser could run,
+ * schema, constraints and RDF/XML, an endorsement dated in the future, then the trust policy.
  */
 export function verifyUpload(body: Buffer | string, o: VerifyOptions): VerifiedUpload {
   const doc = parseXml(body, { ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}), source: 'metadata' });
   const report = validateDocument(doc);
   assertValid(report);
+  // assertValid passed, so the signature verified, and a verified signature has its certificate.
   const cert = report.signature?.certificate;
-  if (o.trust && cert) {
-    const reason = trustRejection(cert, o.trust, o.now());
+  if (!cert) throw new StratusError('SIGNATURE_INVALID', 'signature has no X.509 certificate');
+  const entry = readEntry(doc, o.fields);
+  const now = o.now();
+  refuseFutureEndorsement(entry.endorsement.created, now, o.maxCreatedAheadSeconds ?? DEFAULT_MAX_CREATED_AHEAD_SECONDS);
+  if (o.trust) {
+    const reason = trustRejection(cert, o.trust, now) ?? unboundEmail(cert.email, entry.endorsement.email);
     if (reason) throw new StratusError('TRUST_REJECTED', reason);
   }
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8').replace(/^\uFEFF/, '');
-  return { entry: readEntry(doc, o.fields), text };
+  return { entry, text };
+}
+
+/**
+ * A date far ahead would make it the endorser's latest entry for good: every real upload
+ * after it would be "older than latest" until that date.
+ */
+function refuseFutureEndorsement(created: string | undefined, now: Date, maxAheadSeconds: number): void {
+  const date = created === undefined ? undefined : parseStrictUtc(created);
+  if (!date) return; // the constraints check has reported it already
+  const ahead = (date.getTime() - now.getTime()) / 1000;
+  if (ahead > maxAheadSeconds) {
+    throw new StratusError('ENDORSEMENT_IN_FUTURE',
+      `the endorsement date dcterms:created ${created ?? ''} is ${Math.round(ahead)} s ahead of this server's clock (${formatUtc(now)}); at most ${maxAheadSeconds} s is accepted`);
+  }
+}
+
+/**
+ * Under a trust policy the certificate vouches for the endorser, so it must name the e-mail
+ * the entry is filed under; one without an e-mail could claim anyone's (without a policy
+ * nothing is vouched for, as in StratusLab, and such certificates stay accepted).
+ */
+function unboundEmail(certEmail: string | undefined, email: string | undefined): string | undefined {
+  if (certEmail !== undefined) return undefined; // the endorser check compared them already
+  return `trust policy: the certificate carries no e-mail address (subjectAltName rfc822Name), so it cannot vouch for endorser ${email ?? '(none)'}`;
 }
 
 /** Verifies on the calling thread (tests, small servers). */

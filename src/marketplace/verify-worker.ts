@@ -15,7 +15,7 @@ if (!port) throw new Error('verify-worker must run as a worker thread');
 port.on('message', (msg: { id: number; body: Uint8Array | string }) => {
   try {
     const body = typeof msg.body === 'string' ? msg.body : Buffer.from(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength);
-    const result = verifyUpload(body, { ...(data.maxBytes !== undefined ? { maxBytes: data.maxBytes } : {}), ...(trust ? { trust } : {}), ...(data.fields ? { fields: data.fields } : {}), now: () => new Date() });
+    const result = verifyUpload(body, { ...(data.maxBytes !== undefined ? { maxBytes: data.maxBytes } : {}), ...(data.maxCreatedAheadSeconds !== undefined ? { maxCreatedAheadSeconds: data.maxCreatedAheadSeconds } : {}), ...(trust ? { trust } : {}), ...(data.fields ? { fields: data.fields } : {}), now: () => new Date() });
     port.postMessage({ id: msg.id, result });
   } catch (e) {
     const error = e instanceof StratusError

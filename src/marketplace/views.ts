@@ -32,19 +32,17 @@ export function toDetail(row: EntryRow, status: EntryStatusName, fields: EntryFi
   let signature: SignatureInfo;
   try {
     const v = verifySignature(doc);
-    const problems = v.certificate ? endorserInconsistencies(doc, v.certificate) : [];
+    const problems = endorserInconsistencies(doc, v.certificate);
     signature = { valid: v.valid && problems.length === 0, algorithm: v.algorithm };
     const reason = v.reason ?? problems[0];
     if (reason) signature.reason = reason;
-    if (v.certificate) {
-      signature.signer = {
-        subject: v.certificate.subject,
-        issuer: v.certificate.issuer,
-        notBefore: v.certificate.notBefore.toISOString(),
-        notAfter: v.certificate.notAfter.toISOString(),
-        ...(v.certificate.email ? { email: v.certificate.email } : {}),
-      };
-    }
+    signature.signer = {
+      subject: v.certificate.subject,
+      issuer: v.certificate.issuer,
+      notBefore: v.certificate.notBefore.toISOString(),
+      notAfter: v.certificate.notAfter.toISOString(),
+      ...(v.certificate.email ? { email: v.certificate.email } : {}),
+    };
   } catch (err) {
     if (!isStratusError(err)) throw err;
     signature = { valid: false, reason: err.message };

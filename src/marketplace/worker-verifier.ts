@@ -7,6 +7,7 @@ import type { EntryFields } from '../domain/entry-fields.js';
 /** What each worker gets, as plain data (it crosses to the thread by structured clone). */
 export interface WorkerSettings {
   maxBytes?: number;
+  maxCreatedAheadSeconds?: number;
   trust?: TrustSettings;
   fields?: EntryFields;
 }

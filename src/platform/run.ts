@@ -30,6 +30,9 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs
       const why = signal ? `killed by ${signal}` : `exit ${code}`;
       reject(new StratusError('TOOL_FAILED', `${cmd} ${args.join(' ')} failed (${why}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
     });
+    // A tool that exits without reading its input (qemu-img) closes the pipe first: that EPIPE
+    // is no failure of its own (the exit code decides), and unhandled it crashed the process.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

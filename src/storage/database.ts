@@ -32,6 +32,11 @@ export interface EntriesTable extends FieldColumns {
 
 /** An account. Passwords are kept only as scrypt hashes. */
 export interface UsersTable {
+  /**
+   * Random and never reused: a request authenticated as one account cannot act for a later
+   * account of the same name (volumes and mounts are inserted only while it still matches).
+   */
+  id: string;
   username: string;
   password_hash: string;
   is_admin: number;
@@ -60,6 +65,12 @@ export interface VolumesTable {
   origin: string | null;
   quarantine: string;
   created: string;
+  /**
+   * Null for a live volume. An origin deleted by its owner while other accounts' snapshots
+   * still read through it gets the time of deletion instead: it is gone for everyone (never
+   * listed, counted or matched), and its row and bytes go with the last of those snapshots.
+   */
+  deleted: string | null;
 }
 
 /** Where a volume is attached: StratusLab's mount bookkeeping, ready for the compute service. */
@@ -71,6 +82,8 @@ export interface MountsTable {
   node: string;
   target: string;
   created: string;
+  /** The account that mounted it: the volume's owner, or another account on a PUBLIC volume. */
+  owner: string;
 }
 
 export interface Tables {

@@ -97,6 +97,25 @@ export const migrations: Record<string, DialectMigration> = {
       void dialect;
     },
   },
+  '0003_volume_rights': {
+    async up(db, dialect) {
+      // A stable id per account; existing accounts get a random one here.
+      await db.schema.alterTable('users').addColumn('id', 'text').execute();
+      const random = dialect === 'sqlite' ? sql`lower(hex(randomblob(16)))` : sql`md5(random()::text || clock_timestamp()::text || username)`;
+      await sql`UPDATE users SET id = ${random}`.execute(db);
+      await db.schema.createIndex('users_id').unique().on('users').column('id').execute();
+      // Origins deleted by their owner but still read by other accounts' snapshots.
+      await db.schema.alterTable('volumes').addColumn('deleted', 'text').execute();
+      // Duplicates are refused per owner, in the insert's transaction under the owner's lock:
+      // a global unique index told every account that someone held a private image.
+      await db.schema.dropIndex('volumes_identifier').execute();
+      await db.schema.createIndex('volumes_owner_identifier').on('volumes').columns(['owner', 'identifier']).execute();
+      // Who made each mount; the mounts made so far were the owner's business.
+      await db.schema.alterTable('mounts').addColumn('owner', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await sql`UPDATE mounts SET owner = (SELECT v.owner FROM volumes v WHERE v.uuid = mounts.volume)`.execute(db);
+      await db.schema.createIndex('mounts_owner').on('mounts').column('owner').execute();
+    },
+  },
 };
 
 /**

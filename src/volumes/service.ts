@@ -8,7 +8,7 @@ import type { MountInfo, VolumeInfo, VolumeType, Visibility } from '../domain/vo
 import type { Principal } from '../accounts/accounts.js';
 import type { VolumeDriver } from '../storage/volumes/driver.js';
 import { quotaError } from '../storage/volumes/store.js';
-import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
+import type { AccountRef, MountChoice, MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import { streamIntoVolume } from './ingest.js';
 import { UploadBudgets } from './budget.js';
 import { hashStream } from '../platform/hashing.js';
@@ -21,7 +21,11 @@ export interface VolumeFields {
 
 /** Devices handed out for hot-plugged volumes, highest first (StratusLab: vdz, vdy, …). */
 const TARGETS = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
-/** StratusLab clients assume at most ten simultaneous users of a volume. */
+/**
+ * StratusLab clients assume at most ten simultaneous users of a volume. The owner has ten
+ * slots, and other accounts (on a PUBLIC volume) ten more between them, so they can never
+ * take the owner's; with twenty devices, every slot has one.
+ */
 const MAX_MOUNTS = 10;
 /** The default of max_volume_gib: StratusLab's largest volume. */
 export const DEFAULT_MAX_VOLUME_GIB = 1024;
@@ -37,6 +41,12 @@ export interface VolumeServiceOptions {
  * owner, the admin, or anyone when PUBLIC; edit/delete for the owner or the admin. Other
  * users' private volumes do not exist as far as a caller can tell (404, not 403). Viewing and
  * downloading a PUBLIC volume needs no account at all.
+ *
+ * What others do with a PUBLIC volume never binds its owner: their mounts have slots of their
+ * own, are seen and ended only by them, the owner and the admin, and end when the owner deletes
+ * the volume; their snapshots keep reading the origin after the owner deleted it (the store
+ * keeps its bytes, hidden, until the last of them goes); their uploads of the same image make
+ * volumes of their own, so a duplicate is refused only within one account.
  */
 export class VolumeService {
   private readonly clock: () => Date;
@@ -74,7 +84,7 @@ export class VolumeService {
     const uuid = randomUUID();
     const row = this.newRow(actor.username, uuid, { ...this.fields(req), size_gib: size, bytes: gibToBytes(size), identifier: '', format: 'raw', origin: null });
     await this.driver.createEmpty(uuid, row.bytes);
-    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner)));
+    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner), account(actor)));
     return this.info(row);
   }
 
@@ -83,7 +93,8 @@ export class VolumeService {
    * the stream; the identifier of the inflated content becomes the volume's. The upload is
    * counted against max_volume_gib and the owner's GiB quota while it streams, and stopped at
    * the chunk that passes either. Nothing is kept unless the whole stream arrived, fits, and
-   * the content is new.
+   * the content is new to the caller's own volumes (others' volumes are not looked at, so an
+   * upload tells nothing about what other accounts hold).
    */
   async upload(actor: Principal, source: Readable, req: VolumeFields & { gzipped: boolean }): Promise<VolumeInfo> {
     const fields = this.fields({ type: 'DATA_IMAGE_RAW_READONLY', ...req });
@@ -98,16 +109,8 @@ export class VolumeService {
       const result = await streamIntoVolume(this.driver, uuid, source, req.gzipped, budget);
       const identifier = identifierFromSha1(result.sha1);
       const row = await this.orDelete(uuid, async () => {
-        const existing = await this.store.findByIdentifier(identifier);
-        if (existing) {
-          // Name the existing volume only to someone allowed to see it.
-          const visible = actor.admin || existing.owner === actor.username || existing.visibility === 'PUBLIC';
-          throw new StratusError('VOLUME_DUPLICATE', 'Disk already registered', {
-            hint: visible ? `Volume ${existing.uuid} already holds this image (identifier ${identifier}).` : `A volume with identifier ${identifier} exists already.`,
-          });
-        }
         const r = this.newRow(actor.username, uuid, { ...fields, identifier, size_gib: bytesToGib(result.bytes), bytes: result.bytes, format: 'raw', origin: null });
-        await this.store.insertWithinQuota(r, quota);
+        await this.store.insertWithinQuota(r, quota, account(actor));
         return r;
       });
       return await this.info(row);
@@ -129,14 +132,14 @@ export class VolumeService {
   }
 
   /**
-   * Deletes a volume, refusing while it is attached or has snapshots. The check and the
-   * deletion are one transaction, so a racing delete, mount or snapshot cannot also win.
+   * Deletes a volume, refusing while its owner has it mounted or has snapshots of it; other
+   * accounts' mounts end, and their snapshots keep its bytes (hidden) until they go. The check
+   * and the deletion are one transaction, so a racing delete, mount or snapshot cannot also win.
    */
   async delete(actor: Principal, uuid: string): Promise<string> {
     const row = await this.editable(actor, uuid);
-    // Row first: a crash in between leaves a file the start-up sweep removes, never a row without data.
-    await this.store.removeUnused(row.uuid);
-    await this.driver.delete(row.uuid);
+    // Rows first: a crash in between leaves files the start-up sweep removes, never a row without data.
+    for (const gone of await this.store.remove(row.uuid, this.clock().toISOString())) await this.driver.delete(gone);
     return row.uuid;
   }
 
@@ -166,32 +169,48 @@ export class VolumeService {
     return this.driver.gzipped(row.uuid);
   }
 
+  /** The volume's mounts: all of them for its owner and the admin, a caller's own for anyone else. */
   async mounts(actor: Principal, uuid: string): Promise<MountInfo[]> {
     const row = await this.viewable(actor, uuid);
-    return (await this.store.mounts(row.uuid)).map(mountInfo);
+    return (await this.store.mounts(row.uuid)).filter((m) => mayEndMount(actor, m, row)).map((m) => mountInfo(m, row));
   }
 
-  /** Records that `vmId` on `node` uses the volume, on the highest free device (vdz, vdy, …). */
+  /**
+   * Records that `vmId` on `node` uses the volume, on the highest free device (vdz, vdy, …).
+   * Needs read access. The owner's mounts and everyone else's fill separate slots; a mount of
+   * the owner's replaces another account's claim on the same VM id, which cannot be checked
+   * until instances are recorded. A mount by anyone but the owner is read-only.
+   */
   async mount(actor: Principal, uuid: string, req: { node: string; vmId: string; registerOnly?: boolean }): Promise<MountInfo> {
     const row = await this.viewable(actor, uuid);
     if (!req.node || !req.vmId) throw new StratusError('USAGE', 'a mount needs node and vm_id');
-    const id = `${row.uuid}_${req.vmId}`;
-    const m = await this.store.insertMount(row.uuid, (existing) => {
-      if (existing.some((x) => x.id === id)) throw new StratusError('VOLUME_IN_USE', `disk ${row.uuid} is already mounted in VM ${req.vmId}`);
-      if (existing.length >= MAX_MOUNTS) throw new StratusError('VOLUME_IN_USE', `DISK ${row.uuid}: Disk not available (${existing.length}/${MAX_MOUNTS} mounts)`);
-      const used = new Set(existing.map((x) => x.target));
-      const target = req.registerOnly ? 'static' : TARGETS.find((t) => !used.has(t));
-      if (!target) throw new StratusError('VOLUME_IN_USE', 'no free devices available');
-      return { id, volume: row.uuid, vm_id: req.vmId, node: req.node, target, created: formatUtc(this.clock()) };
-    });
-    return mountInfo(m);
+    const m = await this.store.insertMount(row.uuid, (existing, volume) => this.chooseMount(actor, volume, existing, req), account(actor));
+    return mountInfo(m, row);
   }
 
+  /** Ends a mount: the account that made it, the volume's owner or the admin; others' mounts are not found. */
   async unmount(actor: Principal, uuid: string, mountId: string): Promise<MountInfo> {
     const row = await this.viewable(actor, uuid);
-    const m = (await this.store.mounts(row.uuid)).find((x) => x.id === mountId);
-    if (!m || !(await this.store.removeMount(mountId))) throw new StratusError('VOLUME_NOT_FOUND', `no mount ${mountId} on disk ${row.uuid}`);
-    return mountInfo(m);
+    const m = await this.store.removeMount(row.uuid, mountId, (mount, volume) => mayEndMount(actor, mount, volume));
+    if (!m) throw new StratusError('VOLUME_NOT_FOUND', `no mount ${mountId} on disk ${row.uuid}`);
+    return mountInfo(m, row);
+  }
+
+  private chooseMount(actor: Principal, volume: VolumeRow, existing: MountRow[], req: { node: string; vmId: string; registerOnly?: boolean }): MountChoice {
+    const id = `${volume.uuid}_${req.vmId}`;
+    const owners = actor.username === volume.owner;
+    const same = existing.find((x) => x.id === id);
+    const replace = same !== undefined && owners && same.owner !== volume.owner;
+    if (same && !replace) throw new StratusError('VOLUME_IN_USE', `disk ${volume.uuid} is already mounted in VM ${req.vmId}`);
+    const kept = existing.filter((x) => x.id !== id);
+    const slots = kept.filter((x) => (x.owner === volume.owner) === owners).length;
+    if (slots >= MAX_MOUNTS) {
+      throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: Disk not available (${slots}/${MAX_MOUNTS} mounts${owners ? '' : ' by accounts other than its owner'})`);
+    }
+    const used = new Set(kept.map((x) => x.target));
+    const target = req.registerOnly ? 'static' : TARGETS.find((t) => !used.has(t));
+    if (!target) throw new StratusError('VOLUME_IN_USE', 'no free devices available');
+    return { mount: { id, volume: volume.uuid, vm_id: req.vmId, node: req.node, target, created: formatUtc(this.clock()), owner: actor.username }, replace };
   }
 
   /**
@@ -238,7 +257,7 @@ export class VolumeService {
       tag: origin.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${origin.uuid}`,
       size_gib: origin.size_gib, bytes: origin.bytes, format: 'qcow2', origin: origin.uuid,
     });
-    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner)));
+    await this.orDelete(uuid, async () => this.store.insertWithinQuota(row, await this.quotas.quotaOf(row.owner), account(actor)));
     return this.info(row);
   }
 
@@ -253,7 +272,7 @@ export class VolumeService {
         tag: snapshot.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: identifierFromSha1(sha1),
         size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null,
       });
-      await this.store.insertWithinQuota(r, await this.quotas.quotaOf(actor.username));
+      await this.store.insertWithinQuota(r, await this.quotas.quotaOf(actor.username), account(actor));
       return r;
     });
     return this.info(row);
@@ -267,8 +286,8 @@ export class VolumeService {
     };
   }
 
-  private newRow(owner: string, uuid: string, r: Omit<VolumeRow, 'uuid' | 'owner' | 'quarantine' | 'created'>): VolumeRow {
-    return { uuid, owner, quarantine: '', created: this.clock().toISOString(), ...r };
+  private newRow(owner: string, uuid: string, r: Omit<VolumeRow, 'uuid' | 'owner' | 'quarantine' | 'created' | 'deleted'>): VolumeRow {
+    return { uuid, owner, quarantine: '', created: this.clock().toISOString(), deleted: null, ...r };
   }
 
   /** Runs `work` (which records the volume whose bytes are stored under `uuid`); if it fails, deletes those bytes and rethrows. */
@@ -307,6 +326,15 @@ function copyStateError(row: VolumeRow): StratusError {
   return new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Cannot create copy or save as new image.`);
 }
 
-function mountInfo(m: MountRow): MountInfo {
-  return { id: m.id, volume: m.volume, vmId: m.vm_id, node: m.node, target: m.target, created: m.created };
+/** Who may see and end a mount: the account that made it, the volume's owner, the admin. */
+function mayEndMount(actor: Principal, mount: MountRow, volume: VolumeRow): boolean {
+  return actor.admin || actor.username === volume.owner || actor.username === mount.owner;
+}
+
+function account(actor: Principal): AccountRef {
+  return { username: actor.username, id: actor.id };
+}
+
+function mountInfo(m: MountRow, volume: VolumeRow): MountInfo {
+  return { id: m.id, volume: m.volume, vmId: m.vm_id, node: m.node, target: m.target, created: m.created, owner: m.owner, readOnly: m.owner !== volume.owner };
 }

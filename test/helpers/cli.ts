@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cliPath } from './paths.js';
 
@@ -22,5 +23,19 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Asserts that a command succeeded, showing its output when it did not. */
+export function ok(r: CliResult): CliResult {
+  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** Runs stratus-* commands as one disk-service account against `endpoint`, from (and with HOME in) `work`. */
+export function pdiskCli(endpoint: string, work: string): (who: { username: string; password: string }, args: string[], input?: string) => Promise<CliResult> {
+  return (who, args, input) => runCli(args, {
+    home: work, cwd: work, ...(input !== undefined ? { input } : {}),
+    env: { STRATUSLAB_PDISK_ENDPOINT: endpoint, STRATUSLAB_USERNAME: who.username, STRATUSLAB_PASSWORD: who.password },
   });
 }

@@ -217,16 +217,19 @@ test('bad UUID: 400 "Invalid UUID …" on every volume route', async () => {
   await assertConsistent(admin(), volumesDir, 'after bad UUIDs');
 });
 
-test("duplicate identifier: the same content uploaded twice is 409 'Disk already registered'", async () => {
+test("duplicate identifier: the same content uploaded twice by one account is 409 'Disk already registered'; another account gets its own volume", async () => {
   const content = image(30);
   const first = await upload(alice(), content);
   await rejects(upload(alice(), content), 'VOLUME_DUPLICATE', /^Disk already registered$/);
-  await rejects(upload(bob(), content), 'VOLUME_DUPLICATE', /^Disk already registered$/);
   // A raw (uncompressed) upload of the same content has the same identifier.
   await rejects(alice().upload(streamOf(content), { gzipped: false, size: content.length }), 'VOLUME_DUPLICATE');
-  assert.equal((await admin().list()).filter((v) => v.identifier === first.identifier).length, 1);
+  const bobs = await upload(bob(), content);
+  assert.equal(bobs.identifier, first.identifier);
+  assert.equal(bobs.owner, 'bob');
+  assert.deepEqual((await admin().list()).filter((v) => v.identifier === first.identifier).map((v) => v.owner).sort(), ['alice', 'bob']);
   await assertConsistent(admin(), volumesDir, 'after duplicate uploads');
   await alice().delete(first.uuid);
+  await bob().delete(bobs.uuid);
   await assertConsistent(admin(), volumesDir, 'after the duplicate test');
 });
 

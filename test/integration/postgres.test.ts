@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startPostgres } from '../helpers/postgres.js';
 import type { PostgresServer } from '../helpers/postgres.js';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { upgradeConformance } from '../conformance/upgrade.js';
 import { openPostgres } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/database.js';
 import { ENTRY_FIELDS } from '../../src/domain/entry-fields.js';
@@ -35,6 +36,11 @@ async function freshDatabase(): Promise<string> {
 entryStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 userStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 volumeStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+upgradeConformance('postgres', async () => {
+  const url = await freshDatabase();
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
+  return { db, dialect: 'postgres', reopen: async () => { await db.destroy(); return openPostgres(url); } };
+});
 
 test('postgres: the Marketplace API round trip works the same', async () => {
   const { app } = await buildTestApp({ database: await freshDatabase() });

@@ -1,6 +1,7 @@
 /**
  * Races on one volume, on SQLite and on a real PostgreSQL 15: two deletes, a delete against a
- * mount, and the deletion of an origin against a snapshot of it. Each race must end with
+ * mount, the deletion of an origin against a snapshot of it or against the deletion of another
+ * account's last snapshot of it, and an account's removal against its own volume creation. Each race must end with
  * exactly one winner and a consistent store (rows, mounts, snapshots and files agree). On
  * PostgreSQL the two sides use two connection pools, as two servers sharing the database do;
  * on SQLite they share the one connection a server has (one server per SQLite file).
@@ -8,12 +9,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { isStratusError } from '../../src/domain/errors.js';
 import type { ErrorCode } from '../../src/domain/errors.js';
 import { openPostgres, openSqlite } from '../../src/storage/database.js';
 import type { Database } from '../../src/storage/database.js';
 import { VolumeStore } from '../../src/storage/volumes/store.js';
+import { UserStore } from '../../src/storage/users.js';
 import { createFileVolumeDriver } from '../../src/storage/volumes/file-driver.js';
 import type { VolumeDriver } from '../../src/storage/volumes/driver.js';
 import { VolumeService } from '../../src/volumes/service.js';
@@ -22,7 +25,8 @@ import type { PostgresServer } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROUNDS = 12;
-const ALICE = { username: 'alice', admin: false };
+const ALICE = { id: randomUUID(), username: 'alice', admin: false };
+const BOB = { id: randomUUID(), username: 'bob', admin: false };
 const unlimited = { quotaOf: async () => ({ gib: null, volumes: null }) };
 
 let postgres: PostgresServer | undefined;
@@ -39,6 +43,7 @@ interface Sides {
 /** Two services over one volumes directory and the databases `open` gives (the same one twice, or two pools). */
 async function sides(dir: string, open: () => Promise<[Database, Database]>): Promise<Sides> {
   const [da, db] = await open();
+  for (const p of [ALICE, BOB]) await addAccount(da, p);
   const driver = createFileVolumeDriver(dir, { durable: false });
   return {
     a: new VolumeService(new VolumeStore(da), driver, unlimited),
@@ -50,6 +55,10 @@ async function sides(dir: string, open: () => Promise<[Database, Database]>): Pr
       if (db !== da) await db.close();
     },
   };
+}
+
+async function addAccount(database: Database, p: { id: string; username: string }): Promise<void> {
+  await new UserStore(database).insert({ id: p.id, username: p.username, password_hash: 'unused', is_admin: 0, quota_gib: null, quota_volumes: null, created: '2026-01-01T00:00:00Z' });
 }
 
 type Settled = { ok: true } | { ok: false; code: ErrorCode | 'OTHER'; message: string };
@@ -161,6 +170,44 @@ function raceSuite(name: string, open: () => Promise<[Database, Database]>): voi
         await assertConsistent(s, `after delete against snapshot, round ${i}`);
       }
       t.diagnostic(`delete won ${wins.delete}, snapshot won ${wins.snapshot} of ${ROUNDS}`);
+    });
+
+    it("deleting an origin against the deletion of another account's last snapshot of it: both succeed and nothing is left", async () => {
+      for (let i = 0; i < ROUNDS; i++) {
+        const origin = await s.a.create(ALICE, { size: 1, type: 'MACHINE_IMAGE_ORIGIN', visibility: 'PUBLIC' });
+        const snap = await s.b.snapshot(BOB, origin.uuid);
+        const del = (): Promise<Settled> => settle(s.a.delete(ALICE, origin.uuid));
+        const last = (): Promise<Settled> => settle(s.b.delete(BOB, snap.uuid));
+        const [x, y] = i % 2 ? await Promise.all([del(), last()]) : (await Promise.all([last(), del()])).reverse() as [Settled, Settled];
+        assert.deepEqual([x, y], [{ ok: true }, { ok: true }], `round ${i}`);
+        const left = await s.database.db.selectFrom('volumes').select('uuid').where('uuid', 'in', [origin.uuid, snap.uuid]).execute();
+        assert.deepEqual(left, [], `round ${i}: neither row is left (no hidden origin without snapshots)`);
+        assert.equal(await s.driver.exists(origin.uuid), false, `round ${i}: the origin's bytes are gone`);
+        await assertConsistent(s, `after origin against last snapshot, round ${i}`);
+      }
+    });
+
+    it("removing an account against its own volume creation: the volume is handed over or refused, never left under the old name", async (t) => {
+      const wins = { handedOver: 0, refused: 0 };
+      const users = new UserStore(s.database);
+      for (let i = 0; i < ROUNDS; i++) {
+        const carol = { id: randomUUID(), username: 'carol', admin: false };
+        await addAccount(s.database, carol);
+        const create = (): Promise<Settled> => settle(s.b.create(carol, { size: 1 }));
+        // Creating writes the file before the row, so the removal is held back a little in some rounds to let either win.
+        const remove = (): Promise<Settled> => new Promise((r) => setTimeout(r, [0, 10, 40, 100][i % 4])).then(() => settle(users.remove('carol', 'admin', true)));
+        const [x, y] = i % 2 ? await Promise.all([create(), remove()]) : (await Promise.all([remove(), create()])).reverse() as [Settled, Settled];
+        assert.ok(y.ok, `round ${i}: the removal succeeds: ${JSON.stringify(y)}`);
+        if (x.ok) wins.handedOver++;
+        else {
+          assert.equal(x.code, 'AUTH_REQUIRED', `round ${i}: ${x.message}`);
+          wins.refused++;
+        }
+        const carols = await s.database.db.selectFrom('volumes').select('uuid').where('owner', '=', 'carol').execute();
+        assert.deepEqual(carols, [], `round ${i}: nothing is left under carol's name`);
+        await assertConsistent(s, `after removal against creation, round ${i}`);
+      }
+      t.diagnostic(`handed over ${wins.handedOver}, refused ${wins.refused} of ${ROUNDS}`);
     });
   });
 }

@@ -13,13 +13,17 @@ const key = sshKey(dir);
 const image = await recipeImage('debian-12');
 const instancesDir = join(dir, 'instances');
 
-/** The seed's user-data: a shell script (web page, port 80 opened) and a cloud-config part. */
+/**
+ * The seed's user-data: a shell script and a cloud-config part. Port 80 is published by the
+ * image (no open-port needed); 8443 is opened by the script (and 80 again, as an old habit
+ * must not break the script); 8080 is started but never opened.
+ */
 function userData(name: string): string {
   return multipart([
     { type: 'text/x-shellscript', content: `#!/bin/sh\nset -e\nmkdir -p /srv/www\necho 'Cloudy Weather Expected on ${name}' > /srv/www/cloud.txt\n`
-      + 'open-port 80\n'
       + 'systemd-run --unit=web python3 -m http.server 80 --directory /srv/www\n'
-      // Started but never opened: the firewall must keep it unreachable.
+      + 'open-port 80 8443\n'
+      + 'systemd-run --unit=opened python3 -m http.server 8443 --directory /srv/www\n'
       + 'systemd-run --unit=closed python3 -m http.server 8080 --directory /srv/www\n' },
     { type: 'text/cloud-config', content: `#cloud-config\nwrite_files:\n  - path: /etc/stratus-test\n    content: |\n      written by cloud-config on ${name}\n` },
   ]);
@@ -28,7 +32,7 @@ function userData(name: string): string {
 async function boot(name: string): Promise<LaunchedInstance> {
   const { instance } = await bootGuest({
     name, instancesDir, base: { path: image.path, format: 'raw' }, vcpus: 2, memoryMiB: 1024,
-    seed: { instanceId: `i-${name}`, hostname: name, sshKeys: [key.publicKey], userData: userData(name) }, inboundPorts: [80, 8080],
+    seed: { instanceId: `i-${name}`, hostname: name, sshKeys: [key.publicKey], userData: userData(name) }, inboundPorts: [80, 8080, 8443],
   }, 300_000);
   return instance;
 }
@@ -62,12 +66,13 @@ test('debian-12: two instances with real cloud-init (multipart user-data) are do
   assert.match(audit, /^passwords: $/m, audit);
   assert.match(audit, /^debs: 0$/m, audit);
   assert.match(audit, /^dhcp: 10\.0\.2\.15\/24$/m, audit);
-  // Nothing but SSH and the port the user-data opened answers from outside.
-  assert.match(ssh(a, key.path, 'nft list set inet stratus tcp_ports'), /elements = \{ 22, 80 \}/);
+  // The published ports (22, 80, 443) and the one the user-data opened answer from outside; nothing else.
+  assert.match(ssh(a, key.path, 'nft list set inet stratus tcp_ports'), /elements = \{ 22, 80, 443, 8443 \}/);
+  assert.equal((await waitForHttp(`http://${a.address}:${a.ports.get(8443)}/cloud.txt`, 60_000)).trim(), 'Cloudy Weather Expected on deb-a');
   assert.match(ssh(a, key.path, 'ss -ltnH "sport = :8080"'), /:8080/, 'the closed server is listening');
   const closed = await fetch(`http://${a.address}:${a.ports.get(8080)}/cloud.txt`, { signal: AbortSignal.timeout(5000) }).then(() => 'answered', () => 'blocked');
   assert.equal(closed, 'blocked', 'a port the user-data did not open is unreachable');
-  assert.equal(ssh(a, key.path, 'ls /etc/nftables.d/').trim().split('\n').filter((f) => f.endsWith('.nft')).join(), 'open-tcp-80.nft', 'open-port persists the rule');
+  assert.equal(ssh(a, key.path, 'ls /etc/nftables.d/').trim().split('\n').filter((f) => f.endsWith('.nft')).join(), 'open-tcp-80.nft,open-tcp-8443.nft', 'open-port persists the rule');
 
   // Graceful shutdown: the ACPI power button, and QEMU exits by itself.
   for (const [inst, name] of [[a, 'deb-a'], [b, 'deb-b']] as const) {

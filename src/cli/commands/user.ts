@@ -58,11 +58,15 @@ export default async function main(argv: string[]): Promise<number> {
     });
 
   program.command('remove')
-    .description('delete an account')
+    .description('delete an account; refused while it owns volumes or mounts, unless --force')
     .argument('<name>', 'account name')
-    .action(async (name: string) => {
-      await (await connect()).removeUser(name);
+    .option('--force', "hand the account's volumes and mounts to the admin account, then delete it")
+    .action(async (name: string, o: { force?: boolean }) => {
+      const r = await (await connect()).removeUser(name, { force: o.force === true });
       print(`REMOVED ${name}`);
+      // Laid out like QUOTA's line: one "kind: count" pair per kind of holding.
+      const held = Object.entries(r.handedOver ?? {});
+      if (held.some(([, n]) => n > 0)) print(`HANDED OVER to ${r.heir} ${held.map(([what, n]) => `${what}: ${n}`).join(' ')}`);
     });
 
   program.command('quota')

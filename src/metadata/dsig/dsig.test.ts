@@ -146,6 +146,14 @@ test('signing twice keeps exactly one Signature and one endorsement, refilled', 
   assert.ok(!twice.includes('</Signature>\n<Signature'), 'the old Signature is gone, not kept next to the new one');
 });
 
+test('signing drops comments, which nothing would sign and the Marketplace refuses', () => {
+  // Why: templates often carry comments; an entry signed with them was refused at upload.
+  const commented = buildEntryXml(draft()).replace('<dcterms:type>', '<!-- the image type --><dcterms:type>').replace('<rdf:RDF', '<!-- header --><rdf:RDF');
+  const text = signedXml(signer, commented);
+  assert.ok(!text.includes('<!--'), text);
+  assert.deepEqual(validateDocument(parseXml(text)).findings, []);
+});
+
 test('signing a document with several endorsements keeps only the last one', () => {
   // Why: StratusLab removes all but the last endorsement (§5.2 step 2); keeping the first, or
   // both, would give a different entry and a schema error.

@@ -1,8 +1,8 @@
 import { createHash, sign as cryptoSign } from 'node:crypto';
-import type { Document, Element } from '@xmldom/xmldom';
+import type { Document, Element, Node } from '@xmldom/xmldom';
 import { StratusError } from '../../domain/errors.js';
 import { formatUtc } from '../../domain/dates.js';
-import { NS, createUnprefixed, descendantsNamed } from '../xml/dom.js';
+import { COMMENT_NODE, NS, createUnprefixed, descendantsNamed } from '../xml/dom.js';
 import { C14N, canonicalize } from '../xml/c14n.js';
 import { DSIG, mimeBase64, signingProfiles } from './algorithms.js';
 import type { SigningAlgorithmName } from './algorithms.js';
@@ -21,8 +21,8 @@ export interface SignOptions {
 
 /**
  * Signs a metadata document in place the way StratusLab's SignMetadata does (reference §5.2):
- * keep one endorsement and refill it from the certificate, drop old signatures, then append
- * an enveloped XML-DSig as the last child of rdf:RDF.
+ * keep one endorsement and refill it from the certificate, drop old signatures (and comments,
+ * which nothing signs), then append an enveloped XML-DSig as the last child of rdf:RDF.
  */
 export function signDocument(doc: Document, options: SignOptions): void {
   const { credentials } = options;
@@ -34,6 +34,7 @@ export function signDocument(doc: Document, options: SignOptions): void {
 
   const endorsement = keepOneEndorsement(doc);
   for (const old of descendantsNamed(doc, NS.ds, 'Signature')) old.parentNode?.removeChild(old);
+  dropComments(doc);
   fillEndorsement(doc, endorsement, {
     created: formatUtc(options.now ?? new Date()),
     email,
@@ -51,6 +52,23 @@ export function signDocument(doc: Document, options: SignOptions): void {
   const value = cryptoSign(profile.hash, bytes, credentials.key);
   const valueEl = signedInfo.nextSibling as Element;
   valueEl.appendChild(doc.createTextNode(mimeBase64(value)));
+}
+
+/**
+ * Comments are left out of what the signature covers (C14N without comments), so the
+ * Marketplace refuses entries that hold any; the signer drops them, which changes no signed
+ * byte. The walk keeps its own stack.
+ */
+function dropComments(doc: Document): void {
+  const comments: Node[] = [];
+  const stack: Node[] = [doc];
+  for (let n = stack.pop(); n; n = stack.pop()) {
+    for (let c = n.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType === COMMENT_NODE) comments.push(c);
+      else if (c.firstChild) stack.push(c);
+    }
+  }
+  for (const c of comments) c.parentNode?.removeChild(c);
 }
 
 function keepOneEndorsement(doc: Document): Element {

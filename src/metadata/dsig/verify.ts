@@ -1,8 +1,8 @@
-import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { createHash, verify as cryptoVerify } from 'node:crypto';
 import type { Document, Element } from '@xmldom/xmldom';
 import { StratusError } from '../../domain/errors.js';
 import { NS, childrenNamed, descendantsNamed, textOf } from '../xml/dom.js';
+import { checkSignaturePlacement, checkSignatureShape, signerCertificateElement } from './shape.js';
 import { c14nOptionsFor, canonicalize } from '../xml/c14n.js';
 import type { C14nOptions } from '../xml/c14n.js';
 import { DSIG, digestAlgorithms, signatureAlgorithms } from './algorithms.js';
@@ -17,8 +17,8 @@ export interface SignatureVerdict {
   referencesValid: boolean;
   /** The signature method URI. */
   algorithm: string;
-  /** The signer's certificate, when KeyInfo carries one. */
-  certificate?: CertInfo;
+  /** The signer's certificate (KeyInfo must carry one). */
+  certificate: CertInfo;
   /** Why validation failed, in StratusLab's words. */
   reason?: string;
 }
@@ -29,14 +29,20 @@ export function findSignature(doc: Document): Element | undefined {
 }
 
 /**
- * Core validation (SignatureValue plus every Reference) of the first enveloped signature.
+ * Core validation (SignatureValue plus every Reference) of the one enveloped signature.
  * Throws SIGNATURE_MISSING when there is none and SIGNATURE_UNSUPPORTED / SIGNATURE_INVALID
- * when it cannot be checked at all; a signature that checks but fails comes back as a verdict.
+ * when it cannot be checked at all, which includes a signature without an X.509 certificate
+ * or with anything unsigned beside SignedInfo, SignatureValue and the certificate (shape.ts);
+ * a signature that checks but fails comes back as a verdict.
  */
 export function verifySignature(doc: Document): SignatureVerdict {
-  const sig = findSignature(doc);
+  const all = descendantsNamed(doc, NS.ds, 'Signature');
+  const sig = all[0];
   if (!sig) throw new StratusError('SIGNATURE_MISSING', 'no signature');
+  checkSignaturePlacement(doc, all);
   const signedInfo = one(sig, 'SignedInfo');
+  one(sig, 'SignatureValue');
+  checkSignatureShape(sig);
   const c14nAlg = one(signedInfo, 'CanonicalizationMethod').getAttribute('Algorithm') ?? '';
   const c14n = withPrefixList(one(signedInfo, 'CanonicalizationMethod'), c14nOptionsFor(c14nAlg));
   if (!c14n) throw new StratusError('SIGNATURE_UNSUPPORTED', `unsupported canonicalization method: ${c14nAlg}`);
@@ -49,7 +55,8 @@ export function verifySignature(doc: Document): SignatureVerdict {
   const refResults = references.map((ref) => ({ uri: ref.getAttribute('URI') ?? '', ok: checkReference(doc, sig, ref) }));
   const referencesValid = refResults.every((r) => r.ok);
 
-  const { key, certificate } = signerKey(sig);
+  const certificate = certificateFromBase64(textOf(signerCertificateElement(sig)));
+  const key = certificate.publicKey;
   const keyType = key.asymmetricKeyType;
   if (keyType !== sigAlg.keyType) {
     throw new StratusError('SIGNATURE_INVALID', `signature method ${sigAlgUri} does not match the ${keyType ?? 'unknown'} key in KeyInfo`);
@@ -59,8 +66,7 @@ export function verifySignature(doc: Document): SignatureVerdict {
   const signatureValid = cryptoVerify(sigAlg.hash, signedBytes, sigAlg.keyType === 'rsa' ? key : { key, dsaEncoding: 'ieee-p1363' }, value);
 
   const valid = signatureValid && referencesValid;
-  const verdict: SignatureVerdict = { valid, signatureValid, referencesValid, algorithm: sigAlgUri };
-  if (certificate) verdict.certificate = certificate;
+  const verdict: SignatureVerdict = { valid, signatureValid, referencesValid, algorithm: sigAlgUri, certificate };
   if (!valid) {
     // The exact text of StratusLab's ValidateXMLSignature, which old clients show to users.
     verdict.reason = `signature validation: ${signatureValid}` + refResults.map((r) => `content (ref='${r.uri}') validity: ${r.ok}`).join('');
@@ -101,22 +107,6 @@ function checkReference(doc: Document, sig: Element, ref: Element): boolean {
   const expected = textOf(one(ref, 'DigestValue')).replace(/\s+/g, '');
   const actual = createHash(hash).update(canonicalize(doc, options), 'utf8').digest('base64');
   return actual === expected;
-}
-
-function signerKey(sig: Element): { key: KeyObject; certificate?: CertInfo } {
-  const keyInfo = childrenNamed(sig, NS.ds, 'KeyInfo')[0];
-  if (!keyInfo) throw new StratusError('SIGNATURE_INVALID', 'invalid signature element: no KeyInfo, so no key to verify with');
-  const certEl = descendantsNamed(keyInfo, NS.ds, 'X509Certificate')[0];
-  if (certEl) {
-    const certificate = certificateFromBase64(textOf(certEl));
-    return { key: certificate.publicKey, certificate };
-  }
-  const rsa = descendantsNamed(keyInfo, NS.ds, 'RSAKeyValue')[0];
-  if (rsa) {
-    const b64url = (name: string) => Buffer.from(textOf(one(rsa, name)).replace(/\s+/g, ''), 'base64').toString('base64url');
-    return { key: createPublicKey({ key: { kty: 'RSA', n: b64url('Modulus'), e: b64url('Exponent') }, format: 'jwk' }) };
-  }
-  throw new StratusError('SIGNATURE_INVALID', 'invalid signature element: KeyInfo has neither X509Certificate nor RSAKeyValue');
 }
 
 function withPrefixList(method: Element, options: C14nOptions | undefined): C14nOptions | undefined {

@@ -83,18 +83,49 @@ function valueOf(f: EntryField, els: Element[]): unknown {
 }
 
 function readEndorsement(el: Element): Endorsement {
-  const e: Endorsement = { issuers: [] };
-  const created = childrenNamed(el, NS.dcterms, 'created')[0];
-  if (created) e.created = textOf(created).trim();
-  const endorser = childrenNamed(el, NS.slreq, 'endorser')[0];
-  if (endorser) {
-    const email = childrenNamed(endorser, NS.slreq, 'email')[0];
-    const subject = childrenNamed(endorser, NS.slreq, 'subject')[0];
-    if (email) e.email = textOf(email).trim();
-    if (subject) e.subject = textOf(subject).trim();
-    e.issuers = childrenNamed(endorser, NS.slreq, 'issuer').map((i) => textOf(i).trim());
-  }
+  const parts = endorsementParts(el);
+  const e: Endorsement = { issuers: parts.issuers.map((i) => textOf(i).trim()) };
+  if (parts.created) e.created = textOf(parts.created).trim();
+  if (parts.email) e.email = textOf(parts.email).trim();
+  if (parts.subject) e.subject = textOf(parts.subject).trim();
   return e;
+}
+
+/** The elements the endorsement of an entry is read from; each is the first of its name on its path. */
+export interface EndorsementElements {
+  endorsement?: Element;
+  created?: Element;
+  endorser?: Element;
+  email?: Element;
+  subject?: Element;
+  issuers: Element[];
+}
+
+/**
+ * The endorsement readEntry indexes: rdf:RDF / first rdf:Description / first
+ * slreq:endorsement / first slreq:endorser / first slreq:email, slreq:subject, each
+ * slreq:issuer. The endorser check compares exactly these with the certificate.
+ */
+export function endorsementElements(doc: Document): EndorsementElements {
+  const root = doc.documentElement;
+  const desc = root && root.namespaceURI === NS.rdf && root.localName === 'RDF' ? childrenNamed(root, NS.rdf, 'Description')[0] : undefined;
+  const endorsement = desc ? childrenNamed(desc, NS.slreq, 'endorsement')[0] : undefined;
+  return endorsement ? endorsementParts(endorsement) : { issuers: [] };
+}
+
+function endorsementParts(endorsement: Element): EndorsementElements {
+  const parts: EndorsementElements = { endorsement, issuers: [] };
+  const created = childrenNamed(endorsement, NS.dcterms, 'created')[0];
+  if (created) parts.created = created;
+  const endorser = childrenNamed(endorsement, NS.slreq, 'endorser')[0];
+  if (!endorser) return parts;
+  parts.endorser = endorser;
+  const email = childrenNamed(endorser, NS.slreq, 'email')[0];
+  const subject = childrenNamed(endorser, NS.slreq, 'subject')[0];
+  if (email) parts.email = email;
+  if (subject) parts.subject = subject;
+  parts.issuers = childrenNamed(endorser, NS.slreq, 'issuer');
+  return parts;
 }
 
 function textOfFirst(parent: Element, ns: string, local: string): string {

@@ -11,18 +11,31 @@ export function checkRdf(doc: Document): string[] {
   const findings: string[] = [];
   const root = doc.documentElement;
   if (!root || !is(root, NS.rdf, 'RDF')) return ['RDF/XML: the root element must be rdf:RDF'];
-  for (const el of childElements(root)) {
-    if (is(el, NS.ds, 'Signature')) continue;
-    nodeElement(el, findings);
+  // A work list instead of recursion, so no nesting overflows the call stack. Each element's
+  // children are pushed in reverse after its own findings, which keeps document order.
+  const work: Work[] = [];
+  later(work, 'node', childElements(root).filter((el) => !is(el, NS.ds, 'Signature')));
+  for (let w = work.pop(); w; w = work.pop()) {
+    if (w.kind === 'node') nodeElement(w.el, findings, work);
+    else propertyElement(w.el, findings, work);
   }
   checkNoText(root, 'rdf:RDF', findings);
   return findings;
 }
 
+interface Work {
+  kind: 'node' | 'property';
+  el: Element;
+}
+
+function later(work: Work[], kind: Work['kind'], els: Element[]): void {
+  for (let i = els.length - 1; i >= 0; i--) work.push({ kind, el: els[i] as Element });
+}
+
 const CORE_SYNTAX = new Set(['RDF', 'ID', 'about', 'parseType', 'resource', 'nodeID', 'datatype']);
 const OLD_TERMS = new Set(['aboutEach', 'aboutEachPrefix', 'bagID']);
 
-function nodeElement(el: Element, findings: string[]): void {
+function nodeElement(el: Element, findings: string[], work: Work[]): void {
   if (!el.namespaceURI) findings.push(`RDF/XML: element ${el.tagName} has no namespace`);
   else if (el.namespaceURI === NS.rdf && (CORE_SYNTAX.has(el.localName ?? '') || OLD_TERMS.has(el.localName ?? '') || el.localName === 'li')) {
     findings.push(`RDF/XML: rdf:${el.localName} cannot be used as a node element`);
@@ -33,10 +46,10 @@ function nodeElement(el: Element, findings: string[]): void {
     if (!['about', 'ID', 'nodeID', 'type'].includes(a.localName ?? '')) findings.push(`RDF/XML: attribute ${a.name} is not allowed on node element ${el.tagName}`);
   }
   checkNoText(el, el.tagName, findings);
-  for (const p of childElements(el)) propertyElement(p, findings);
+  later(work, 'property', childElements(el));
 }
 
-function propertyElement(el: Element, findings: string[]): void {
+function propertyElement(el: Element, findings: string[], work: Work[]): void {
   const name = el.tagName;
   if (!el.namespaceURI) {
     findings.push(`RDF/XML: element ${name} has no namespace`);
@@ -55,10 +68,10 @@ function propertyElement(el: Element, findings: string[]): void {
     for (const a of rdfAttrs) if (!['parseType', 'ID'].includes(a)) findings.push(`RDF/XML: attribute rdf:${a} is not allowed with rdf:parseType on ${name}`);
     if (parseType === 'Resource') {
       checkNoText(el, name, findings);
-      for (const p of kids) propertyElement(p, findings);
+      later(work, 'property', kids);
     } else if (parseType === 'Collection') {
       checkNoText(el, name, findings);
-      for (const n of kids) nodeElement(n, findings);
+      later(work, 'node', kids);
     }
     // parseType="Literal" (or any other value, which RDF/XML treats as Literal) holds any XML.
     return;
@@ -71,7 +84,7 @@ function propertyElement(el: Element, findings: string[]): void {
     for (const a of rdfAttrs) if (a !== 'ID') findings.push(`RDF/XML: attribute rdf:${a} is not allowed on ${name}, which holds a node element`);
     if (propertyAttrs.length > 0) findings.push(`RDF/XML: property element ${name} cannot carry attribute ${propertyAttrs[0]?.name} when it holds a node element`);
     checkNoText(el, name, findings);
-    nodeElement(kids[0] as Element, findings);
+    later(work, 'node', kids);
     return;
   }
   const hasText = (el.textContent ?? '').trim() !== '';

@@ -1,5 +1,5 @@
 import type { Document, Element } from '@xmldom/xmldom';
-import { NS, childElements, isElement, plainAttributes, textOf } from '../xml/dom.js';
+import { NS, childElements, descendantElements, isElement, plainAttributes, textOf } from '../xml/dom.js';
 
 /**
  * The checks of StratusLab's image-metadata.xsd (reference §4.3, "schema-required part"),
@@ -112,13 +112,14 @@ const LAX_INTEGERS: Record<string, [number, number]> = {
   icmp: [0, 255],
 };
 
-function checkLax(el: Element, findings: string[]): void {
-  if (el.namespaceURI === NS.slterms && el.localName && LAX_INTEGERS[el.localName]) {
-    const [min, max] = LAX_INTEGERS[el.localName] as [number, number];
-    checkInteger(el, min, max, findings);
+function checkLax(top: Element, findings: string[]): void {
+  for (const el of [top, ...descendantElements(top)]) {
+    if (el.namespaceURI === NS.slterms && el.localName && LAX_INTEGERS[el.localName]) {
+      const [min, max] = LAX_INTEGERS[el.localName] as [number, number];
+      checkInteger(el, min, max, findings);
+    }
+    if (el.namespaceURI === NS.slreq && el.localName === 'checksum') checkChecksum(el, findings);
   }
-  if (el.namespaceURI === NS.slreq && el.localName === 'checksum') checkChecksum(el, findings);
-  for (const c of childElements(el)) checkLax(c, findings);
 }
 
 function checkInteger(el: Element, min: number, max: number, findings: string[]): void {
@@ -132,13 +133,17 @@ function requireResource(el: Element, label: string, findings: string[]): void {
   if (el.getAttributeNS(NS.rdf, 'parseType') !== 'Resource') findings.push(`schema: ${label} must have rdf:parseType="Resource"`);
 }
 
-function checkParseTypes(node: Element, findings: string[]): void {
-  for (const a of plainAttributes(node)) {
-    if (a.namespaceURI === NS.rdf && a.localName === 'parseType' && a.value !== 'Resource') {
-      findings.push(`schema: ${node.tagName} has rdf:parseType="${a.value}"; only "Resource" is allowed`);
+/** Every rdf:parseType outside ds:Signature, in document order (an explicit stack, no recursion). */
+function checkParseTypes(root: Element, findings: string[]): void {
+  const stack: Element[] = [root];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    for (const a of plainAttributes(node)) {
+      if (a.namespaceURI === NS.rdf && a.localName === 'parseType' && a.value !== 'Resource') {
+        findings.push(`schema: ${node.tagName} has rdf:parseType="${a.value}"; only "Resource" is allowed`);
+      }
     }
+    for (let c = node.lastChild; c; c = c.previousSibling) if (isElement(c) && !is(c, NS.ds, 'Signature')) stack.push(c);
   }
-  for (let c = node.firstChild; c; c = c.nextSibling) if (isElement(c) && !is(c, NS.ds, 'Signature')) checkParseTypes(c, findings);
 }
 
 function is(el: Element, ns: string, local: string): boolean {

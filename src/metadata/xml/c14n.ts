@@ -47,7 +47,7 @@ export function canonicalize(node: Node, options: C14nOptions = {}): string {
     for (let c = node.firstChild; c; c = c.nextSibling) {
       if (isElement(c)) {
         if (options.exclude?.(c)) continue;
-        writeElement(c, new Map(), true, options, out);
+        writeElement(c, options, out);
         seenRoot = true;
       } else if ((c.nodeType === COMMENT_NODE || c.nodeType === PROCESSING_INSTRUCTION_NODE) && !isXmlDeclaration(c)) {
         const piece = outsideNode(c, options);
@@ -56,7 +56,7 @@ export function canonicalize(node: Node, options: C14nOptions = {}): string {
       }
     }
   } else if (isElement(node)) {
-    writeElement(node, new Map(), true, options, out);
+    writeElement(node, options, out);
   } else {
     throw new Error('canonicalize: node must be a document or an element');
   }
@@ -70,10 +70,47 @@ function outsideNode(n: Node, options: C14nOptions): string | undefined {
 }
 
 /**
+ * Writes an element's subtree. The walk keeps its own stack of open elements, so a hostile
+ * document cannot overflow the call stack however deep it nests.
+ */
+function writeElement(root: Element, options: C14nOptions, out: string[]): void {
+  const open: Array<{ el: Element; rendered: Map<string, string>; next: Node | null }> = [];
+  open.push({ el: root, rendered: writeStartTag(root, new Map(), true, options, out), next: root.firstChild });
+  while (open.length > 0) {
+    const top = open[open.length - 1] as (typeof open)[number];
+    const c = top.next;
+    if (!c) {
+      out.push('</', top.el.tagName, '>');
+      open.pop();
+      continue;
+    }
+    top.next = c.nextSibling;
+    switch (c.nodeType) {
+      case ELEMENT_NODE:
+        if (!options.exclude?.(c as Element)) open.push({ el: c as Element, rendered: writeStartTag(c as Element, top.rendered, false, options, out), next: c.firstChild });
+        break;
+      case TEXT_NODE:
+      case CDATA_SECTION_NODE:
+        out.push(escapeText(c.nodeValue ?? ''));
+        break;
+      case COMMENT_NODE:
+        if (options.withComments) out.push(`<!--${c.nodeValue ?? ''}-->`);
+        break;
+      case PROCESSING_INSTRUCTION_NODE:
+        out.push(outsideNode(c, options) ?? '');
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/**
+ * Writes an element's start tag and returns the bindings its children see as rendered.
  * `rendered` holds the namespace bindings of the nearest output ancestor: for inclusive C14N
  * its whole in-scope set, for exclusive C14N only what was actually written.
  */
-function writeElement(el: Element, rendered: Map<string, string>, apex: boolean, options: C14nOptions, out: string[]): void {
+function writeStartTag(el: Element, rendered: Map<string, string>, apex: boolean, options: C14nOptions, out: string[]): Map<string, string> {
   const inScope = apex ? inScopeNamespaces(el) : mergeScope(rendered, el, options);
   const nsToWrite: Array<[string, string]> = [];
   let nextRendered: Map<string, string>;
@@ -118,26 +155,7 @@ function writeElement(el: Element, rendered: Map<string, string>, apex: boolean,
   for (const [prefix, uri] of nsToWrite) out.push(prefix ? ` xmlns:${prefix}="` : ' xmlns="', escapeAttr(uri), '"');
   for (const a of attrs) out.push(' ', a.name, '="', escapeAttr(a.value), '"');
   out.push('>');
-  for (let c = el.firstChild; c; c = c.nextSibling) {
-    switch (c.nodeType) {
-      case ELEMENT_NODE:
-        if (!options.exclude?.(c as Element)) writeElement(c as Element, nextRendered, false, options, out);
-        break;
-      case TEXT_NODE:
-      case CDATA_SECTION_NODE:
-        out.push(escapeText(c.nodeValue ?? ''));
-        break;
-      case COMMENT_NODE:
-        if (options.withComments) out.push(`<!--${c.nodeValue ?? ''}-->`);
-        break;
-      case PROCESSING_INSTRUCTION_NODE:
-        out.push(outsideNode(c, options) ?? '');
-        break;
-      default:
-        break;
-    }
-  }
-  out.push('</', el.tagName, '>');
+  return nextRendered;
 }
 
 function mergeScope(parentScope: Map<string, string>, el: Element, options: C14nOptions): Map<string, string> {

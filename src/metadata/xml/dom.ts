@@ -42,15 +42,28 @@ export function childrenNamed(node: Node, ns: string, local: string): Element[] 
 /** All descendant elements (depth first, document order) named ns:local. */
 export function descendantsNamed(node: Node, ns: string, local: string): Element[] {
   const out: Element[] = [];
-  const walk = (n: Node): void => {
-    for (let c = n.firstChild; c; c = c.nextSibling) {
-      if (!isElement(c)) continue;
-      if (c.namespaceURI === ns && c.localName === local) out.push(c);
-      walk(c);
-    }
-  };
-  walk(node);
+  for (const el of descendantElements(node)) if (el.namespaceURI === ns && el.localName === local) out.push(el);
   return out;
+}
+
+/**
+ * Every descendant element in document order. The walk keeps its own stack, so no document
+ * (however deep an attacker nests it) can overflow the call stack.
+ */
+export function* descendantElements(node: Node): Generator<Element> {
+  // The stack holds the next sibling to visit at each open level.
+  const stack: Array<Node | null> = [node.firstChild];
+  while (stack.length > 0) {
+    const c = stack[stack.length - 1] as Node | null;
+    if (!c) {
+      stack.pop();
+      continue;
+    }
+    stack[stack.length - 1] = c.nextSibling;
+    if (!isElement(c)) continue;
+    yield c;
+    stack.push(c.firstChild);
+  }
 }
 
 /** Concatenated text content of an element (text and CDATA). */
@@ -113,4 +126,11 @@ export function isXmlDeclaration(n: Node): boolean {
 /** The owner document of a node (the node itself for a Document). */
 export function ownerDocument(node: Node): Document {
   return (node.nodeType === DOCUMENT_NODE ? node : node.ownerDocument) as Document;
+}
+
+/** Where an element sits, as its ancestors' tag names from the root ("rdf:RDF/rdf:Description/…"). */
+export function elementPath(el: Element): string {
+  const names: string[] = [];
+  for (let n: Node | null = el; n && isElement(n); n = n.parentNode) names.push(n.tagName);
+  return names.reverse().join('/');
 }

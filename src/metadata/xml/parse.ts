@@ -1,6 +1,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import type { Document } from '@xmldom/xmldom';
 import { StratusError } from '../../domain/errors.js';
+import { DEFAULT_MAX_XML_DEPTH, checkDepth, checkTreeDepth } from './depth.js';
 
 /** Metadata entries are a few KiB; 1 MiB leaves room for huge descriptions and nothing more. */
 export const DEFAULT_MAX_XML_BYTES = 1024 * 1024;
@@ -8,14 +9,16 @@ export const DEFAULT_MAX_XML_BYTES = 1024 * 1024;
 export interface ParseOptions {
   /** Refuse inputs longer than this many bytes (default 1 MiB). */
   maxBytes?: number;
+  /** Refuse elements nested deeper than this (default 64). */
+  maxDepth?: number;
   /** Names the input in error messages (a file path or "request body"). */
   source?: string;
 }
 
 /**
  * Parses untrusted XML safely: size limit first, strict UTF-8, no DOCTYPE at all (so no
- * external entities and no entity expansion), and every parser error or warning about
- * malformed input is fatal. The result is a namespace-aware DOM.
+ * external entities and no entity expansion), a nesting depth limit, and every parser error or
+ * warning about malformed input is fatal. The result is a namespace-aware DOM.
  */
 export function parseXml(input: Buffer | Uint8Array | string, options: ParseOptions = {}): Document {
   const source = options.source ?? 'document';
@@ -23,6 +26,8 @@ export function parseXml(input: Buffer | Uint8Array | string, options: ParseOpti
   const text = decodeUtf8(input, source, maxBytes);
   rejectDoctype(text, source);
   rejectForeignEncoding(text, source);
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_XML_DEPTH;
+  const scanned = checkDepth(text, source, maxDepth);
   let firstError: string | undefined;
   const parser = new DOMParser({
     onError: (level: string, message: string) => {
@@ -42,6 +47,7 @@ export function parseXml(input: Buffer | Uint8Array | string, options: ParseOpti
     throw new StratusError('XML_MALFORMED', `unable to parse ${source}: ${cleanMessage(msg)}`);
   }
   if (!doc.documentElement) throw new StratusError('XML_MALFORMED', `unable to parse ${source}: no root element`);
+  if (!scanned) checkTreeDepth(doc, source, maxDepth);
   return doc;
 }
 

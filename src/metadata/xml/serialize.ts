@@ -34,24 +34,43 @@ export function serializeElement(el: Element): string {
   return out.join('');
 }
 
-function writeNode(n: Node, out: string[]): void {
-  switch (n.nodeType) {
-    case ELEMENT_NODE: {
+/** Writes a node and its subtree, with its own stack of open elements (no recursion). */
+function writeNode(root: Node, out: string[]): void {
+  const open: Array<{ el: Element; next: Node | null }> = [];
+  let n: Node | null = root;
+  while (n) {
+    if (n.nodeType === ELEMENT_NODE) {
       const el = n as Element;
       out.push('<', el.tagName);
       for (let i = 0; i < el.attributes.length; i++) {
         const a = el.attributes.item(i);
         if (a) out.push(' ', a.name, '="', escapeAttr(a.value), '"');
       }
-      if (!el.firstChild) {
+      if (el.firstChild) {
+        out.push('>');
+        open.push({ el, next: el.firstChild });
+      } else {
         out.push('/>');
-        return;
       }
-      out.push('>');
-      for (let c: Node | null = el.firstChild; c; c = c.nextSibling) writeNode(c, out);
-      out.push('</', el.tagName, '>');
-      return;
+    } else {
+      writeLeaf(n, out);
     }
+    n = null;
+    while (!n && open.length > 0) {
+      const top = open[open.length - 1] as (typeof open)[number];
+      if (top.next) {
+        n = top.next;
+        top.next = n.nextSibling;
+      } else {
+        out.push('</', top.el.tagName, '>');
+        open.pop();
+      }
+    }
+  }
+}
+
+function writeLeaf(n: Node, out: string[]): void {
+  switch (n.nodeType) {
     case TEXT_NODE:
     case CDATA_SECTION_NODE:
       out.push(escapeText(n.nodeValue ?? ''));
