@@ -2,6 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import type { AccountsApi } from './services.js';
 import type { Principal } from '../accounts/accounts.js';
+import type { LoginGuard } from './login-guard.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Limits password guessing for every route that authenticates (see LoginGuard). */
+    loginGuard?: LoginGuard;
+  }
+}
 
 /** The user:password of an HTTP Basic Authorization header, if there is one. */
 function basicCredentials(request: FastifyRequest): { username: string; password: string } | undefined {
@@ -20,7 +28,9 @@ function basicCredentials(request: FastifyRequest): { username: string; password
 export async function caller(request: FastifyRequest, accounts: AccountsApi): Promise<Principal> {
   const creds = basicCredentials(request);
   if (!creds) throw new StratusError('AUTH_REQUIRED', 'authentication required');
-  return accounts.authenticate(creds.username, creds.password);
+  const check = (): Promise<Principal> => accounts.authenticate(creds.username, creds.password);
+  const guard = request.server.loginGuard;
+  return guard ? guard.authenticate(request.ip, creds.username, creds.password, check) : check();
 }
 
 /**

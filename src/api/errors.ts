@@ -43,6 +43,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const status = errorCatalogue[e.code].status;
   reply.code(status).header('X-Stratus-Error', e.code);
   if (e.code === 'AUTH_REQUIRED') reply.header('WWW-Authenticate', 'Basic realm="Stratus", charset="UTF-8"');
+  if (e.retryAfterS !== undefined) reply.header('Retry-After', String(e.retryAfterS));
   switch (negotiate(request, 'text')) {
     case 'xml':
       return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><error>${xmlEscape(message)}</error>`);

@@ -14,6 +14,12 @@ const LOCATIONS = ['all', 'pdisk', 'web'] as const;
 const DIRECTIONS = ['asc', 'desc'] as const;
 const MEDIA = ['xml', 'json', 'html', 'text'] as const;
 
+/**
+ * Entries in an XML listing unless `limit` says otherwise. StratusLab listed everything; a
+ * full page is now marked by a Link rel="next" header instead (docs/compat.md).
+ */
+export const DEFAULT_XML_LIMIT = 1000;
+
 export interface ListingRequest {
   query: ListQuery;
   filters: Omit<SearchFilters, 'offset' | 'limit'>;
@@ -67,7 +73,7 @@ export function listingFromParams(raw: Record<string, string | string[] | undefi
   set('osArch', p('os-arch') ?? p('arch'));
   set('tag', p('tag'));
   set('text', p('q') ?? p('sSearch'));
-  const defaultLimit = media === 'html' ? 25 : media === 'json' ? 100 : 10_000;
+  const defaultLimit = media === 'html' ? 25 : media === 'json' ? 100 : DEFAULT_XML_LIMIT;
   query.offset = clampInt(p('offset') ?? p('iDisplayStart'), 0, 0, Number.MAX_SAFE_INTEGER);
   query.limit = clampInt(p('limit') ?? p('iDisplayLength'), defaultLimit, 1, 10_000);
   const sort = choice('sort', SORTS) ?? COLUMNS[p('iSortCol_0') ?? ''];

@@ -1,29 +1,58 @@
 import { parse as parseQuery } from 'node:querystring';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import type { EntryListing } from '../domain/wire.js';
-import type { MarketplaceApi } from './services.js';
+import type { AccountsApi, MarketplaceApi } from './services.js';
 import type { FoundEntry } from '../marketplace/marketplace.js';
 import type { ListingRequest } from './listing.js';
 import { listingFromParams, classifyPathArgs } from './listing.js';
 import { baseUrl, contentType, negotiate } from './negotiate.js';
 import { createdPage, entryPage, searchPage, uploadPage } from '../web/pages.js';
+import { readBody } from './body.js';
+import type { BodyBudget } from './body.js';
+import { formParts, malformed } from './multipart.js';
+import { bodyKind } from './body-policy.js';
+import { caller } from './auth.js';
+import { SlidingWindow, addressKey } from '../platform/rate-limit.js';
 
 const XML_TYPES = ['application/xml', 'application/rdf+xml', 'text/xml'];
+/** A DataTables query is a few hundred bytes. */
+const FORM_LIMIT = 64 * 1024;
+
+export interface MetadataRouteOptions {
+  /** The largest entry accepted, in bytes. */
+  maxBytes: number;
+  /** Memory shared by all metadata bodies being received. */
+  budget: BodyBudget;
+  /** Checks the credentials of uploads that carry them; without it uploads are not limited. */
+  accounts?: AccountsApi;
+  /**
+   * Uploads without an account allowed per client address and hour: 0 means uploads need an
+   * account, Infinity leaves anonymous uploads unlimited (StratusLab's behaviour).
+   */
+  anonymousUploadsPerHour: number;
+}
 
 /**
  * /metadata: upload (POST) and listings (GET), per reference §6.1-6.3. Uploads need no
- * account: the signature is the credential.
+ * account by default, as in StratusLab (the signature is the credential), but anonymous ones
+ * are limited per client address; uploads with valid credentials are not.
  */
-export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, maxBytes: number): void {
-  app.addContentTypeParser(XML_TYPES, { parseAs: 'buffer', bodyLimit: maxBytes }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, parseQuery(body as string)));
+export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, options: MetadataRouteOptions): void {
+  const { maxBytes, budget } = options;
+  app.addContentTypeParser(XML_TYPES, (request, payload, done) => {
+    const length = request.headers['content-length'];
+    readBody(payload, maxBytes, budget, length === undefined ? undefined : Number(length)).then((body) => done(null, body), (e: Error) => done(e));
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => done(null, parseQuery(body as string)));
 
   app.get('/', async (request, reply) => listing(request, reply, mp, [], 'html'));
   app.get('/upload', async (_request, reply) => reply.type('text/html; charset=utf-8').send(uploadPage()));
 
-  app.post('/metadata', async (request, reply) => {
-    if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes));
+  const gate = uploadGate(options);
+  app.post('/metadata', { onRequest: gate }, async (request, reply) => {
+    if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes, budget));
     const type = contentType(request);
     if (type === 'application/x-www-form-urlencoded') {
       return listing(request, reply, mp, [], 'json', request.body as Record<string, string | string[]>);
@@ -46,10 +75,52 @@ export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, maxByte
     single(request, reply, mp, await mp.byTag(request.params.email, request.params.tag)));
 }
 
-async function firstFile(request: FastifyRequest, maxBytes: number): Promise<Buffer> {
+/**
+ * Runs before an upload's body is read: credentials that are sent must be right (and the
+ * account is then trusted with any number of uploads); without them, the client address must
+ * be within its hourly allowance, or uploads need an account at all.
+ */
+function uploadGate(options: MetadataRouteOptions): (request: FastifyRequest) => Promise<void> {
+  const perHour = options.anonymousUploadsPerHour;
+  const window = Number.isFinite(perHour) && perHour > 0 ? new SlidingWindow(perHour, 3600_000) : undefined;
+  return async (request) => {
+    const kind = bodyKind(request);
+    if (kind !== 'xml' && kind !== 'multipart') return; // the DataTables listing query, or a refusal to come
+    const accounts = options.accounts;
+    if (!accounts) return;
+    if (request.headers.authorization !== undefined || perHour <= 0) {
+      if (request.headers.authorization === undefined) {
+        throw new StratusError('AUTH_REQUIRED', 'this Marketplace takes uploads from accounts only', {
+          hint: 'Upload with a username and password (ask the operator for an account).',
+        });
+      }
+      await caller(request, accounts);
+      return;
+    }
+    if (!window) return;
+    const address = addressKey(request.ip);
+    const wait = window.waitMs(address);
+    if (wait > 0) {
+      const retryAfterS = Math.ceil(wait / 1000);
+      throw new StratusError('RATE_LIMITED', `${perHour} uploads without an account per hour from ${address} already: try again in ${retryAfterS} s`, {
+        retryAfterS,
+        hint: `Wait ${retryAfterS} s, or upload with an account (username and password), which is not limited.`,
+      });
+    }
+    window.record(address);
+  };
+}
+
+async function firstFile(request: FastifyRequest, maxBytes: number, budget: BodyBudget): Promise<Buffer> {
   // StratusLab took the first part that has a file name (the form field is "Metadata File").
-  for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1 } })) {
-    if (part.type === 'file') return part.toBuffer();
+  for await (const part of formParts(request, { fileSize: maxBytes + 1, files: 1 })) {
+    if (part.type === 'file') {
+      try {
+        return await readBody(part.file, maxBytes, budget);
+      } catch (e) {
+        throw malformed(e);
+      }
+    }
   }
   throw new StratusError('USAGE', 'the form has no file part', { hint: 'Choose a signed metadata file in the upload form.' });
 }
@@ -77,7 +148,8 @@ async function single(request: FastifyRequest, reply: FastifyReply, mp: Marketpl
 async function listing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, pathArgs: string[], fallback: 'xml' | 'html' | 'json' = 'xml', params?: Record<string, string | string[]>): Promise<FastifyReply> {
   const media = params ? 'json' : negotiate(request, fallback);
   const req: ListingRequest = listingFromParams(params ?? (request.query as Record<string, string | string[]>), pathArgs, media);
-  const result = await mp.list(req.query, { withXml: media === 'xml' });
+  if (media === 'xml') return xmlListing(request, reply, mp, req);
+  const result = await mp.list(req.query);
   const out: EntryListing = {
     sEcho: req.echo,
     iTotalRecords: result.total,
@@ -93,8 +165,27 @@ async function listing(request: FastifyRequest, reply: FastifyReply, mp: Marketp
   if (media === 'html') {
     return reply.type('text/html; charset=utf-8').send(searchPage({ ...req.filters, offset: out.offset, limit: out.limit }, out));
   }
-  if (media === 'json') return reply.type('application/json; charset=utf-8').send(out);
-  if (result.entries.length === 0) throw new StratusError('NO_MATCH', 'no metadata matching query found');
-  const docs = result.xml.map((x) => x.replace(/^\s*<\?xml[^?]*\?>/, ''));
-  return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8" standalone="no"?><metadata>${docs.join('')}</metadata>`);
+  return reply.type('application/json; charset=utf-8').send(out);
+}
+
+/**
+ * StratusLab's XML listing: the stored signed documents in a <metadata> wrapper, streamed as
+ * they are read. A page that leaves entries out says where the next one starts (Link rel=next).
+ */
+async function xmlListing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, req: ListingRequest): Promise<FastifyReply> {
+  const page = await mp.listXml(req.query);
+  if (page.count === 0) throw new StratusError('NO_MATCH', 'no metadata matching query found');
+  const offset = req.query.offset ?? 0;
+  if (!page.totalExact || offset + page.count < page.total) {
+    const next = new URL(request.url, 'http://path.only');
+    next.searchParams.set('offset', String(offset + page.count));
+    next.searchParams.set('limit', String(req.query.limit ?? page.count));
+    reply.header('Link', `<${next.pathname}${next.search}>; rel="next"`);
+  }
+  async function* body(): AsyncGenerator<string> {
+    yield '<?xml version="1.0" encoding="UTF-8" standalone="no"?><metadata>';
+    for await (const doc of page.documents) yield doc.replace(/^\s*<\?xml[^?]*\?>/, '');
+    yield '</metadata>';
+  }
+  return reply.type('application/xml; charset=utf-8').send(Readable.from(body(), { objectMode: false }));
 }

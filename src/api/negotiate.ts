@@ -31,7 +31,22 @@ export function contentType(request: FastifyRequest): string {
   return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
-/** The server's base URL as the client sees it, for Location headers. */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The server's public URL ([server] public_url), for Location headers and links. */
+    publicUrl?: () => string;
+  }
+}
+
+/**
+ * The server's base URL for Location headers: the configured public URL, never the request's
+ * Host header, which whoever sends the request writes. Without one (an app built for a test),
+ * the address the connection arrived at.
+ */
 export function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+  const configured = request.server.publicUrl?.();
+  if (configured) return configured.replace(/\/+$/, '');
+  const { localAddress, localPort } = request.raw.socket;
+  if (!localAddress || !localPort) return `${request.protocol}://localhost`;
+  return `${request.protocol}://${localAddress.includes(':') ? `[${localAddress}]` : localAddress}:${localPort}`;
 }

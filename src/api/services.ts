@@ -3,7 +3,7 @@ import type { Accounts } from '../accounts/accounts.js';
 import type { VolumeService } from '../volumes/service.js';
 
 /** What the HTTP layer needs from the Marketplace service (its public methods, nothing else). */
-export type MarketplaceApi = Pick<Marketplace, 'fields' | 'publish' | 'get' | 'byTag' | 'list' | 'endorsers' | 'endorserEntries' | 'tags'>;
+export type MarketplaceApi = Pick<Marketplace, 'fields' | 'publish' | 'get' | 'byTag' | 'list' | 'listXml' | 'endorsers' | 'endorserEntries' | 'tags'>;
 export type AccountsApi = Pick<Accounts, 'authenticate' | 'add' | 'list' | 'passwd' | 'remove' | 'setQuota'>;
 export type VolumesApi = Pick<VolumeService, 'list' | 'get' | 'create' | 'upload' | 'update' | 'delete' | 'copy' | 'snapshot' | 'rebase' | 'download' | 'mounts' | 'mount' | 'unmount'>;
 

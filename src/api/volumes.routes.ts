@@ -6,6 +6,7 @@ import type { AccountsApi, VolumesApi } from './services.js';
 import { caller, optionalCaller } from './auth.js';
 import type { MountInfo } from '../domain/volume.js';
 import { baseUrl, contentType } from './negotiate.js';
+import { formParts } from './multipart.js';
 
 const GZIP_TYPES = ['application/gzip', 'application/x-gzip'];
 
@@ -81,7 +82,7 @@ function register(app: FastifyInstance, prefix: string, volumes: VolumesApi, acc
 
 async function multipartUpload(request: FastifyRequest, actor: Awaited<ReturnType<typeof caller>>, volumes: VolumesApi): ReturnType<VolumesApi['upload']> {
   const fields: Record<string, unknown> = {};
-  for await (const part of request.parts({ limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1 } })) {
+  for await (const part of formParts(request, { fileSize: Number.MAX_SAFE_INTEGER, files: 1 })) {
     if (part.type === 'field') {
       fields[part.fieldname] = part.value;
       continue;

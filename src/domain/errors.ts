@@ -49,6 +49,10 @@ export const errorCatalogue = {
   STORAGE_FULL: { status: 507, description: 'The disk holding the data dir is full; nothing was stored.', hint: 'Free space in the data dir (or delete volumes you no longer need) and try again.' },
   AUTH_REQUIRED: { status: 401, description: 'The request needs a username and password, or they are wrong.', hint: 'Give -u/--username and -p/--password (or STRATUSLAB_USERNAME / STRATUSLAB_PASSWORD, or the config file).' },
   FORBIDDEN: { status: 403, description: 'The account may not do this (an admin-only action, or another user\'s volume).', hint: 'Ask the owner or an admin.' },
+  RATE_LIMITED: { status: 429, description: 'Too many failed logins, or too many anonymous uploads, from one client address or for one account; the answer\'s Retry-After header says when to try again.', hint: 'Wait the number of seconds in Retry-After, check the username and password, or upload with an account.' },
+  CROSS_SITE_REFUSED: { status: 403, description: 'A state-changing request came from another web site (its Origin or Sec-Fetch-Site header says so): refused whatever credentials it carries, against cross-site request forgery.', hint: 'Use the Stratus web UI, the stratus-* commands or a non-browser client; a page on another site cannot change anything here.' },
+  SERVER_BUSY: { status: 503, description: 'The server is at a limit it shares between all clients (password checks, or memory for request bodies in progress); nothing was done.', hint: 'Try again after the number of seconds in Retry-After.' },
+  MULTIPART_MALFORMED: { status: 400, description: 'A multipart/form-data body is malformed: no boundary in its Content-Type, a boundary that never appears, or a body that ends before its closing boundary.', hint: 'Send the form again with a complete body, as a browser or curl -F does.' },
   USER_EXISTS: { status: 409, description: 'An account with that name exists already.', hint: 'Pick another name, or change the password with stratus user passwd.' },
   USER_NOT_FOUND: { status: 404, description: 'No account has that name.', hint: 'List accounts with stratus user list.' },
   USER_IN_USE: { status: 409, description: 'The account still owns volumes or mounts, so it was not removed.', hint: 'Delete them first, or remove the account with stratus user remove --force, which hands them to the admin.' },
@@ -74,12 +78,16 @@ export class StratusError extends Error {
   readonly status: number;
   readonly hint: string;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  /** Seconds after which a refused request may be tried again (HTTP Retry-After), when that is known. */
+  readonly retryAfterS: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; retryAfterS?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StratusError';
     this.code = code;
     this.status = errorCatalogue[code].status;
     this.hint = options.hint ?? errorCatalogue[code].hint;
+    this.retryAfterS = options.retryAfterS;
   }
 }
 

@@ -19,6 +19,8 @@ import { createFileVolumeDriver } from '../storage/volumes/file-driver.js';
 import { DEFAULT_MAX_VOLUME_GIB, VolumeService } from '../volumes/service.js';
 import { writeFileAtomic } from '../platform/files.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
+import { loadServerLimits } from './server-limits.js';
+import type { ServerLimits } from './server-limits.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -39,6 +41,8 @@ export interface ServerSettings {
   durable: boolean;
   /** The largest volume create and upload make, in GiB (default 1024). */
   maxVolumeGib: number;
+  /** Connection, body, login and upload limits, and the public URL (server-limits.ts). */
+  limits: ServerLimits;
   /** PEM files for HTTPS; HTTP when absent. */
   tls?: { cert: string; key: string };
   logger: boolean;
@@ -53,6 +57,8 @@ export interface ServerSettings {
  *                 endorsement date may be; default 300)
  *   [pdisk] volumes_dir, fsync (true|false), max_volume_gib (the largest volume, whole GiB;
  *           default 1024: an upload is stopped as soon as its content passes it)
+ *   and the limits of loadServerLimits (public_url, timeouts, connection caps, login and
+ *   anonymous-upload rates; max_metadata_bytes, default 64 KiB).
  * Command-line options override the file.
  */
 export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean }): ServerSettings {
@@ -63,17 +69,19 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
   const get = (section: string, key: string): string | undefined => interpolate(sections, section, key);
   const port = opts.port ?? Number(get('server', 'port') ?? 9204);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StratusError('CONFIG_INVALID', `port ${port} is not 0-65535`);
+  const limits = loadServerLimits(get, cfgPath);
   const settings: ServerSettings = {
     dataDir,
     host: opts.host ?? get('server', 'host') ?? '127.0.0.1',
     port,
     database: opts.database ?? get('server', 'database') ?? join(dataDir, 'stratus.db'),
-    maxMetadataBytes: Number(get('marketplace', 'max_metadata_bytes') ?? 1024 * 1024),
+    maxMetadataBytes: limits.maxMetadataBytes,
     maxCreatedAheadSeconds: wholeNumber(get('marketplace', 'max_created_ahead_seconds') ?? String(DEFAULT_MAX_CREATED_AHEAD_SECONDS), 'max_created_ahead_seconds', cfgPath, 0),
     verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
     volumesDir: get('pdisk', 'volumes_dir') ?? join(dataDir, 'volumes'),
     durable: (get('pdisk', 'fsync') ?? 'true') !== 'false',
     maxVolumeGib: positiveInt(get('pdisk', 'max_volume_gib') ?? String(DEFAULT_MAX_VOLUME_GIB), 'max_volume_gib', cfgPath),
+    limits,
     logger: opts.logger ?? false,
   };
   const tlsCert = get('server', 'tls_cert');
@@ -129,6 +137,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+
 /** Wires the services onto the database and starts listening. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
   const database = await openDatabase(settings.database);
@@ -160,7 +170,21 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
   const https = settings.tls ? { cert: readFileSync(settings.tls.cert), key: readFileSync(settings.tls.key) } : undefined;
-  const app = await buildApp({ marketplace, accounts, volumes }, { maxMetadataBytes: settings.maxMetadataBytes, logger: settings.logger, ...(https ? { https } : {}) });
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  let url = '';
+  const { limits } = settings;
+  const app = await buildApp({ marketplace, accounts, volumes }, {
+    maxMetadataBytes: settings.maxMetadataBytes,
+    bodyMemoryBytes: limits.bodyMemoryBytes,
+    anonymousUploadsPerHour: limits.anonymousUploadsPerHour,
+    loginLimits: limits.login,
+    connections: limits.connections,
+    // Known only once listening (port 0 picks one). Without public_url, the address we listen
+    // on, unless that is a wildcard: then the address each connection arrived at (baseUrl).
+    publicUrl: () => limits.publicUrl ?? (WILDCARDS.has(settings.host) ? '' : url),
+    logger: settings.logger,
+    ...(https ? { https } : {}),
+  });
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (e) {
@@ -174,12 +198,12 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
-  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  url = `${settings.tls ? 'https' : 'http'}://${host}:${port}`;
   return {
     app,
     database,
     notices,
-    url: `${settings.tls ? 'https' : 'http'}://${host}:${port}`,
+    url,
     close: async () => {
       await app.close();
       await marketplace.close();

@@ -93,11 +93,20 @@ export class Marketplace {
     return this.found(row);
   }
 
-  /** A page of a listing, in the three shapes the API serves. */
-  async list(query: ListQuery, opts: { withXml?: boolean } = {}): Promise<ListResult> {
-    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, opts);
+  /** A page of a listing, as summaries and DataTables rows (the XML listing is listXml's). */
+  async list(query: ListQuery): Promise<ListResult> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, { withXml: false });
     const entries = page.rows.map((r) => toSummary(r, this.statusOf(r), this.fields));
-    return { total: page.total, totalExact: page.totalExact, entries, rows: entries.map(toDataTablesRow), xml: page.rows.map((r) => r.xml) };
+    return { total: page.total, totalExact: page.totalExact, entries, rows: entries.map(toDataTablesRow) };
+  }
+
+  /**
+   * A page of the XML listing: how many entries it holds, and their stored documents, read
+   * from the store a few at a time as the answer is written.
+   */
+  async listXml(query: ListQuery): Promise<XmlListing> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, { withXml: false });
+    return { total: page.total, totalExact: page.totalExact, count: page.rows.length, documents: this.store.documents(page.rows.map((r) => r.id)) };
   }
 
   async endorsers(): Promise<EndorserSummary[]> {
@@ -141,8 +150,14 @@ export interface ListResult {
   entries: EntrySummary[];
   /** DataTables rows, for StratusLab's JSON listing. */
   rows: string[][];
-  /** The stored signed documents, for the XML listing. */
-  xml: string[];
+}
+
+export interface XmlListing {
+  total: number;
+  totalExact: boolean;
+  /** Entries in this page. */
+  count: number;
+  documents: AsyncIterable<string>;
 }
 
 function keyOf(entry: Entry): EntryKey {

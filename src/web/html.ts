@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Small HTML helpers shared by the pages; every value goes through `esc`. */
 export function esc(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -20,6 +22,20 @@ input,select,button{font:inherit;padding:.3rem .4rem}button{background:#23395d;c
 .error{background:#fde8e8;color:#7f1d1d;padding:.8rem;border-radius:4px;white-space:pre-wrap}
 .pager{margin:.8rem 0;display:flex;gap:1rem}
 `;
+
+/**
+ * The Content-Security-Policy of every page: nothing loads or runs but the one inline style
+ * sheet above (allowed by its hash, so an injected <style> or style attribute is not), forms
+ * post only here, and no other site may frame the pages. Pages carry no script at all.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  "img-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
 
 /** The page frame: header with navigation, then the content. */
 export function layout(title: string, body: string): string {
