@@ -9,7 +9,6 @@ import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { userRoutes } from './users.routes.js';
-import { xmlAnswerHeaders } from './xml-headers.js';
 import { BodyBudget } from './body.js';
 import { checkBodyKind } from './body-policy.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections, serverOptions } from './connections.js';
@@ -80,9 +79,15 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   limitConnections(app, limits);
   securityHeaders(app);
   refuseCrossSite(app, () => (ownUrl() ? [originOf(ownUrl())] : []));
-  app.addHook('onRequest', async (request) => checkBodyKind(request));
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkBodyKind(request);
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
+  });
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10 } });
-  xmlAnswerHeaders(app);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { addressKey } from '../platform/rate-limit.js';
 import { isStreamedUpload } from './body-policy.js';
 
@@ -87,7 +87,12 @@ export function limitConnections(app: FastifyInstance, limits: ConnectionLimits)
     socket.destroy();
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    watchBody(request, reply);
+    done();
+  });
+
+  function watchBody(request: FastifyRequest, reply: FastifyReply): void {
     const socket = request.raw.socket;
     current.set(socket, { req: request.raw, res: reply.raw });
     const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
@@ -103,5 +108,5 @@ export function limitConnections(app: FastifyInstance, limits: ConnectionLimits)
     const clear = (): void => clearTimeout(timer);
     request.raw.once('end', clear);
     request.raw.once('close', clear);
-  });
+  }
 }

@@ -16,17 +16,18 @@ const OWN_SITES = new Set(['same-origin', 'none']);
  * name (localhost for 127.0.0.1) can still use its web UI.
  */
 export function refuseCrossSite(app: FastifyInstance, ownOrigins: () => string[]): void {
-  app.addHook('onRequest', async (request) => {
-    if (SAFE_METHODS.has(request.method)) return;
-    const site = request.headers['sec-fetch-site'];
-    if (typeof site === 'string' && !OWN_SITES.has(site.toLowerCase())) {
-      throw refusal(request, `its Sec-Fetch-Site is ${site.slice(0, 32)}`);
-    }
-    const origin = request.headers.origin;
-    if (origin === undefined) return;
-    const own = [...ownOrigins(), `${request.protocol}://${request.host}`].map((o) => o.toLowerCase());
-    if (!own.includes(origin.toLowerCase())) throw refusal(request, `its Origin ${origin.slice(0, 100)} is not this server's`);
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(SAFE_METHODS.has(request.method) ? undefined : crossSiteRefusal(request, ownOrigins));
   });
+}
+
+function crossSiteRefusal(request: FastifyRequest, ownOrigins: () => string[]): StratusError | undefined {
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string' && !OWN_SITES.has(site.toLowerCase())) return refusal(request, `its Sec-Fetch-Site is ${site.slice(0, 32)}`);
+  const origin = request.headers.origin;
+  if (origin === undefined) return undefined;
+  const own = [...ownOrigins(), `${request.protocol}://${request.host}`].map((o) => o.toLowerCase());
+  return own.includes(origin.toLowerCase()) ? undefined : refusal(request, `its Origin ${origin.slice(0, 100)} is not this server's`);
 }
 
 function refusal(request: FastifyRequest, why: string): StratusError {
