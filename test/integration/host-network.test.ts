@@ -4,11 +4,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HostNetwork, dhcpDir, tapName } from '../../src/network/host-network.js';
 import { tableName } from '../../src/network/firewall.js';
+import { PackageProxy } from '../../src/network/package-proxy.js';
+import { lookup } from 'node:dns/promises';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -212,4 +214,38 @@ setInterval(() => {}, 1000);`;
   for (const name of [crashBridge, tapName(crashBridge, 'i1')]) assert.throws(() => ip('link', 'show', 'dev', name), `${name} is gone`);
   assert.doesNotMatch(tables(), new RegExp(tableName(crashBridge)));
   assert.ok(!isDnsmasq(newDnsmasq));
+});
+
+test('package proxy: a guest installs from Debian\'s archive through apt-cacher-ng on the bridge address, and reaches the archive no other way', async (t) => {
+  const root = tempDir();
+  // The proxy runs as user apt-cacher-ng, which must be able to reach its folder.
+  chmodSync(root, 0o711);
+  const stateDir = join(root, 'net');
+  const proxyBridge = `stp${tag}`;
+  const proxyPort = 20000 + ((parseInt(tag, 16) + 7) % 12000);
+  const net = await HostNetwork.open({ stateDir, bridge: proxyBridge, pool: '10.213.0.0/16', proxyPort });
+  let proxy: PackageProxy | undefined;
+  t.after(async () => {
+    await proxy?.stop();
+    await net.close().catch(() => undefined);
+    try { ip('netns', 'del', `sttns${tag}px`); } catch { /* gone */ }
+  });
+  proxy = await PackageProxy.start({ dir: join(root, 'acng'), bindAddress: net.hostAddress, port: proxyPort });
+  assert.match(execFileSync('ss', ['-ltnH', `sport = :${proxyPort}`], { encoding: 'utf8' }), new RegExp(`${net.hostAddress.replace(/\./g, '\\.')}:${proxyPort}`), 'the proxy listens on the bridge address only');
+  const g = await guest(net, 'px', 'alice', '52:54:00:0d:00:01');
+  inNs(g.ns, 'ip', 'route', 'add', 'default', 'via', net.hostAddress);
+  const curl = (...args: string[]): string => {
+    try {
+      return inNs(g.ns, 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '60', ...args);
+    } catch (e) {
+      return `failed: ${String((e as { stderr?: string }).stderr ?? e).trim().split('\n').pop()}`;
+    }
+  };
+  // Through the proxy: Debian's archive (the host's own network reaches it).
+  assert.equal(curl('--proxy', proxy.url, 'http://deb.debian.org/debian/dists/bookworm/Release'), '200');
+  // The proxy serves mapped archives only: another site is refused before any lookup matters.
+  assert.match(curl('--proxy', proxy.url, 'http://stratus-test.invalid/anything'), /^(403|404|502|503)$/);
+  // Directly: the same archive, by address, is out of reach (dropped on the host, never sent).
+  const archive = (await lookup('deb.debian.org', { family: 4 })).address;
+  assert.equal(connectFrom(g.ns, archive, 80), 'blocked', 'the guest reaches the archive only through the proxy');
 });
