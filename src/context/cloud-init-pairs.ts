@@ -81,7 +81,7 @@ export function buildContext(pairs: ContextPair[], read: (file: string) => Buffe
   return { authorizedKeys, userData };
 }
 
-function readContextFile(file: string): Buffer {
+export function readContextFile(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {

@@ -48,6 +48,11 @@ test('stratus-prepare-context refuses bad input clearly and writes nothing', asy
   assert.notEqual(big.code, 0);
   assert.match(big.stderr, /multipart size \(\d+\) exceeds limit \(16384\)/);
   assert.ok(!existsSync(join(dir, 'cloud-init.txt')), 'nothing written');
+  // Warnings do not stop it: a script without #! is written, and named.
+  writeFileSync(join(dir, 'nohash.sh'), 'echo hi\n');
+  const warned = ok(await runCli(['prepare-context', 'x-shellscript,nohash.sh'], { cwd: dir, home: dir }));
+  assert.match(warned.stderr, /\[WARNING\] nohash\.sh: a shell script part must start with #!/);
+  assert.ok(existsSync(join(dir, 'cloud-init.txt')));
   const help = ok(await runCli(['prepare-context', '--help'], { cwd: dir, home: dir }));
   assert.match(help.stdout, /Usage: stratus-prepare-context \[options\] <file-desc\.\.\.>/);
 });
