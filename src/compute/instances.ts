@@ -66,6 +66,7 @@ export class InstanceService {
     });
     const name = vmName(row.id);
     let attached = false;
+    let machine: QemuMachine | undefined;
     try {
       await this.step(row.id, 'Pending', 'Prolog');
       const bridge = this.o.network ? await this.o.network.attach(name, req.owner, macFor(name)) : undefined;
@@ -80,9 +81,14 @@ export class InstanceService {
       };
       await this.step(row.id, 'Prolog', 'Boot', { dir: instancePaths(this.o.instancesDir, name).dir });
       const launched = await launchInstance(launch);
+      machine = launched.machine;
+      // Killed while QEMU started: the step below fails, and the catch ends this machine.
+      const running = await this.step(row.id, 'Boot', 'Running', { address: launched.address });
       this.watch(row.id, launched.machine);
-      return await this.step(row.id, 'Boot', 'Running', { address: launched.address });
+      return running;
     } catch (e) {
+      await machine?.kill().catch(() => undefined);
+      if (machine) rmSync(instancePaths(this.o.instancesDir, name).dir, { recursive: true, force: true });
       if (attached) await this.o.network?.detach(name).catch(() => undefined);
       const current = await this.o.store.get(row.id);
       if (current && current.state !== 'Done' && current.state !== 'Failed') {
@@ -96,11 +102,18 @@ export class InstanceService {
   async kill(id: number): Promise<InstanceRow> {
     const row = await this.require(id);
     if (row.state === 'Done') return row;
-    await this.machines.get(id)?.kill();
+    // Out of the map first: the exit this kill causes must not be read as the guest's own.
+    const machine = this.machines.get(id);
     this.machines.delete(id);
+    await machine?.kill();
     await this.release(row);
-    const done = await this.o.store.transition(id, row.state, 'Done');
-    return done ?? this.require(id);
+    // The state may move while QEMU stops (a shutdown finishing): Done wins from wherever it is.
+    for (;;) {
+      const current = await this.require(id);
+      if (current.state === 'Done') return current;
+      const done = await this.o.store.transition(id, current.state, 'Done');
+      if (done) return done;
+    }
   }
 
   /**

@@ -1,9 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InstanceService, vmName } from '../../src/compute/instances.js';
+import { HostNetwork, tapName } from '../../src/network/host-network.js';
 import type { LaunchedInstance } from '../../src/compute/launch.js';
 import { waitForSshBanner } from '../../src/platform/probe.js';
 import { openSqlite } from '../../src/storage/database.js';
@@ -144,4 +146,25 @@ setInterval(() => {}, 1000);`;
   } finally {
     release();
   }
+});
+
+test('instances on the bridge: the instance\'s address is its lease, and kill gives back its TAP and lease (kill once read its own QEMU exit as the guest powering off, leaving Unknown)', async (t) => {
+  const release = await acquireGuestSlot();
+  const bridge = `sti${randomBytes(3).toString('hex')}`;
+  const net = await HostNetwork.open({ stateDir: join(dir, 'net'), bridge, pool: '10.213.0.0/16' });
+  t.after(async () => {
+    await net.close().catch(() => undefined);
+    release();
+  });
+  const svc = new InstanceService({ store, instancesDir, tcgCacheMiB: 64, network: net });
+  const row = await svc.run({ owner: 'alice', ownerId: 'id-alice', imageRef: 'ttylinux', image: { path: image.path, format: 'raw' }, type: tiny, sshKeys: [key.publicKey], inboundPorts: [] });
+  started.push(row.id);
+  assert.match(row.address as string, /^10\.213\.\d+\.10$/);
+  await waitForSshBanner(row.address as string, 22, 120_000);
+  const guest = { address: row.address as string, ports: new Map([[22, 22]]) } as unknown as LaunchedInstance;
+  assert.match(ssh(guest, key.path, 'ip -4 -o addr show dev eth0'), new RegExp(`inet ${(row.address as string).replace(/\./g, '\\.')}/24`));
+  assert.equal(net.ports.length, 1);
+  assert.equal((await svc.kill(row.id)).state, 'Done');
+  assert.equal(net.ports.length, 0, 'the port went with the instance');
+  assert.throws(() => execFileSync('ip', ['link', 'show', 'dev', tapName(bridge, vmName(row.id))], { stdio: 'pipe' }));
 });
