@@ -12,6 +12,7 @@ const forbidden = {
   accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes'],
   volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
   compute: ['marketplace', 'api', 'cli', 'web', 'main'],
+  network: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
   images: ['storage', 'marketplace', 'context', 'compute', 'notify', 'api', 'cli', 'web', 'main', 'accounts', 'volumes'],
   context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
   client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts'],

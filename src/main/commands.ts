@@ -26,6 +26,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'create-volume': () => import('../cli/commands/create-volume.js'),
   'update-volume': () => import('../cli/commands/update-volume.js'),
   'delete-volume': () => import('../cli/commands/delete-volume.js'),
+  'prepare-context': () => import('../cli/commands/prepare-context.js'),
   user: () => import('../cli/commands/user.js'),
 };
 

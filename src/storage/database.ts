@@ -86,11 +86,40 @@ export interface MountsTable {
   owner: string;
 }
 
+/**
+ * A virtual machine (reference §2.2). The id is StratusLab's "vm ID": an integer, never reused.
+ * Everything the host needs to find a running VM again is in its instance directory; this row
+ * is what users see and what the state machine (domain/instance.ts) moves.
+ */
+export interface InstancesTable {
+  id: Generated<number>;
+  owner: string;
+  /** The owner's account id when the instance was made: a later account of the same name gets nothing. */
+  owner_id: string;
+  name: string;
+  state: string;
+  /** Why it failed, or other words about the last change of state. */
+  message: string | null;
+  /** What the user asked to run: a Marketplace ID, a pdisk UUID or a URL. */
+  image: string;
+  /** The copy-on-write volume the instance boots from, once Prolog made it. */
+  disk: string | null;
+  cpu: number;
+  ram_mib: number;
+  swap_mib: number;
+  /** Its "Public ip": the lease on the bridge, or its loopback address in user mode. */
+  address: string | null;
+  dir: string | null;
+  created: string;
+  updated: string;
+}
+
 export interface Tables {
   entries: EntriesTable;
   users: UsersTable;
   volumes: VolumesTable;
   mounts: MountsTable;
+  instances: InstancesTable;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

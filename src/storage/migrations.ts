@@ -116,6 +116,29 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex('mounts_owner').on('mounts').column('owner').execute();
     },
   },
+  '0004_instances': {
+    async up(db, dialect) {
+      // AUTOINCREMENT (SQLite) and a sequence (PostgreSQL): a vm ID is never handed out twice.
+      await db.schema.createTable('instances')
+        .addColumn('id', sql.raw(dialect === 'postgres' ? 'bigserial' : 'integer'), (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('disk', 'text')
+        .addColumn('cpu', 'integer', (c) => c.notNull())
+        .addColumn('ram_mib', 'integer', (c) => c.notNull())
+        .addColumn('swap_mib', 'integer', (c) => c.notNull())
+        .addColumn('address', 'text')
+        .addColumn('dir', 'text')
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('updated', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('instances_owner_state').on('instances').columns(['owner', 'state']).execute();
+    },
+  },
 };
 
 /**

@@ -19,7 +19,7 @@ import { repoRoot } from './paths.js';
 const SLOTS = 2;
 const slotDir = join(tmpdir(), 'stratus-vm-slots');
 
-async function acquireGuestSlot(): Promise<() => void> {
+export async function acquireGuestSlot(): Promise<() => void> {
   mkdirSync(slotDir, { recursive: true });
   for (;;) {
     for (let i = 0; i < SLOTS; i++) {

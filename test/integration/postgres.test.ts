@@ -12,6 +12,7 @@ import type { EntryField } from '../../src/domain/entry-fields.js';
 import { entryStoreConformance } from '../conformance/entry-store.js';
 import { userStoreConformance } from '../conformance/user-store.js';
 import { volumeStoreConformance } from '../conformance/volume-store.js';
+import { instanceStoreConformance } from '../conformance/instance-store.js';
 import { buildTestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
@@ -36,6 +37,7 @@ async function freshDatabase(): Promise<string> {
 entryStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 userStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 volumeStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+instanceStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 upgradeConformance('postgres', async () => {
   const url = await freshDatabase();
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
