@@ -29,6 +29,11 @@ if [ ${#missing[@]} -gt 0 ] || ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>
     echo "  [ERROR] apt-get install failed for: ${missing[*]} (full log: /tmp/stratus-apt.log)" >&2
     exit 1
   fi
+  # apt-cacher-ng's package starts a system-wide proxy on every address; Stratus runs its own,
+  # on the instance bridge only. Stop and disable the one this install just started.
+  if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now apt-cacher-ng.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # 2. npm packages, reinstalled only when the lock file changed.

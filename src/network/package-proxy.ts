@@ -12,6 +12,8 @@ export interface PackageProxyOptions {
   /** The bridge address: the proxy listens there only, never on the host's other addresses. */
   bindAddress: string;
   port: number;
+  /** Where Debian packages come from (default http://deb.debian.org/debian/). */
+  debianBackend?: string;
 }
 
 /**
@@ -44,6 +46,11 @@ export class PackageProxy {
       `CacheDir=${join(o.dir, 'cache')}`, `LogDir=${join(o.dir, 'log')}`,
       `PidFile=${join(o.dir, 'run', 'pid')}`, `SocketPath=${join(o.dir, 'run', 'socket')}`,
       'ForceManaged=1', 'PassThroughPattern=^$never',
+      // No report page: its maintenance actions (expire, scan) would be the guests' to press.
+      'ReportPage=',
+      // Debian's own CDN as the backend: the packaged mirror list would send requests to
+      // ftp.debian.org and other mirrors a restricted host may not reach (or resolve).
+      `Remap-debrep=file:deb_mirror*.gz /debian ; ${o.debianBackend ?? 'http://deb.debian.org/debian/'}`,
     ];
     const child = spawn('apt-cacher-ng', args, { uid: user.uid, gid: user.gid, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

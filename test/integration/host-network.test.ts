@@ -224,13 +224,13 @@ test('package proxy: a guest installs from Debian\'s archive through apt-cacher-
   const proxyBridge = `stp${tag}`;
   const proxyPort = 20000 + ((parseInt(tag, 16) + 7) % 12000);
   const net = await HostNetwork.open({ stateDir, bridge: proxyBridge, pool: '10.213.0.0/16', proxyPort });
-  let proxy: PackageProxy | undefined;
   t.after(async () => {
-    await proxy?.stop();
     await net.close().catch(() => undefined);
     try { ip('netns', 'del', `sttns${tag}px`); } catch { /* gone */ }
   });
-  proxy = await PackageProxy.start({ dir: join(root, 'acng'), bindAddress: net.hostAddress, port: proxyPort });
+  const proxy = await PackageProxy.start({ dir: join(root, 'acng'), bindAddress: net.hostAddress, port: proxyPort });
+  // Stopped whatever the test does (the network is closed by the hook above).
+  t.after(() => proxy.stop());
   assert.match(execFileSync('ss', ['-ltnH', `sport = :${proxyPort}`], { encoding: 'utf8' }), new RegExp(`${net.hostAddress.replace(/\./g, '\\.')}:${proxyPort}`), 'the proxy listens on the bridge address only');
   const g = await guest(net, 'px', 'alice', '52:54:00:0d:00:01');
   inNs(g.ns, 'ip', 'route', 'add', 'default', 'via', net.hostAddress);
@@ -245,6 +245,8 @@ test('package proxy: a guest installs from Debian\'s archive through apt-cacher-
   assert.equal(curl('--proxy', proxy.url, 'http://deb.debian.org/debian/dists/bookworm/Release'), '200');
   // The proxy serves mapped archives only: another site is refused before any lookup matters.
   assert.match(curl('--proxy', proxy.url, 'http://stratus-test.invalid/anything'), /^(403|404|502|503)$/);
+  // The maintenance page is not served to guests.
+  assert.notEqual(curl(`${proxy.url}/acng-report.html`), '200');
   // Directly: the same archive, by address, is out of reach (dropped on the host, never sent).
   const archive = (await lookup('deb.debian.org', { family: 4 })).address;
   assert.equal(connectFrom(g.ns, archive, 80), 'blocked', 'the guest reaches the archive only through the proxy');
