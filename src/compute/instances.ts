@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { StratusError } from '../domain/errors.js';
 import type { InstanceType } from '../domain/instance-types.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
@@ -65,12 +65,10 @@ export class InstanceService {
       cpu: req.type.cpu, ram_mib: req.type.ramMiB, swap_mib: req.type.swapMiB,
     });
     const name = vmName(row.id);
-    let attached = false;
     let machine: QemuMachine | undefined;
     try {
       await this.step(row.id, 'Pending', 'Prolog');
       const bridge = this.o.network ? await this.o.network.attach(name, req.owner, macFor(name)) : undefined;
-      attached = bridge !== undefined;
       const seed: SeedInput = { instanceId: `i-${name}`, hostname: name, sshKeys: req.sshKeys, ...(req.userData !== undefined ? { userData: req.userData } : {}) };
       const launch: LaunchRequest = {
         name, instancesDir: this.o.instancesDir, base: req.image, vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
@@ -88,8 +86,7 @@ export class InstanceService {
       return running;
     } catch (e) {
       await machine?.kill().catch(() => undefined);
-      if (machine) rmSync(instancePaths(this.o.instancesDir, name).dir, { recursive: true, force: true });
-      if (attached) await this.o.network?.detach(name).catch(() => undefined);
+      await this.release(row);
       const current = await this.o.store.get(row.id);
       if (current && current.state !== 'Done' && current.state !== 'Failed') {
         await this.o.store.transition(row.id, current.state, 'Failed', { message: (e as Error).message });
@@ -156,8 +153,7 @@ export class InstanceService {
     for (const row of await this.o.store.live()) {
       const name = vmName(row.id);
       const paths = instancePaths(this.o.instancesDir, name);
-      const spec = readSpec(paths.dir);
-      const machine = spec ? await QemuMachine.adopt({ name, qmpSocket: spec.qmpSocket, pidFile: spec.pidFile }, paths.log) : undefined;
+      const machine = await QemuMachine.adopt({ name, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile }, paths.log);
       if (machine) {
         this.watch(row.id, machine);
       } else if (row.state === 'Running') {
@@ -209,15 +205,4 @@ export class InstanceService {
 /** QEMU and directory name of an instance: OpenNebula's `one-<id>`, which users recognise. */
 export function vmName(id: number): string {
   return `one-${id}`;
-}
-
-function readSpec(dir: string): { qmpSocket: string; pidFile: string } | undefined {
-  const file = `${dir}/instance.json`;
-  if (!existsSync(file)) return undefined;
-  try {
-    const { spec } = JSON.parse(readFileSync(file, 'utf8')) as { spec: { qmpSocket: string; pidFile: string } };
-    return spec;
-  } catch {
-    return undefined;
-  }
 }

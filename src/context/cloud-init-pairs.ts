@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { StratusError } from '../domain/errors.js';
 import { multipart } from './mime.js';
+import { USER_DATA_LIMIT } from './nocloud.js';
 
 /** One `mimetype,filename` pair of `--cloud-init` or `stratus-prepare-context` (reference §8.1). */
 export interface ContextPair {
@@ -11,8 +12,6 @@ export interface ContextPair {
   file: string;
 }
 
-/** cloud-init's limit on gzipped user-data, StratusLab's and EC2's. */
-export const USER_DATA_GZIP_LIMIT = 16384;
 
 /**
  * Parses pairs: trimmed, empty items ignored, exactly one comma each. `--cloud-init` separates
@@ -95,8 +94,8 @@ export function readContextFile(file: string): Buffer {
 /** user-data as StratusLab carried it: base64 of gzip level 9 (no file name), within the limit. */
 export function encodeUserData(userData: Buffer): string {
   const gz = gzipSync(userData, { level: 9 });
-  if (gz.length > USER_DATA_GZIP_LIMIT) {
-    throw new StratusError('CONTEXT_TOO_LARGE', `multipart size (${gz.length}) exceeds limit (${USER_DATA_GZIP_LIMIT})`, {
+  if (gz.length > USER_DATA_LIMIT) {
+    throw new StratusError('CONTEXT_TOO_LARGE', `multipart size (${gz.length}) exceeds limit (${USER_DATA_LIMIT})`, {
       hint: 'Keep scripts and cloud-config small; put large files on a volume or fetch them from the guest.',
     });
   }

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { basename } from 'node:path';
 import type { ContextPair } from './cloud-init-pairs.js';
-import { USER_DATA_GZIP_LIMIT } from './cloud-init-pairs.js';
+import { USER_DATA_LIMIT } from './nocloud.js';
 
 /** Part types cloud-init (22.x, in debian-12) handles; anything else it skips with a log line. */
 const KNOWN_TYPES = new Set([
@@ -53,6 +53,6 @@ export function lintContext(pairs: ContextPair[], read: (file: string) => Buffer
     if (text.startsWith('#!') && text.includes('\r\n')) warnings.push(`${name}: CRLF line ends; the kernel looks for an interpreter named with a trailing \\r and the script does not run (convert with dos2unix)`);
   }
   const size = gzipSync(userData, { level: 9 }).length;
-  if (size > USER_DATA_GZIP_LIMIT * 0.75 && size <= USER_DATA_GZIP_LIMIT) warnings.push(`user-data is ${size} bytes gzipped, close to the ${USER_DATA_GZIP_LIMIT}-byte limit`);
+  if (size > USER_DATA_LIMIT * 0.75 && size <= USER_DATA_LIMIT) warnings.push(`user-data is ${size} bytes gzipped, close to the ${USER_DATA_LIMIT}-byte limit`);
   return warnings;
 }

@@ -6,7 +6,7 @@ import { buildIso } from './iso9660.js';
  * user-data may be at most this many bytes once gzipped: StratusLab's limit for cloud-init
  * user-data, and EC2's. Anything bigger belongs on a volume, not in the context.
  */
-const USER_DATA_LIMIT = 16 * 1024;
+export const USER_DATA_LIMIT = 16 * 1024;
 
 export interface SeedInput {
   instanceId: string;

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { processAlive } from '../platform/run.js';
+import { writeFileAtomic } from '../platform/files.js';
 
 export interface DhcpHost {
   mac: string;
@@ -40,9 +41,7 @@ export class DhcpServer {
 
   /** Writes the hosts file (temp + rename) and tells a running dnsmasq to re-read it. */
   setHosts(hosts: DhcpHost[]): void {
-    const tmp = `${this.hostsFile}.tmp`;
-    writeFileSync(tmp, hosts.map((h) => `${h.mac.toLowerCase()},${h.address},${h.hostname}\n`).join(''), { mode: 0o644 });
-    renameSync(tmp, this.hostsFile);
+    writeFileAtomic(this.hostsFile, hosts.map((h) => `${h.mac.toLowerCase()},${h.address},${h.hostname}\n`).join(''));
     if (this.child?.pid) process.kill(this.child.pid, 'SIGHUP');
   }
 

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
+import { writeFileAtomic } from '../platform/files.js';
 import { DhcpServer } from './dnsmasq.js';
 import { applyFirewall, removeFirewall } from './firewall.js';
 import type { GuestPort } from './firewall.js';
@@ -176,9 +177,7 @@ export class HostNetwork {
 
   private save(): void {
     const state: State = { bridge: this.o.bridge, subnet: this.subnet, guests: this.guests };
-    const file = join(this.o.stateDir, 'state.json');
-    writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(join(this.o.stateDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   }
 }
 

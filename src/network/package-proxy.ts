@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
+import { waitForListener } from '../platform/probe.js';
 
 export interface PackageProxyOptions {
   /** Folder for the proxy's cache, logs, pid file and socket (kept across runs: it is a cache). */
@@ -62,7 +62,9 @@ export class PackageProxy {
       })));
     });
     try {
-      await Promise.race([listening(o.bindAddress, o.port, 15_000), exited]);
+      await Promise.race([waitForListener(o.bindAddress, o.port, 15_000).catch(() => {
+        throw new StratusError('TOOL_FAILED', `apt-cacher-ng did not listen on ${o.bindAddress}:${o.port} within 15 s`);
+      }), exited]);
     } catch (e) {
       child.kill('SIGKILL');
       throw e;
@@ -89,20 +91,5 @@ async function proxyUser(): Promise<{ uid: number; gid: number }> {
     return { uid, gid };
   } catch {
     throw new StratusError('TOOL_FAILED', 'the apt-cacher-ng user does not exist: the package proxy is not installed', { hint: 'npm run setup installs the Debian package apt-cacher-ng.' });
-  }
-}
-
-/** Resolves once something accepts TCP connections on host:port. */
-async function listening(host: string, port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port });
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new StratusError('TOOL_FAILED', `apt-cacher-ng did not listen on ${host}:${port} within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -56,3 +56,21 @@ export async function waitForHttp(url: string, timeoutMs: number, status = 200):
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Waits until something accepts TCP connections on host:port: enough for a host service we
+ * started ourselves (no slirp in between), never for a guest port.
+ */
+export async function waitForListener(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port });
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
