@@ -157,11 +157,12 @@ export async function probeKvm(opts: ProbeOptions = {}): Promise<{ ok: boolean; 
   let qmp: QmpClient | undefined;
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-    while (!existsSync(qmpSocket)) {
-      if (exited || Date.now() > deadline) return { ok: false, reason: `QEMU could not start with -accel ${accel}: ${qemuComplaint(stderr) || 'no QMP socket'}` };
-      await sleep(25);
+    const couldNotStart = (): string => `QEMU could not start with -accel ${accel}: ${qemuComplaint(stderr) || 'no QMP socket'}`;
+    try {
+      qmp = await QmpClient.connectWhenListening(qmpSocket, deadline, () => (exited || Date.now() > deadline ? couldNotStart() : undefined));
+    } catch {
+      return { ok: false, reason: couldNotStart() };
     }
-    qmp = await QmpClient.connect(qmpSocket, Math.max(1000, deadline - Date.now()));
     return await judgeProbe(qmp, () => readText(serial), () => qemuComplaint(stderr), deadline);
   } catch (e) {
     return { ok: false, reason: `the probe guest could not be watched: ${(e as Error).message}` };

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { StratusError } from '../../../domain/errors.js';
 import { processAlive } from '../../../platform/run.js';
 import { tailLines } from '../../../platform/files.js';
@@ -95,16 +95,16 @@ export class QemuMachine {
     } finally {
       closeSync(log);
     }
-    const earlyExit = new Promise<MachineExit>((resolve) => child.once('exit', (code, signal) => resolve({ reason: 'crash', code, signal })));
+    let early: MachineExit | undefined;
+    child.once('exit', (code, signal) => { early = { reason: 'crash', code, signal }; });
     child.once('error', () => undefined);
     try {
       const deadline = Date.now() + timeoutMs;
-      while (!existsSync(spec.qmpSocket)) {
-        const failed = await Promise.race([earlyExit, sleep(25).then(() => undefined)]);
-        if (failed) throw new StratusError('TOOL_FAILED', `QEMU exited at start (code ${failed.code ?? failed.signal}): ${lastLines(logFile)}`);
-        if (Date.now() > deadline) throw new StratusError('TOOL_FAILED', `QEMU did not open its QMP socket within ${timeoutMs} ms: ${lastLines(logFile)}`);
-      }
-      const qmp = await QmpClient.connect(spec.qmpSocket, Math.max(1000, deadline - Date.now()));
+      const qmp = await QmpClient.connectWhenListening(spec.qmpSocket, deadline, () => {
+        if (early) return `QEMU exited at start (code ${early.code ?? early.signal}): ${lastLines(logFile)}`;
+        if (Date.now() > deadline) return `QEMU did not open its QMP socket within ${timeoutMs} ms: ${lastLines(logFile)}`;
+        return undefined;
+      });
       const machine = new QemuMachine(child.pid as number, qmp, spec, logFile);
       child.once('exit', (code, signal) => machine.exited({ reason: machine.reasonFromEvents(), code, signal }));
       child.unref();
@@ -241,10 +241,6 @@ function killHard(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function readTail(file: string): string {

@@ -57,6 +57,26 @@ export class QmpClient {
     return client;
   }
 
+  /**
+   * Connects once QEMU listens. QEMU binds its socket before it listens, so the file can
+   * exist while a connect is still refused (a loaded host widens that gap). Absence and
+   * refusal are retried every 25 ms until `deadline`, or until `gone()` returns why QEMU
+   * will never listen (it exited): then that reason is thrown.
+   */
+  static async connectWhenListening(path: string, deadline: number, gone: () => string | undefined): Promise<QmpClient> {
+    for (;;) {
+      const why = gone();
+      if (why !== undefined) throw new StratusError('TOOL_FAILED', why);
+      try {
+        return await QmpClient.connect(path, Math.max(1000, deadline - Date.now()));
+      } catch (e) {
+        const notYet = /: (ENOENT|ECONNREFUSED)$/.test((e as Error).message);
+        if (!notYet || Date.now() > deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   /** Runs a QMP command and returns its `return` value. */
   execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
     if (this.closed) return Promise.reject(new StratusError('TOOL_FAILED', `QMP ${command}: the connection is closed`));
