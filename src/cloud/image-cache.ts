@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Document } from '@xmldom/xmldom';
 import { StratusError } from '../domain/errors.js';
@@ -59,6 +59,7 @@ export class ImageCache {
   }
 
   private async download(identifier: string, docs: Document[]): Promise<VolumeRow> {
+    mkdirSync(this.o.disks.scratchDir, { recursive: true, mode: 0o700 });
     const output = join(this.o.disks.scratchDir, `${identifier}.img`);
     const own = this.o.ownUrl();
     await fetchImage({

@@ -45,16 +45,30 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
   const s = p.settings;
   const notices: string[] = [];
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  const mode = s.network === 'auto' ? (root ? 'bridge' : 'user') : s.network;
+  let mode: 'bridge' | 'user' = s.network === 'auto' ? (root ? 'bridge' : 'user') : s.network;
   let network: HostNetwork | undefined;
   let proxy: PackageProxy | undefined;
   try {
     if (mode === 'bridge') {
-      network = await HostNetwork.open({
-        stateDir: join(p.dataDir, 'network'), bridge: s.bridge, pool: s.pool, egress: s.egress,
-        ...(s.subnet ? { subnet: s.subnet } : {}), ...(s.proxyPort ? { proxyPort: s.proxyPort } : {}),
-      });
-      if (s.proxyPort) proxy = await PackageProxy.start({ dir: s.proxyDir, bindAddress: network.hostAddress, port: s.proxyPort });
+      try {
+        network = await HostNetwork.open({
+          stateDir: join(p.dataDir, 'network'), bridge: s.bridge, pool: s.pool, egress: s.egress,
+          ...(s.subnet ? { subnet: s.subnet } : {}), ...(s.proxyPort ? { proxyPort: s.proxyPort } : {}),
+        });
+        if (s.proxyPort) proxy = await PackageProxy.start({ dir: s.proxyDir, bindAddress: network.hostAddress, port: s.proxyPort });
+      } catch (e) {
+        // Asked for explicitly, a bridge that cannot be made is an error; chosen by default,
+        // the server still serves, with user-mode instances, and says why.
+        if (s.network === 'bridge') throw e;
+        await proxy?.stop().catch(() => undefined);
+        await network?.close().catch(() => undefined);
+        network = undefined;
+        proxy = undefined;
+        mode = 'user';
+        notices.push(`WARNING: no instance bridge (${(e as Error).message}); instances use user-mode networking. Set [network] mode = bridge to make this an error.`);
+      }
+    }
+    if (network) {
       notices.push(`Instances get addresses on bridge ${network.bridge} (${network.subnet})${proxy ? `; package proxy at ${proxy.url}` : ''}`);
     } else {
       notices.push('Instances use user-mode networking (a loopback address each, with the image\'s inbound ports forwarded): run the server as root for a bridge');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -184,6 +184,7 @@ export function volumeDriverConformance(name: string, makeDriver: () => VolumeDr
   test(`${name}: importRaw moves a verified file in (sparse, same content), leaves nothing in the scratch dir, and a missing file adds no volume`, async () => {
     const driver = makeDriver();
     const content = sectorImage(9);
+    mkdirSync(driver.scratchDir, { recursive: true });
     const file = `${driver.scratchDir}/import-${randomUUID()}.img`;
     writeFileSync(file, content);
     const uuid = randomUUID();

@@ -37,7 +37,7 @@ export interface VolumeDriver {
    * rather than copying when it sits on the store's filesystem (see scratchDir).
    */
   importRaw(uuid: string, path: string): Promise<{ bytes: number }>;
-  /** A directory on the store's filesystem for downloads that importRaw then moves in; never swept. */
+  /** A directory on the store's filesystem for downloads that importRaw then moves in (the caller creates it); never swept. */
   readonly scratchDir: string;
   /** A copy-on-write overlay of `origin`, in constant time. */
   snapshot(origin: string, uuid: string): Promise<void>;

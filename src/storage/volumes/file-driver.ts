@@ -52,8 +52,8 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
     return out;
   };
 
+  // Made by the first download that needs it, so a store that never caches has no such folder.
   const scratchDir = join(root, '.cache');
-  mkdirSync(scratchDir, { recursive: true, mode: 0o700 });
   return {
     name: 'file',
     locate,
