@@ -31,7 +31,9 @@ type Get = (section: string, key: string) => string | undefined;
  *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
- *               proxy_port (3142; 0: no package proxy)
+ *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
+ *               /var/cache/stratus/package-proxy/<bridge>: every folder above it must be
+ *               searchable by the apt-cacher-ng user)
  *   [quarantine] quarantine_period (15m; m, h or d, a plain number is minutes)
  *   [policy]    whitelistendorsers, blacklistendorsers, whitelistimages, blacklistimages,
  *               whitelistchecksums, blacklistchecksums (lists, one item per line or comma-separated)
@@ -62,7 +64,8 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     pool: get('network', 'pool')?.trim() || '10.213.0.0/16',
     egress: choice('network', 'egress', ['none', 'nat'] as const, 'none'),
     proxyPort: whole('network', 'proxy_port', 3142) ?? 0,
-    proxyDir: join(dataDir, 'package-proxy'),
+    // Outside the data dir, which is private: the proxy runs as its own user and must reach its folder.
+    proxyDir: get('network', 'proxy_dir')?.trim() || join('/var/cache/stratus/package-proxy', get('network', 'bridge')?.trim() || 'stratus0'),
     shutdownTimeoutMs: (whole('instances', 'shutdown_timeout_s', 120, 1) ?? 120) * 1000,
     limits: {
       instances: whole('instances', 'max_instances', DEFAULT_INSTANCE_LIMITS.instances, 1),

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
-import { processAlive } from '../platform/run.js';
+import { processAlive, run } from '../platform/run.js';
 import { writeFileAtomic } from '../platform/files.js';
 
 export interface DhcpHost {
@@ -43,6 +43,16 @@ export class DhcpServer {
   setHosts(hosts: DhcpHost[]): void {
     writeFileAtomic(this.hostsFile, hosts.map((h) => `${h.mac.toLowerCase()},${h.address},${h.hostname}\n`).join(''));
     if (this.child?.pid) process.kill(this.child.pid, 'SIGHUP');
+  }
+
+  /**
+   * Ends the lease of a guest that is gone (dnsmasq-utils' dhcp_release sends its DHCPRELEASE).
+   * Without it, dnsmasq keeps the address leased to the old MAC for the lease time and refuses
+   * it to the next instance that is given that address.
+   */
+  async release(host: { mac: string; address: string }): Promise<void> {
+    if (!this.child?.pid || this.child.exitCode !== null) return;
+    await run('dhcp_release', [this.o.bridge, host.address, host.mac.toLowerCase()]);
   }
 
   async start(): Promise<void> {

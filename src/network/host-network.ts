@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../platform/files.js';
 import { DhcpServer } from './dnsmasq.js';
 import { applyFirewall, removeFirewall } from './firewall.js';
 import type { GuestPort } from './firewall.js';
+import { withHostLock } from '../platform/host-lock.js';
 import { chooseSubnet, formatCidr, formatIpv4, hostAddress, hostNetworksInUse, parseCidr } from './subnet.js';
 import type { Cidr } from './subnet.js';
 
@@ -27,6 +28,9 @@ interface State {
   subnet: string;
   guests: GuestPort[];
 }
+
+/** Held while a server picks its subnet and puts it on its bridge. */
+const NETWORK_LOCK = '/run/stratus/network.lock';
 
 /** Guest addresses start here; .1 is the bridge, .2–.9 stay free for host services. */
 const FIRST_GUEST = 10;
@@ -66,24 +70,29 @@ export class HostNetwork {
         hint: 'Choose another bridge name in the server configuration (bridge = …); Stratus never changes interfaces it did not create.',
       });
     }
-    let net: Cidr;
-    if (o.subnet) {
-      net = parseCidr(o.subnet) ?? badSubnet(o.subnet);
-      if (net.prefix !== 24) badSubnet(o.subnet);
-    } else if (alias !== undefined && saved) {
-      net = parseCidr(saved.subnet) as Cidr;
-    } else {
-      net = chooseSubnet(parseCidr(o.pool ?? '10.213.0.0/16') ?? badSubnet(o.pool ?? ''), await hostNetworksInUse());
-    }
     const created: Array<() => Promise<void>> = [];
     try {
-      if (alias === undefined) {
-        await run('ip', ['link', 'add', o.bridge, 'type', 'bridge']);
-        created.push(() => run('ip', ['link', 'del', o.bridge]).then(() => undefined));
-        await run('ip', ['link', 'set', o.bridge, 'alias', marker]);
-        await run('ip', ['addr', 'add', `${hostAddress(net, 1)}/24`, 'dev', o.bridge]);
-        await run('ip', ['link', 'set', o.bridge, 'up']);
-      }
+      // Choosing a free /24 and putting it on the bridge is one step for the whole host: two
+      // servers (or tests) starting together would otherwise both take the first free one.
+      const net = await withHostLock(NETWORK_LOCK, async () => {
+        let chosen: Cidr;
+        if (o.subnet) {
+          chosen = parseCidr(o.subnet) ?? badSubnet(o.subnet);
+          if (chosen.prefix !== 24) badSubnet(o.subnet);
+        } else if (alias !== undefined && saved) {
+          chosen = parseCidr(saved.subnet) as Cidr;
+        } else {
+          chosen = chooseSubnet(parseCidr(o.pool ?? '10.213.0.0/16') ?? badSubnet(o.pool ?? ''), await hostNetworksInUse());
+        }
+        if (alias === undefined) {
+          await run('ip', ['link', 'add', o.bridge, 'type', 'bridge']);
+          created.push(() => run('ip', ['link', 'del', o.bridge]).then(() => undefined));
+          await run('ip', ['link', 'set', o.bridge, 'alias', marker]);
+          await run('ip', ['addr', 'add', `${hostAddress(chosen, 1)}/24`, 'dev', o.bridge]);
+          await run('ip', ['link', 'set', o.bridge, 'up']);
+        }
+        return chosen;
+      });
       // Ports of instances that outlived a crash are kept only if their interface still exists.
       const guests: GuestPort[] = [];
       for (const g of saved?.guests ?? []) if ((await linkAlias(g.ifname)) !== undefined) guests.push(g);
@@ -138,6 +147,9 @@ export class HostNetwork {
   /** Removes an instance's port, lease and rules; a missing port is fine (idempotent). */
   async detach(instance: string): Promise<void> {
     const ifname = tapName(this.o.bridge, instance);
+    const gone = this.guests.find((g) => g.ifname === ifname);
+    // The lease goes first, or its address would stay refused to the next instance given it.
+    if (gone) await this.dhcp.release(gone).catch(() => undefined);
     this.guests = this.guests.filter((g) => g.ifname !== ifname);
     this.save();
     this.dhcp.setHosts(this.dhcpHosts());

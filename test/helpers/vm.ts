@@ -92,10 +92,15 @@ export async function bootGuest(req: LaunchRequest, sshTimeoutMs: number): Promi
   return { instance, sshMs: Date.now() - started, release };
 }
 
-/** QEMU processes started for instance `name` (there must be none once it is gone). */
-export function qemuProcessesFor(name: string): number[] {
+/**
+ * QEMU processes started for instance `name` (there must be none once it is gone). Instances
+ * run by an InstanceService are all named one-<id>, and every test store starts at 1: give
+ * their `instancesDir` so that only this test's QEMU matches, never another test's.
+ */
+export function qemuProcessesFor(name: string, instancesDir?: string): number[] {
+  const pattern = `^qemu-system-x86_64 .*-name ${name},process=${instancesDir ? `.*${instancesDir}/${name}/` : ''}`;
   try {
-    return execFileSync('pgrep', ['-f', '--', `^qemu-system-x86_64 .*-name ${name},process=`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }

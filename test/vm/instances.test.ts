@@ -26,7 +26,7 @@ const service = (shutdownTimeoutMs?: number): InstanceService =>
 const started: number[] = [];
 after(async () => {
   for (const id of started) await service().kill(id).catch(() => undefined);
-  for (const id of started) for (const pid of qemuProcessesFor(vmName(id))) process.kill(pid, 'SIGKILL');
+  for (const id of started) for (const pid of qemuProcessesFor(vmName(id), instancesDir)) process.kill(pid, 'SIGKILL');
   await database.close();
 });
 
@@ -63,7 +63,7 @@ test('instances: Running with an address; the guest\'s own poweroff gives Unknow
     const done = await svc.kill(row.id);
     assert.equal(done.state, 'Done');
     assert.ok(!existsSync(join(instancesDir, vmName(row.id))));
-    assert.deepEqual(qemuProcessesFor(vmName(row.id)), []);
+    assert.deepEqual(qemuProcessesFor(vmName(row.id), instancesDir), []);
     assert.deepEqual((await store.list({ owner: 'alice' })).map((r) => r.id).includes(row.id), false, 'Done drops out of the listing');
   } finally {
     release();
@@ -77,7 +77,7 @@ test('instances: shutdown goes through Shutdown and Epilog to Done; kill of a ru
     const { row } = await runOne(svc);
     const done = await svc.shutdown(row.id);
     assert.equal(done.state, 'Done');
-    assert.deepEqual(qemuProcessesFor(vmName(row.id)), []);
+    assert.deepEqual(qemuProcessesFor(vmName(row.id), instancesDir), []);
     assert.ok(!existsSync(join(instancesDir, vmName(row.id))));
     await assert.rejects(svc.shutdown(row.id), /VM \d+ is not in running state \(it is Done\)/);
 
@@ -85,7 +85,7 @@ test('instances: shutdown goes through Shutdown and Epilog to Done; kill of a ru
     const t0 = Date.now();
     assert.equal((await svc.kill(second.row.id)).state, 'Done');
     assert.ok(Date.now() - t0 < 15_000, `kill took ${Date.now() - t0} ms`);
-    assert.deepEqual(qemuProcessesFor(vmName(second.row.id)), []);
+    assert.deepEqual(qemuProcessesFor(vmName(second.row.id), instancesDir), []);
   } finally {
     release();
   }
@@ -100,7 +100,7 @@ test('instances: a guest that ignores the power button is Failed after the timeo
     const failed = await svc.shutdown(row.id);
     assert.equal(failed.state, 'Failed');
     assert.match(failed.message as string, /did not power off within 8 s of the ACPI power button/);
-    assert.deepEqual(qemuProcessesFor(vmName(row.id)), []);
+    assert.deepEqual(qemuProcessesFor(vmName(row.id), instancesDir), []);
     assert.ok(!existsSync(join(instancesDir, vmName(row.id))));
   } finally {
     release();
@@ -129,13 +129,13 @@ setInterval(() => {}, 1000);`;
     started.push(id);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    assert.equal(qemuProcessesFor(vmName(id)).length, 1, 'the VM outlived its server');
+    assert.equal(qemuProcessesFor(vmName(id), instancesDir).length, 1, 'the VM outlived its server');
 
     const restarted = service();
     await restarted.adopt();
     assert.equal((await store.get(id))?.state, 'Running');
     assert.equal((await restarted.kill(id)).state, 'Done');
-    assert.deepEqual(qemuProcessesFor(vmName(id)), []);
+    assert.deepEqual(qemuProcessesFor(vmName(id), instancesDir), []);
     assert.ok(!existsSync(join(instancesDir, vmName(id))));
 
     await assert.rejects(service().run({ owner: 'bob', ownerId: 'id-bob', imageRef: 'missing', image: { path: join(dir, 'no-such.img'), format: 'raw' }, type: tiny, sshKeys: [], inboundPorts: [] }), /does not exist/);

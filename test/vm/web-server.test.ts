@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheRoot } from '../../src/platform/data-dir.js';
+import { waitForHttp } from '../../src/platform/probe.js';
+import { runCli, ok } from '../helpers/cli.js';
+import { startServerProcess } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
+import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
+import { tapName } from '../../src/network/host-network.js';
+
+/**
+ * The guide's web-server example ("Contextualization"), on the server's bridge: the script goes
+ * in through --cloud-init (multipart and `none`) and through stratus-prepare-context +
+ * --context-file, and `curl http://<Public ip>/test.txt` prints SUCCESSFUL TEST. On ttylinux the
+ * script uses busybox httpd where the guide installs Apache with yum.
+ */
+const dir = tempDir();
+const dataDir = join(dir, 'data');
+const tag = randomBytes(3).toString('hex');
+const bridge = `stw${tag}`;
+mkdirSync(dataDir, { recursive: true });
+// The proxy runs as its own user: its folder must be reachable through the test's private one.
+chmodSync(dir, 0o711);
+writeFileSync(join(dataDir, 'stratus.cfg'), `[network]\nmode = bridge\nbridge = ${bridge}\nproxy_port = ${20000 + (parseInt(tag, 16) % 12000)}\nproxy_dir = ${join(dir, 'proxy')}\n`);
+const admin = { username: 'admin', password: 'admin-pass-1' };
+const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
+const server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
+const key = sshKey(dir, 'id_rsa');
+writeFileSync(join(dir, 'run-http.sh'), '#!/bin/sh -x\n\nmkdir -p /var/www/html\n\ncat > /var/www/html/test.txt <<EOF\nSUCCESSFUL TEST\nEOF\n\nbusybox httpd -p 80 -h /var/www/html\n');
+
+const alice = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
+  cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: 'alice', STRATUSLAB_PASSWORD: 'alice-pass-1' },
+});
+
+test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init multipart, --cloud-init none, and prepare-context + --context-file each serve SUCCESSFUL TEST at the Public ip (the second instance once got no address: dnsmasq kept the ended one\'s lease)', async (t) => {
+  const image = await recipeImage('ttylinux');
+  ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
+  const res = await fetch(`${server.url}/users`, {
+    method: 'POST', body: JSON.stringify({ username: 'alice', password: 'alice-pass-1' }),
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
+  });
+  assert.equal(res.status, 201);
+  ok(await alice(['prepare-context', 'ssh,$HOME/id_rsa.pub', 'x-shellscript,run-http.sh']));
+
+  const releaseSlot = await acquireGuestSlot();
+  t.after(releaseSlot);
+  const ways: Array<[string, string[]]> = [
+    ['--cloud-init multipart', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh']],
+    ['--cloud-init none', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#none,run-http.sh']],
+    ['--context-file cloud-init.txt', ['--context-file', 'cloud-init.txt']],
+  ];
+  for (const [way, options] of ways) {
+    const run = ok(await alice(['run-instance', '--ram', '256', ...options, image.identifier]));
+    const m = /vm ID: (\d+)\)\n\tPublic ip: (\S+)/.exec(run.stdout);
+    assert.ok(m, run.stdout);
+    const [, id, ip] = m;
+    try {
+      assert.match(ip as string, /^10\.\d+\.\d+\.\d+$/, `${way}: the Public ip is the instance's lease on the bridge`);
+      const body = await waitForHttp(`http://${ip}/test.txt`, 120_000).catch(async (e: Error) => {
+        const console = await fetch(`${server.url}/instances/${id}/console`, { headers: { authorization: `Basic ${Buffer.from('alice:alice-pass-1').toString('base64')}` } });
+        throw new Error(`${way}: ${e.message}; console:\n${(await console.text()).slice(-3000)}`);
+      });
+      assert.equal(body, 'SUCCESSFUL TEST\n', way);
+      const uname = ok(await alice(['connect-instance', '-k', key.path, id as string, '--', 'uname', '-n'])).stdout.trim();
+      assert.equal(uname, `one-${id}`, `${way}: ssh as root with the key from the context`);
+    } finally {
+      ok(await alice(['kill-instance', id as string]));
+    }
+    assert.throws(() => execFileSync('ip', ['link', 'show', 'dev', tapName(bridge, `one-${id}`)], { stdio: 'pipe' }), `${way}: kill gave the TAP back`);
+  }
+});
+
+test('the server stops cleanly: its bridge, nftables tables, dnsmasq and package proxy are gone', async () => {
+  await server.stop();
+  assert.throws(() => execFileSync('ip', ['link', 'show', 'dev', bridge], { stdio: 'pipe' }), 'no bridge left');
+  const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  assert.doesNotMatch(tables, new RegExp(`stratus_${bridge}`), 'no nftables table left');
+  const procs = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  assert.doesNotMatch(procs, new RegExp(`interface=${bridge}`), 'no dnsmasq left');
+  assert.doesNotMatch(procs, new RegExp(`CacheDir=${dataDir}`), 'no apt-cacher-ng left');
+});
