@@ -14,7 +14,7 @@ import { startServerProcess } from '../helpers/server.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
 import { DocumentChecker } from '../helpers/openapi-check.js';
-import type { OpenApiDocument } from '../helpers/openapi-check.js';
+import type { Answer, OpenApiDocument } from '../helpers/openapi-check.js';
 
 const dir = tempDir('stratus-openapi-');
 const ADMIN = { username: 'admin', password: 'admin-openapi-password' };
@@ -44,9 +44,20 @@ test('the document lists every route of the table, once, with its media types', 
   // Routes that serve several representations say so.
   const listing = api.operations.get('metadata.list')?.op.responses['200']?.content ?? {};
   assert.deepEqual(Object.keys(listing).sort(), ['application/json', 'application/xml', 'text/html']);
-  const upload = (api.doc.paths['/pswd/disks']?.post as unknown as { requestBody: { required: boolean; content: object } }).requestBody;
+  const upload = (api.doc.paths['/pswd/disks/']?.post as unknown as { requestBody: { required: boolean; content: object } }).requestBody;
   assert.deepEqual(Object.keys(upload.content).sort(), ['application/gzip', 'application/json', 'application/octet-stream', 'application/x-gzip', 'application/x-www-form-urlencoded', 'multipart/form-data']);
   assert.equal(upload.required, false);
+});
+
+test('the check refuses answers the document does not describe: an extra field, a wrong type, an undocumented status or media type', () => {
+  const answer = (status: number, type: string, text: string): Answer =>
+    ({ status, headers: new Headers({ 'content-type': type }), type, text, body: Buffer.from(text), json: () => JSON.parse(text) as unknown });
+  api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":false}'), 'as documented');
+  assert.throws(() => api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":false,"password":"x"}'), 'extra'), /does not match the document/);
+  assert.throws(() => api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":"no"}'), 'type'), /does not match the document/);
+  assert.throws(() => api.check(us.me, answer(418, 'application/json', '{}'), 'status'), /status 418 is not documented/);
+  assert.throws(() => api.check(us.me, answer(200, 'text/csv', 'a,b'), 'media'), /text\/csv is not documented/);
+  assert.throws(() => api.check(us.me, answer(401, 'application/json', '{"401":"no","code":"USAGE","hint":"h"}'), 'code'), /does not match the document/, 'a code of another status');
 });
 
 // --- Marketplace --------------------------------------------------------------------------------
@@ -57,10 +68,11 @@ const second = draft();
 const third = draft();
 
 test('Marketplace: uploads (XML, multipart, JSON answers), the DataTables form, and their errors', async () => {
-  const created = await api.call(mp.upload, { body: signedXml(signer, entry), headers: { 'content-type': 'application/xml' } });
+  const signed = signedXml(signer, entry);
+  const created = await api.call(mp.upload, { body: signed, headers: { 'content-type': 'application/xml' } });
   assert.equal(created.status, 201);
   assert.equal(created.type, 'text/plain');
-  const again = await api.call(mp.upload, { body: signedXml(signer, entry), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } });
+  const again = await api.call(mp.upload, { body: signed, headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } });
   assert.equal(again.status, 200);
   assert.equal((again.json() as { status: string }).status, 'exists');
   assert.equal((await api.call(mp.upload, { body: signedXml(signer, second), headers: { 'content-type': 'application/rdf+xml', ...JSON_ACCEPT } })).status, 201);

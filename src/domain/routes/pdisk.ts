@@ -1,7 +1,8 @@
 /**
  * The persistent disk service (reference §7.2), served at /pswd/disks (StratusLab's password
- * context) and, the same, at /disks. Values are checked by the volume service, in
- * StratusLab's words (VOLUME_INVALID), so the schemas here only fix the shapes.
+ * context) and, the same, at /disks; the collection is /pswd/disks/ as StratusLab spelt it
+ * (the slash is optional). Values are checked by the volume service, in StratusLab's words
+ * (VOLUME_INVALID), so the schemas here only fix the shapes.
  */
 import { VOLUME_TYPES } from '../volume.js';
 import { arrayOf, binary, defineRoute, object, pathParams } from './route.js';
@@ -73,12 +74,12 @@ const created = (description: string): { 201: { description: string; content: { 
 
 export const pdiskRoutes = {
   list: pdisk({
-    name: 'volumes.list', method: 'GET', path: '/pswd/disks', access: 'account',
+    name: 'volumes.list', method: 'GET', path: '/pswd/disks/', access: 'account',
     summary: "The caller's volumes and every PUBLIC one (admin: all), newest first",
     responses: { 200: { description: 'volumes', content: { [JSON_TYPE]: arrayOf(volumeInfo) } } },
   }),
   create: pdisk({
-    name: 'volumes.create', method: 'POST', path: '/pswd/disks', access: 'account',
+    name: 'volumes.create', method: 'POST', path: '/pswd/disks/', access: 'account',
     summary: 'A new volume: empty (JSON or form with size), or an image streamed as gzip or raw bytes (tag, visibility and type in the query)',
     querystring: fields,
     body: { [JSON_TYPE]: createFields, [FORM]: createFields },
