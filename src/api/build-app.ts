@@ -18,6 +18,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginGuard } from './login-guard.js';
 import type { LoginLimits } from './login-guard.js';
 import { securityHeaders } from './security-headers.js';
 import { describeRoutes, serveDocument } from './openapi.js';
+import { schemaOptions } from './serve.js';
 
 /** The largest metadata entry by default: StratusLab's entries are a few KiB. */
 export const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
@@ -72,6 +73,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     bodyLimit: SMALL_BODY_LIMIT,
     trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    ...schemaOptions,
   });
   const publicUrl = options.publicUrl;
   const ownUrl = typeof publicUrl === 'function' ? publicUrl : (): string => publicUrl ?? '';

@@ -18,6 +18,13 @@ export interface RouteRequest<P extends string> extends RouteGenericInterface {
 export type RouteHandler<P extends string> = (request: FastifyRequest<RouteRequest<P>>, reply: FastifyReply) => Promise<unknown>;
 
 /**
+ * Fastify options for the table's schemas: a field may have several types (a quota is a
+ * number, a word or null), which Ajv's strict mode would otherwise complain of on stderr at
+ * every start.
+ */
+export const schemaOptions = { ajv: { customOptions: { allowUnionTypes: true } } };
+
+/**
  * JSON answers are written with JSON.stringify, as before the routes had schemas. Fastify
  * would otherwise serialize them with fast-json-stringify from the response schemas, which
  * silently drops any property a schema forgot; the schemas are checked against real answers

@@ -30,6 +30,10 @@ function errorCode(answer: { json(): unknown }): string | undefined {
   return (answer.json() as { code?: string }).code;
 }
 
+test('the server compiles every schema of the table without a warning', () => {
+  assert.doesNotMatch(server.log(), /strict mode|schema/i);
+});
+
 test('the document lists every route of the table, once, with its media types', async () => {
   const answer = await api.call(documentRoute, { headers: JSON_ACCEPT });
   assert.equal(answer.status, 200);
