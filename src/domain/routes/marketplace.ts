@@ -6,7 +6,7 @@
 import { ENTRY_FIELDS, isValueField, wireName } from '../entry-fields.js';
 import type { EntryFields } from '../entry-fields.js';
 import { arrayOf, defineRoute, object, pathParams, text } from './route.js';
-import type { JsonSchema, ResponseSpec } from './route.js';
+import type { JsonSchema, ResponseSpec, RouteSpec } from './route.js';
 
 const JSON_TYPE = 'application/json';
 const HTML = 'text/html';
@@ -124,14 +124,19 @@ const sparql = (description: string): JsonSchema => text(`SPARQL-results XML: ${
 const email = pathParams({ email: "the endorser's e-mail" });
 const media: JsonSchema = { type: 'object', properties: { media: { type: 'string', description: 'xml, json or html' } } };
 
-export const marketplaceRoutes = {
-  searchPage: defineRoute({
-    name: 'web.search', method: 'GET', path: '/', resource: 'web', access: 'public',
-    summary: 'The search page: the listing as HTML (as JSON or XML with ?media=)',
+/** A listing route: the listing parameters, a page in XML, JSON or HTML, 404 for an empty XML listing. */
+function listing<const P extends string>(name: string, path: P, summary: string, params?: Record<string, string>): RouteSpec<P> {
+  return defineRoute({
+    name, method: 'GET', path, resource: path === '/' ? 'web' : 'metadata', access: 'public', summary,
+    ...(params ? { params: pathParams(params) } : {}),
     querystring: listingParams,
     errors: [404],
     responses: { 200: listingPage },
-  }),
+  });
+}
+
+export const marketplaceRoutes = {
+  searchPage: listing('web.search', '/', 'The search page: the listing as HTML (as JSON or XML with ?media=)'),
   uploadPage: defineRoute({
     name: 'web.upload', method: 'GET', path: '/upload', resource: 'web', access: 'public',
     summary: 'The upload form',
@@ -161,29 +166,12 @@ export const marketplaceRoutes = {
       },
     },
   }),
-  list: defineRoute({
-    name: 'metadata.list', method: 'GET', path: '/metadata', resource: 'metadata', access: 'public',
-    summary: 'The listing (reference §6.2)',
-    querystring: listingParams,
-    errors: [404],
-    responses: { 200: listingPage },
-  }),
-  listBy: defineRoute({
-    name: 'metadata.listBy', method: 'GET', path: '/metadata/:arg1', resource: 'metadata', access: 'public',
-    summary: 'The listing filtered by a path argument: an e-mail filters on the endorser, a date on the endorsement date, anything else on the identifier',
-    params: pathParams({ arg1: 'identifier, e-mail or date' }),
-    querystring: listingParams,
-    errors: [404],
-    responses: { 200: listingPage },
-  }),
-  listBy2: defineRoute({
-    name: 'metadata.listBy2', method: 'GET', path: '/metadata/:arg1/:arg2', resource: 'metadata', access: 'public',
-    summary: 'The listing filtered by two path arguments, read as for one',
-    params: pathParams({ arg1: 'identifier, e-mail or date', arg2: 'identifier, e-mail or date' }),
-    querystring: listingParams,
-    errors: [404],
-    responses: { 200: listingPage },
-  }),
+  list: listing('metadata.list', '/metadata', 'The listing (reference §6.2)'),
+  listBy: listing('metadata.listBy', '/metadata/:arg1',
+    'The listing filtered by a path argument: an e-mail filters on the endorser, a date on the endorsement date, anything else on the identifier',
+    { arg1: 'identifier, e-mail or date' }),
+  listBy2: listing('metadata.listBy2', '/metadata/:arg1/:arg2', 'The listing filtered by two path arguments, read as for one',
+    { arg1: 'identifier, e-mail or date', arg2: 'identifier, e-mail or date' }),
   entry: defineRoute({
     name: 'metadata.entry', method: 'GET', path: '/metadata/:identifier/:email/:created', resource: 'metadata', access: 'public',
     summary: 'One stored entry, whatever its status (three arguments that are not identifier, e-mail and date: the listing)',

@@ -72,6 +72,12 @@ function pdisk<const P extends string>(input: Omit<RouteInput<P>, 'resource' | '
 
 const created = (description: string): { 201: { description: string; content: { [JSON_TYPE]: JsonSchema } } } => ({ 201: { description, content: { [JSON_TYPE]: volumeInfo } } });
 
+/** A POST that makes a volume from another (snapshot, rebase): no fields, 201 with the new volume. */
+function newVolume<const P extends string>(name: string, path: P, summary: string, made: string, alsoTypes: readonly string[] = []): RouteSpec<P> {
+  const body = Object.fromEntries([JSON_TYPE, ...alsoTypes].map((t) => [t, { type: 'object' }]));
+  return pdisk({ name, method: 'POST', path, access: 'account', summary, params: uuid, body, errors: [404, 409, 507], responses: created(made) });
+}
+
 export const pdiskRoutes = {
   list: pdisk({
     name: 'volumes.list', method: 'GET', path: '/pswd/disks/', access: 'account',
@@ -112,30 +118,10 @@ export const pdiskRoutes = {
     errors: [404, 409],
     responses: { 200: { description: 'the volume', content: { [JSON_TYPE]: volumeInfo } } },
   }),
-  copy: pdisk({
-    name: 'volumes.copy', method: 'POST', path: '/pswd/disks/:uuid', access: 'account',
-    summary: "StratusLab's copy: snapshot a MACHINE_IMAGE_ORIGIN, or rebase a MACHINE_IMAGE_LIVE",
-    params: uuid,
-    body: { [JSON_TYPE]: { type: 'object' }, [FORM]: { type: 'object' } },
-    errors: [404, 409, 507],
-    responses: created('the new volume'),
-  }),
-  snapshot: pdisk({
-    name: 'volumes.snapshot', method: 'POST', path: '/pswd/disks/:uuid/snapshot', access: 'account',
-    summary: 'A copy-on-write snapshot (MACHINE_IMAGE_LIVE) of a MACHINE_IMAGE_ORIGIN',
-    params: uuid,
-    body: { [JSON_TYPE]: { type: 'object' } },
-    errors: [404, 409, 507],
-    responses: created('the snapshot'),
-  }),
-  rebase: pdisk({
-    name: 'volumes.rebase', method: 'POST', path: '/pswd/disks/:uuid/rebase', access: 'account',
-    summary: 'A standalone MACHINE_IMAGE_ORIGIN from a snapshot, identified by its content',
-    params: uuid,
-    body: { [JSON_TYPE]: { type: 'object' } },
-    errors: [404, 409, 507],
-    responses: created('the rebased volume'),
-  }),
+  // StratusLab's clients post a form (or nothing) here; the named routes below take JSON.
+  copy: newVolume('volumes.copy', '/pswd/disks/:uuid', "StratusLab's copy: snapshot a MACHINE_IMAGE_ORIGIN, or rebase a MACHINE_IMAGE_LIVE", 'the new volume', [FORM]),
+  snapshot: newVolume('volumes.snapshot', '/pswd/disks/:uuid/snapshot', 'A copy-on-write snapshot (MACHINE_IMAGE_LIVE) of a MACHINE_IMAGE_ORIGIN', 'the snapshot'),
+  rebase: newVolume('volumes.rebase', '/pswd/disks/:uuid/rebase', 'A standalone MACHINE_IMAGE_ORIGIN from a snapshot, identified by its content', 'the rebased volume'),
   delete: pdisk({
     name: 'volumes.delete', method: 'DELETE', path: '/pswd/disks/:uuid', access: 'account',
     summary: 'Delete a volume (owner or admin)',
