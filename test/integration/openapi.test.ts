@@ -232,6 +232,12 @@ test('pdisk: every route at /pswd/disks, the /disks alias, uploads in every form
   assert.equal((await api.call(pd.list, { auth: { username: 'alice', password: 'wrong-password' }, headers: JSON_ACCEPT })).status, 401);
 });
 
+test('every route the server serves is declared in the table (none registered by hand)', () => {
+  const declared = new Set(routeTable.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`));
+  const served = Object.entries(api.doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+  assert.deepEqual(served.filter((r) => !declared.has(r)), [], 'routes registered outside src/domain/routes: declare them there and serve them with serve() (src/domain/routes/index.ts says how)');
+});
+
 test('every route of the table was called above', () => {
   assert.deepEqual(api.missing(), [], 'routes in src/domain/routes that openapi.test.ts never calls: add a call for each');
 });
