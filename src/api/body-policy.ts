@@ -6,23 +6,24 @@ import { contentType } from './negotiate.js';
 export type BodyKind = 'none' | 'json' | 'form' | 'multipart' | 'xml' | 'image' | 'other';
 
 const JSON_ONLY: readonly BodyKind[] = ['none', 'json'];
+/** Every kind, in the order refusals name them. */
+const KINDS: readonly BodyKind[] = ['none', 'json', 'form', 'multipart', 'xml', 'image', 'other'];
 
 /**
- * The body kinds each state-changing route takes. HTML forms (urlencoded and multipart) are
- * what a foreign page can make a browser send without asking, so they are accepted only where
- * StratusLab's clients or our web UI send them; everything else takes JSON (or nothing).
- * Keys are METHOD and the route's pattern; unlisted routes take JSON_ONLY.
+ * The body kinds a route takes: those of the media types its table entry declares
+ * (domain/routes: `body` and `rawBody`), and none at all unless a body is required. HTML forms
+ * (urlencoded and multipart) are what a foreign page can make a browser send without asking,
+ * so the table declares them only where StratusLab's clients or our web UI send them. A route
+ * that declares no body, or is not in the table, takes JSON (or nothing).
  */
-const ACCEPTED: Record<string, readonly BodyKind[]> = {
-  // Uploads (raw XML, the web UI's multipart form) and DataTables' urlencoded listing query (§6.1).
-  'POST /metadata': ['xml', 'multipart', 'form'],
-  // pdisk (§7.2): StratusLab's clients create, update and mount with forms and upload
-  // multipart; ours sends JSON and streams gzip or raw bytes.
-  'POST /disks': ['none', 'json', 'form', 'multipart', 'image'],
-  'PUT /disks/:uuid': ['none', 'json', 'form'],
-  'POST /disks/:uuid': ['none', 'json', 'form'],
-  'POST /disks/:uuid/mounts': ['none', 'json', 'form'],
-};
+function acceptedKinds(request: FastifyRequest): readonly BodyKind[] {
+  const route = request.routeOptions.config?.route;
+  const types = [...Object.keys(route?.body ?? {}), ...Object.keys(route?.rawBody ?? {})];
+  if (!route || types.length === 0) return JSON_ONLY;
+  const kinds = new Set(types.map(kindOf));
+  if (!route.bodyRequired) kinds.add('none');
+  return KINDS.filter((k) => kinds.has(k));
+}
 
 /** Bodies that may take long to arrive (whole images): no short whole-body deadline for them. */
 export function isStreamedUpload(request: FastifyRequest): boolean {
@@ -37,6 +38,11 @@ export function bodyKind(request: FastifyRequest): BodyKind {
   if (!chunked && length === '0') return 'none';
   const type = contentType(request);
   if (type === '') return !chunked && length === undefined ? 'none' : 'other';
+  return kindOf(type);
+}
+
+/** The kind of a media type (lower case, without parameters). */
+function kindOf(type: string): BodyKind {
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   if (type === 'application/x-www-form-urlencoded') return 'form';
   if (type === 'multipart/form-data') return 'multipart';
@@ -50,8 +56,7 @@ export function checkBodyKind(request: FastifyRequest): void {
   if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
   const route = routeOf(request);
   if (!route) return; // no such route: the not-found answer follows
-  const key = `${request.method} ${route.replace(/^\/pswd(?=\/disks)/, '')}`;
-  const accepted = ACCEPTED[key] ?? JSON_ONLY;
+  const accepted = acceptedKinds(request);
   const kind = bodyKind(request);
   if (accepted.includes(kind)) return;
   const names = accepted.filter((k) => k !== 'none').map(describe).join(', ');

@@ -18,6 +18,8 @@ import { originOf, refuseCrossSite } from './csrf.js';
 import { DEFAULT_LOGIN_LIMITS, LoginGuard } from './login-guard.js';
 import type { LoginLimits } from './login-guard.js';
 import { securityHeaders } from './security-headers.js';
+import { describeRoutes, serveDocument } from './openapi.js';
+import { schemaOptions } from './serve.js';
 
 /** The largest metadata entry by default: StratusLab's entries are a few KiB. */
 export const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
@@ -72,6 +74,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     bodyLimit: SMALL_BODY_LIMIT,
     trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    ...schemaOptions,
   });
   const publicUrl = options.publicUrl;
   const ownUrl = typeof publicUrl === 'function' ? publicUrl : (): string => publicUrl ?? '';
@@ -89,9 +92,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     }
   });
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10 } });
+  await describeRoutes(app);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new StratusError('ROUTE_NOT_FOUND', `no such resource: ${request.method} ${request.url}`), request, reply));
+  serveDocument(app);
   metadataRoutes(app, services.marketplace, {
     maxBytes,
     budget: new BodyBudget(options.bodyMemoryBytes ?? DEFAULT_BODY_MEMORY_BYTES),

@@ -2,10 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { MarketplaceApi } from './services.js';
 import { negotiate } from './negotiate.js';
 import { endorsersPage, searchPage } from '../web/pages.js';
+import { marketplaceRoutes } from '../domain/routes/index.js';
+import { serve } from './serve.js';
 
 /** /endorsers: who endorses what (reference §6.1). XML is SPARQL-results XML, as StratusLab served it. */
 export function endorserRoutes(app: FastifyInstance, mp: MarketplaceApi): void {
-  app.get('/endorsers', async (request, reply) => {
+  serve(app, marketplaceRoutes.endorsers, async (request, reply) => {
     const endorsers = await mp.endorsers();
     const media = negotiate(request, 'xml');
     if (media === 'html') return reply.type('text/html; charset=utf-8').send(endorsersPage(endorsers));
@@ -13,7 +15,7 @@ export function endorserRoutes(app: FastifyInstance, mp: MarketplaceApi): void {
     return reply.type('application/sparql-results+xml; charset=utf-8').send(sparqlXml(['email', 'subject', 'issuer'], endorsers));
   });
 
-  app.get<{ Params: { email: string }; Querystring: { range?: string } }>('/endorsers/:email', async (request, reply) => {
+  serve(app, marketplaceRoutes.endorserEntries, async (request, reply) => {
     const days = Number(request.query.range ?? 30);
     const entries = await mp.endorserEntries(request.params.email, Number.isFinite(days) && days > 0 ? days : 30);
     const media = negotiate(request, 'xml');
@@ -26,7 +28,7 @@ export function endorserRoutes(app: FastifyInstance, mp: MarketplaceApi): void {
     return reply.type('application/sparql-results+xml; charset=utf-8').send(sparqlXml(['identifier', 'created', 'description', 'location', 'deprecated', 'email'], rows));
   });
 
-  app.get<{ Params: { email: string } }>('/endorsers/:email/tags', async (request, reply) => {
+  serve(app, marketplaceRoutes.endorserTags, async (request, reply) => {
     const tags = await mp.tags(request.params.email);
     const media = negotiate(request, 'xml');
     if (media === 'json') return reply.send({ email: request.params.email, tags });

@@ -2,17 +2,18 @@ import { StratusError } from '../domain/errors.js';
 import type { ListQuery, SortColumn, StatusFilter } from '../domain/wire.js';
 import type { SearchFilters } from '../web/pages.js';
 import type { Media } from './negotiate.js';
+import { LISTING_CHOICES } from '../domain/routes/marketplace.js';
 
 const EMAIL_RE = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** DataTables column numbers of StratusLab's listing (iSortCol_0), mapped to sort columns. */
 const COLUMNS: Record<string, SortColumn> = { 1: 'os', 2: 'os_version', 3: 'os_arch', 4: 'email', 5: 'kind', 6: 'created', 7: 'identifier', 10: 'title' };
-const SORTS: readonly SortColumn[] = ['created', 'os', 'os_version', 'os_arch', 'email', 'kind', 'identifier', 'title'];
-const STATUSES: readonly StatusFilter[] = ['valid', 'expired', 'deprecated', 'all'];
-const LOCATIONS = ['all', 'pdisk', 'web'] as const;
-const DIRECTIONS = ['asc', 'desc'] as const;
-const MEDIA = ['xml', 'json', 'html', 'text'] as const;
+const SORTS: readonly SortColumn[] = LISTING_CHOICES.sort;
+const STATUSES: readonly StatusFilter[] = LISTING_CHOICES.status;
+const LOCATIONS = LISTING_CHOICES.location;
+const DIRECTIONS = LISTING_CHOICES.order;
+const MEDIA = LISTING_CHOICES.media;
 
 /**
  * Entries in an XML listing unless `limit` says otherwise. StratusLab listed everything; a
@@ -50,7 +51,9 @@ export function listingFromParams(raw: Record<string, string | string[] | undefi
     return s === undefined || s === '' ? undefined : s;
   };
   // A misspelt value must not quietly widen or reorder the listing (StratusLab read any
-  // unknown status as "all"), so every enumerated parameter is checked.
+  // unknown status as "all"), so every enumerated parameter is checked. The route's schema
+  // (domain/routes/marketplace.ts) checks them first, with the same message; this keeps
+  // listings correct for any caller.
   const choice = <T extends string>(name: string, allowed: readonly T[], value = p(name)): T | undefined => {
     if (value === undefined || allowed.includes(value as T)) return value as T | undefined;
     throw new StratusError('USAGE', `unknown ${name}=${value.slice(0, 64)}: use one of ${allowed.join(', ')}`, {

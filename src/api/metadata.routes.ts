@@ -15,6 +15,8 @@ import { formParts, malformed } from './multipart.js';
 import { bodyKind } from './body-policy.js';
 import { caller } from './auth.js';
 import { SlidingWindow, addressKey } from '../platform/rate-limit.js';
+import { marketplaceRoutes } from '../domain/routes/index.js';
+import { serve } from './serve.js';
 
 const XML_TYPES = ['application/xml', 'application/rdf+xml', 'text/xml'];
 /** A DataTables query is a few hundred bytes. */
@@ -47,11 +49,11 @@ export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, options
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => done(null, parseQuery(body as string)));
 
-  app.get('/', async (request, reply) => listing(request, reply, mp, [], 'html'));
-  app.get('/upload', async (_request, reply) => reply.type('text/html; charset=utf-8').send(uploadPage()));
+  const routes = marketplaceRoutes;
+  serve(app, routes.searchPage, async (request, reply) => listing(request, reply, mp, [], 'html'));
+  serve(app, routes.uploadPage, async (_request, reply) => reply.type('text/html; charset=utf-8').send(uploadPage()));
 
-  const gate = uploadGate(options);
-  app.post('/metadata', { onRequest: gate }, async (request, reply) => {
+  serve(app, routes.upload, async (request, reply) => {
     if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes, budget));
     const type = contentType(request);
     if (type === 'application/x-www-form-urlencoded') {
@@ -61,18 +63,18 @@ export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, options
       throw new StratusError('PAYLOAD_UNSUPPORTED', `POST /metadata takes signed XML (application/xml), not ${type || 'an empty body'}`);
     }
     return upload(request, reply, mp, request.body);
-  });
+  }, { onRequest: uploadGate(options) });
 
-  app.get('/metadata', async (request, reply) => listing(request, reply, mp, []));
-  app.get<{ Params: { a: string } }>('/metadata/:a', async (request, reply) => listing(request, reply, mp, [request.params.a]));
-  app.get<{ Params: { a: string; b: string } }>('/metadata/:a/:b', async (request, reply) => listing(request, reply, mp, [request.params.a, request.params.b]));
-  app.get<{ Params: { a: string; b: string; c: string } }>('/metadata/:a/:b/:c', async (request, reply) => {
-    const args = classifyPathArgs([request.params.a, request.params.b, request.params.c]);
-    if (!args.identifier || !args.email || !args.created) return listing(request, reply, mp, [request.params.a, request.params.b, request.params.c]);
+  serve(app, routes.list, async (request, reply) => listing(request, reply, mp, []));
+  serve(app, routes.listBy, async (request, reply) => listing(request, reply, mp, [request.params.arg1]));
+  serve(app, routes.listBy2, async (request, reply) => listing(request, reply, mp, [request.params.arg1, request.params.arg2]));
+  serve(app, routes.entry, async (request, reply) => {
+    const given = [request.params.identifier, request.params.email, request.params.created];
+    const args = classifyPathArgs(given);
+    if (!args.identifier || !args.email || !args.created) return listing(request, reply, mp, given);
     return single(request, reply, mp, await mp.get({ identifier: args.identifier, email: args.email, created: args.created }));
   });
-  app.get<{ Params: { email: string; tag: string } }>('/tag/:email/:tag', async (request, reply) =>
-    single(request, reply, mp, await mp.byTag(request.params.email, request.params.tag)));
+  serve(app, routes.tag, async (request, reply) => single(request, reply, mp, await mp.byTag(request.params.email, request.params.tag)));
 }
 
 /**

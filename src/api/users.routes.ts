@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import type { AccountsApi } from './services.js';
 import { caller } from './auth.js';
+import { userRoutes as routes } from '../domain/routes/index.js';
+import { serve } from './serve.js';
 
 /**
  * /users: account management. Who may call what: listing, adding, removing accounts and
@@ -9,12 +11,12 @@ import { caller } from './auth.js';
  * /users/me is for anyone signed in.
  */
 export function userRoutes(app: FastifyInstance, accounts: AccountsApi): void {
-  app.get('/users/me', async (request) => {
+  serve(app, routes.me, async (request) => {
     const me = await caller(request, accounts);
     return { username: me.username, admin: me.admin };
   });
-  app.get('/users', async (request) => accounts.list(await caller(request, accounts)));
-  app.post('/users', async (request, reply) => {
+  serve(app, routes.list, async (request) => accounts.list(await caller(request, accounts)));
+  serve(app, routes.add, async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const info = await accounts.add(await caller(request, accounts), {
       username: str(b.username, 'username'), password: str(b.password, 'password'), admin: b.admin === true || b.admin === 'true',
@@ -22,12 +24,12 @@ export function userRoutes(app: FastifyInstance, accounts: AccountsApi): void {
     });
     return reply.code(201).send(info);
   });
-  app.put<{ Params: { name: string } }>('/users/:name/password', async (request) => {
+  serve(app, routes.password, async (request) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     await accounts.passwd(await caller(request, accounts), request.params.name, str(b.password, 'password'));
     return { username: request.params.name, password: 'changed' };
   });
-  app.put<{ Params: { name: string } }>('/users/:name/quota', async (request) => {
+  serve(app, routes.quota, async (request) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const q: { gib?: number | null; volumes?: number | null } = {};
     if ('gib' in b) q.gib = optInt(b.gib);
@@ -35,7 +37,7 @@ export function userRoutes(app: FastifyInstance, accounts: AccountsApi): void {
     return accounts.setQuota(await caller(request, accounts), request.params.name, q);
   });
   // Refused while the account owns anything; ?force=true hands it all to the admin.
-  app.delete<{ Params: { name: string }; Querystring: { force?: string } }>('/users/:name', async (request) => {
+  serve(app, routes.remove, async (request) => {
     const force = request.query.force;
     if (force !== undefined && force !== 'true' && force !== 'false') throw new StratusError('USAGE', `force must be true or false, not '${force}'`);
     const { heir, handedOver } = await accounts.remove(await caller(request, accounts), request.params.name, { force: force === 'true' });

@@ -7,6 +7,8 @@ import { caller, optionalCaller } from './auth.js';
 import type { MountInfo } from '../domain/volume.js';
 import { baseUrl, contentType } from './negotiate.js';
 import { formParts } from './multipart.js';
+import { pdiskRoutes } from '../domain/routes/index.js';
+import { serve } from './serve.js';
 
 const GZIP_TYPES = ['application/gzip', 'application/x-gzip'];
 
@@ -19,13 +21,13 @@ const GZIP_TYPES = ['application/gzip', 'application/x-gzip'];
 export function volumeRoutes(app: FastifyInstance, volumes: VolumesApi, accounts: AccountsApi): void {
   // Image uploads stream straight through: never buffered, never size-limited here.
   app.addContentTypeParser([...GZIP_TYPES, 'application/octet-stream'], (_req, payload, done) => done(null, payload));
-  for (const prefix of ['/pswd/disks', '/disks']) register(app, prefix, volumes, accounts);
-}
+  const routes = pdiskRoutes;
+  // The Location of a new volume keeps the prefix it was created under (/pswd/disks or /disks).
+  const prefixOf = (request: FastifyRequest): string => (request.routeOptions.url ?? '').startsWith('/pswd') ? '/pswd/disks' : '/disks';
 
-function register(app: FastifyInstance, prefix: string, volumes: VolumesApi, accounts: AccountsApi): void {
-  app.get(prefix, async (request) => volumes.list(await caller(request, accounts)));
+  serve(app, routes.list, async (request) => volumes.list(await caller(request, accounts)));
 
-  app.post(prefix, async (request, reply) => {
+  serve(app, routes.create, async (request, reply) => {
     const actor = await caller(request, accounts);
     const type = contentType(request);
     let info;
@@ -37,45 +39,45 @@ function register(app: FastifyInstance, prefix: string, volumes: VolumesApi, acc
       const body = (request.body ?? {}) as Record<string, unknown>;
       info = await volumes.create(actor, { ...fieldsOf(body), size: body.size });
     }
-    return reply.code(201).header('Location', `${baseUrl(request)}${prefix}/${info.uuid}`).send(info);
+    return reply.code(201).header('Location', `${baseUrl(request)}${prefixOf(request)}/${info.uuid}`).send(info);
   });
 
-  app.get<{ Params: { uuid: string } }>(`${prefix}/:uuid`, async (request, reply) => {
+  serve(app, routes.get, async (request, reply) => {
     const actor = await optionalCaller(request, accounts);
     if (wantsGzip(request)) return sendGzip(request, reply, await volumes.download(actor, request.params.uuid), request.params.uuid);
     return volumes.get(actor, request.params.uuid);
   });
 
-  app.put<{ Params: { uuid: string } }>(`${prefix}/:uuid`, async (request) =>
+  serve(app, routes.update, async (request) =>
     volumes.update(await caller(request, accounts), request.params.uuid, fieldsOf((request.body ?? {}) as Record<string, unknown>)));
 
   // StratusLab's empty POST: snapshot an origin, or rebase a snapshot.
-  app.post<{ Params: { uuid: string } }>(`${prefix}/:uuid`, async (request, reply) =>
+  serve(app, routes.copy, async (request, reply) =>
     reply.code(201).send(await volumes.copy(await caller(request, accounts), request.params.uuid)));
-  app.post<{ Params: { uuid: string } }>(`${prefix}/:uuid/snapshot`, async (request, reply) =>
+  serve(app, routes.snapshot, async (request, reply) =>
     reply.code(201).send(await volumes.snapshot(await caller(request, accounts), request.params.uuid)));
-  app.post<{ Params: { uuid: string } }>(`${prefix}/:uuid/rebase`, async (request, reply) =>
+  serve(app, routes.rebase, async (request, reply) =>
     reply.code(201).send(await volumes.rebase(await caller(request, accounts), request.params.uuid)));
 
-  app.delete<{ Params: { uuid: string } }>(`${prefix}/:uuid`, async (request) =>
+  serve(app, routes.delete, async (request) =>
     ({ uuid: await volumes.delete(await caller(request, accounts), request.params.uuid) }));
 
-  app.get<{ Params: { uuid: string } }>(`${prefix}/:uuid/mounts`, async (request) =>
+  serve(app, routes.mounts, async (request) =>
     volumes.mounts(await caller(request, accounts), request.params.uuid));
-  app.post<{ Params: { uuid: string } }>(`${prefix}/:uuid/mounts`, async (request, reply) => {
+  serve(app, routes.mount, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const m = await volumes.mount(await caller(request, accounts), request.params.uuid, {
       node: String(body.node ?? ''), vmId: String(body.vm_id ?? body.vmId ?? ''), registerOnly: body.register_only === 'true' || body.register_only === true,
     });
     return reply.code(201).send({ ...m, vm_id: m.vmId, uuid: [m.volume] });
   });
-  app.get<{ Params: { uuid: string; mount: string } }>(`${prefix}/:uuid/mounts/:mount`, async (request) => {
+  serve(app, routes.mountGet, async (request) => {
     const all = await volumes.mounts(await caller(request, accounts), request.params.uuid);
     const m = all.find((x) => x.id === request.params.mount);
     if (!m) throw new StratusError('VOLUME_NOT_FOUND', `no mount ${request.params.mount}`);
     return mountView(m);
   });
-  app.delete<{ Params: { uuid: string; mount: string } }>(`${prefix}/:uuid/mounts/:mount`, async (request) => {
+  serve(app, routes.unmount, async (request) => {
     return mountView(await volumes.unmount(await caller(request, accounts), request.params.uuid, request.params.mount));
   });
 }

@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { StratusError } from '../domain/errors.js';
+import { VERSION } from '../domain/version.js';
 import { MarketplaceAnswerError } from '../client/marketplace-client.js';
 import { UserConfig } from './user-config.js';
 import type { SettingSpec } from './user-config.js';
 import { consoleOutput, printErrorLine } from './output.js';
 import type { Output } from './output.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 function increase(_v: string, prev: number): number {
   return prev + 1;

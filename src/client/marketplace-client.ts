@@ -2,6 +2,7 @@ import { StratusError, errorCatalogue } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import { errorBody } from './error-body.js';
 import type { EntryDetail, EntryListing, EndorserSummary } from '../domain/wire.js';
+import { marketplaceRoutes, pathOf } from '../domain/routes/index.js';
 
 /**
  * An error answer of the Marketplace: the server's code (X-Stratus-Error, MARKETPLACE_ERROR
@@ -26,7 +27,7 @@ export class MarketplaceClient {
 
   /** POSTs signed XML; returns the entry URL the server created (or already had). */
   async upload(xml: Buffer | string): Promise<{ url: string; status: number }> {
-    const res = await this.request('POST', '/metadata', {
+    const res = await this.request('POST', pathOf(marketplaceRoutes.upload, {}), {
       body: typeof xml === 'string' ? xml : new Blob([new Uint8Array(xml)]),
       headers: { 'Content-Type': 'application/xml', Accept: 'application/xml' },
     });
@@ -79,7 +80,7 @@ export class MarketplaceClient {
   }
 
   async endorsers(): Promise<EndorserSummary[]> {
-    const res = await this.request('GET', '/endorsers?media=json', { headers: { Accept: 'application/json' } });
+    const res = await this.request('GET', pathOf(marketplaceRoutes.endorsers, {}, { media: 'json' }), { headers: { Accept: 'application/json' } });
     if (!res.ok) throw await answerError(res, 'endorsers failed');
     return ((await res.json()) as { endorsers: EndorserSummary[] }).endorsers;
   }
@@ -89,10 +90,15 @@ export class MarketplaceClient {
     return this.request('GET', url, { headers: { Accept: accept } });
   }
 
+  /** The listing (or, with identifier, e-mail and date, the entry) for up to three path arguments. */
   private metadataPath(args: string[], params: ListParams): string {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
-    return `/metadata${args.map((a) => '/' + encodeURIComponent(a)).join('')}?${qs.toString()}`;
+    const [a = '', b = '', c = ''] = args;
+    switch (args.length) {
+      case 0: return pathOf(marketplaceRoutes.list, {}, params);
+      case 1: return pathOf(marketplaceRoutes.listBy, { arg1: a }, params);
+      case 2: return pathOf(marketplaceRoutes.listBy2, { arg1: a, arg2: b }, params);
+      default: return pathOf(marketplaceRoutes.entry, { identifier: a, email: b, created: c }, params);
+    }
   }
 
   private async request(method: string, pathOrUrl: string, init: { body?: string | Blob; headers?: Record<string, string> }): Promise<Response> {

@@ -7,6 +7,7 @@ import type { ErrorCode } from '../domain/errors.js';
 import type { MountInfo, VolumeInfo } from '../domain/volume.js';
 import type { UserInfo } from '../domain/wire.js';
 import { errorBody } from './error-body.js';
+import { pathOf, pdiskRoutes as pdisk, userRoutes as users } from '../domain/routes/index.js';
 
 export interface Credentials {
   username: string;
@@ -27,47 +28,47 @@ export class PdiskClient {
 
   /** The URL of a volume, as upload-image prints it. */
   volumeUrl(uuid: string): string {
-    return `${this.endpoint}/pswd/disks/${uuid}`;
+    return this.endpoint + pathOf(pdisk.get, { uuid });
   }
 
   list(): Promise<VolumeInfo[]> {
-    return this.json('GET', '/pswd/disks/');
+    return this.json('GET', pathOf(pdisk.list, {}));
   }
 
   get(uuid: string): Promise<VolumeInfo> {
-    return this.json('GET', `/pswd/disks/${encodeURIComponent(uuid)}`);
+    return this.json('GET', pathOf(pdisk.get, { uuid }));
   }
 
   create(req: { size: number; tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
-    return this.json('POST', '/pswd/disks/', req);
+    return this.json('POST', pathOf(pdisk.create, {}), req);
   }
 
   update(uuid: string, fields: { tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
-    return this.json('PUT', `/pswd/disks/${encodeURIComponent(uuid)}`, fields);
+    return this.json('PUT', pathOf(pdisk.update, { uuid }), fields);
   }
 
   async delete(uuid: string): Promise<string> {
-    return (await this.json<{ uuid: string }>('DELETE', `/pswd/disks/${encodeURIComponent(uuid)}`)).uuid;
+    return (await this.json<{ uuid: string }>('DELETE', pathOf(pdisk.delete, { uuid }))).uuid;
   }
 
   snapshot(uuid: string): Promise<VolumeInfo> {
-    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/snapshot`, {});
+    return this.json('POST', pathOf(pdisk.snapshot, { uuid }), {});
   }
 
   rebase(uuid: string): Promise<VolumeInfo> {
-    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/rebase`, {});
+    return this.json('POST', pathOf(pdisk.rebase, { uuid }), {});
   }
 
   mounts(uuid: string): Promise<MountInfo[]> {
-    return this.json('GET', `/pswd/disks/${encodeURIComponent(uuid)}/mounts`);
+    return this.json('GET', pathOf(pdisk.mounts, { uuid }));
   }
 
   mount(uuid: string, node: string, vmId: string): Promise<MountInfo> {
-    return this.json('POST', `/pswd/disks/${encodeURIComponent(uuid)}/mounts`, { node, vm_id: vmId });
+    return this.json('POST', pathOf(pdisk.mount, { uuid }), { node, vm_id: vmId });
   }
 
   unmount(uuid: string, vmId: string): Promise<unknown> {
-    return this.json('DELETE', `/pswd/disks/${encodeURIComponent(uuid)}/mounts/${encodeURIComponent(`${uuid}_${vmId}`)}`);
+    return this.json('DELETE', pathOf(pdisk.unmount, { uuid, mount: `${uuid}_${vmId}` }));
   }
 
   /**
@@ -76,9 +77,7 @@ export class PdiskClient {
    * the progress bar know the length.
    */
   async upload(body: Readable, opts: { gzipped: boolean; size?: number; tag?: string; visibility?: string; type?: string }): Promise<VolumeInfo> {
-    const qs = new URLSearchParams();
-    for (const k of ['tag', 'visibility', 'type'] as const) if (opts[k] !== undefined) qs.set(k, opts[k] as string);
-    const res = await this.raw('POST', `/pswd/disks/?${qs}`, {
+    const res = await this.raw('POST', pathOf(pdisk.create, {}, { tag: opts.tag, visibility: opts.visibility, type: opts.type }), {
       'content-type': opts.gzipped ? 'application/gzip' : 'application/octet-stream',
       ...(opts.size !== undefined ? { 'content-length': String(opts.size) } : {}),
     }, body);
@@ -87,7 +86,7 @@ export class PdiskClient {
 
   /** Starts a download of a volume's gzipped content, from `start` when resuming. */
   download(uuid: string, start = 0, ifRange?: string): Promise<IncomingMessage> {
-    return this.raw('GET', `/pswd/disks/${encodeURIComponent(uuid)}`, {
+    return this.raw('GET', pathOf(pdisk.get, { uuid }), {
       accept: 'application/x-gzip',
       ...(start > 0 ? { range: `bytes=${start}-` } : {}),
       ...(start > 0 && ifRange ? { 'if-range': ifRange } : {}),
@@ -95,28 +94,28 @@ export class PdiskClient {
   }
 
   me(): Promise<{ username: string; admin: boolean }> {
-    return this.json('GET', '/users/me');
+    return this.json('GET', pathOf(users.me, {}));
   }
 
   users(): Promise<UserInfo[]> {
-    return this.json('GET', '/users');
+    return this.json('GET', pathOf(users.list, {}));
   }
 
   addUser(u: { username: string; password: string; admin?: boolean; quotaGib?: number | null; quotaVolumes?: number | null }): Promise<UserInfo> {
-    return this.json('POST', '/users', u);
+    return this.json('POST', pathOf(users.add, {}), u);
   }
 
   passwd(username: string, password: string): Promise<unknown> {
-    return this.json('PUT', `/users/${encodeURIComponent(username)}/password`, { password });
+    return this.json('PUT', pathOf(users.password, { name: username }), { password });
   }
 
   setQuota(username: string, quota: { gib?: number | null; volumes?: number | null }): Promise<UserInfo> {
-    return this.json('PUT', `/users/${encodeURIComponent(username)}/quota`, quota);
+    return this.json('PUT', pathOf(users.quota, { name: username }), quota);
   }
 
   /** Removes an account; `force` hands what it owns to the admin instead of refusing. */
   removeUser(username: string, opts: { force?: boolean } = {}): Promise<{ username: string; heir: string; handedOver: Record<string, number> }> {
-    return this.json('DELETE', `/users/${encodeURIComponent(username)}${opts.force ? '?force=true' : ''}`);
+    return this.json('DELETE', pathOf(users.remove, { name: username }, { force: opts.force ? 'true' : undefined }));
   }
 
   protected async json<T>(method: string, path: string, body?: unknown): Promise<T> {

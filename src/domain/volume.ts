@@ -1,7 +1,7 @@
 import { StratusError } from './errors.js';
 
 /** Volume types of reference §7.3. */
-const VOLUME_TYPES = [
+export const VOLUME_TYPES = [
   'MACHINE_IMAGE_ORIGIN', 'MACHINE_IMAGE_LIVE', 'DATA_IMAGE_ORIGIN', 'DATA_IMAGE_LIVE',
   'DATA_IMAGE_RAW_READONLY', 'DATA_IMAGE_RAW_READ_WRITE',
 ] as const;

@@ -1,0 +1,243 @@
+/**
+ * The route table, the server and /openapi.json agree. A real `stratus serve` is called on
+ * every route of the table (success cases in each media type the route serves, and error
+ * cases for every resource), and each real answer is checked against the document the
+ * server publishes. A route of the table that no test here calls fails the last test.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { marketplaceRoutes as mp, pdiskRoutes as pd, userRoutes as us, documentRoute, routeTable } from '../../src/domain/routes/index.js';
+import type { VolumeInfo } from '../../src/domain/volume.js';
+import { startServerProcess } from '../helpers/server.js';
+import { draft, makeSigner, signedXml } from '../helpers/signing.js';
+import { tempDir } from '../helpers/tmp.js';
+import { DocumentChecker } from '../helpers/openapi-check.js';
+import type { Answer, OpenApiDocument } from '../helpers/openapi-check.js';
+
+const dir = tempDir('stratus-openapi-');
+const ADMIN = { username: 'admin', password: 'admin-openapi-password' };
+const ALICE = { username: 'alice', password: 'alice-openapi-password' };
+const server = await startServerProcess(join(dir, 'data'), [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
+const docAnswer = await fetch(`${server.url}/openapi.json`);
+const api = new DocumentChecker(server.url, await docAnswer.json() as OpenApiDocument);
+const JSON_ACCEPT = { accept: 'application/json' };
+const XML_ACCEPT = { accept: 'application/xml' };
+const HTML_ACCEPT = { accept: 'text/html' };
+
+function errorCode(answer: { json(): unknown }): string | undefined {
+  return (answer.json() as { code?: string }).code;
+}
+
+test('the server compiles every schema of the table without a warning', () => {
+  assert.doesNotMatch(server.log(), /strict mode|schema/i);
+});
+
+test('the document lists every route of the table, once, with its media types', async () => {
+  const answer = await api.call(documentRoute, { headers: JSON_ACCEPT });
+  assert.equal(answer.status, 200);
+  assert.equal(api.doc.openapi, '3.1.0');
+  const documented = [...api.operations.keys()].sort();
+  assert.deepEqual(documented, routeTable.map((r) => r.name).sort(), 'the document has exactly the table (aliases are served but not listed)');
+  for (const route of routeTable) {
+    const { path, method } = api.operations.get(route.name) ?? { path: '', method: '' };
+    assert.equal(method, route.method, route.name);
+    assert.equal(path, route.path.replace(/:(\w+)/g, '{$1}'), route.name);
+  }
+  // Routes that serve several representations say so.
+  const listing = api.operations.get('metadata.list')?.op.responses['200']?.content ?? {};
+  assert.deepEqual(Object.keys(listing).sort(), ['application/json', 'application/xml', 'text/html']);
+  const upload = (api.doc.paths['/pswd/disks/']?.post as unknown as { requestBody: { required: boolean; content: object } }).requestBody;
+  assert.deepEqual(Object.keys(upload.content).sort(), ['application/gzip', 'application/json', 'application/octet-stream', 'application/x-gzip', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+  assert.equal(upload.required, false);
+});
+
+test('the check refuses answers the document does not describe: an extra field, a wrong type, an undocumented status or media type', () => {
+  const answer = (status: number, type: string, text: string): Answer =>
+    ({ status, headers: new Headers({ 'content-type': type }), type, text, body: Buffer.from(text), json: () => JSON.parse(text) as unknown });
+  api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":false}'), 'as documented');
+  assert.throws(() => api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":false,"password":"x"}'), 'extra'), /does not match the document/);
+  assert.throws(() => api.check(us.me, answer(200, 'application/json', '{"username":"a","admin":"no"}'), 'type'), /does not match the document/);
+  assert.throws(() => api.check(us.me, answer(418, 'application/json', '{}'), 'status'), /status 418 is not documented/);
+  assert.throws(() => api.check(us.me, answer(200, 'text/csv', 'a,b'), 'media'), /text\/csv is not documented/);
+  assert.throws(() => api.check(us.me, answer(401, 'application/json', '{"401":"no","code":"USAGE","hint":"h"}'), 'code'), /does not match the document/, 'a code of another status');
+});
+
+// --- Marketplace --------------------------------------------------------------------------------
+
+const signer = makeSigner(dir, 'Open Api', 'openapi@example.org');
+const entry = draft({ alternative: 'openapi-tag' });
+const second = draft();
+const third = draft();
+
+test('Marketplace: uploads (XML, multipart, JSON answers), the DataTables form, and their errors', async () => {
+  const signed = signedXml(signer, entry);
+  const created = await api.call(mp.upload, { body: signed, headers: { 'content-type': 'application/xml' } });
+  assert.equal(created.status, 201);
+  assert.equal(created.type, 'text/plain');
+  const again = await api.call(mp.upload, { body: signed, headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } });
+  assert.equal(again.status, 200);
+  assert.equal((again.json() as { status: string }).status, 'exists');
+  assert.equal((await api.call(mp.upload, { body: signedXml(signer, second), headers: { 'content-type': 'application/rdf+xml', ...JSON_ACCEPT } })).status, 201);
+  const form = new FormData();
+  form.append('Metadata File', new Blob([signedXml(signer, third)], { type: 'application/xml' }), 'entry.xml');
+  const html = await api.call(mp.upload, { body: form, headers: HTML_ACCEPT });
+  assert.equal(html.status, 201);
+  assert.equal(html.type, 'text/html');
+  const dataTables = await api.call(mp.upload, { form: { sEcho: '3', iDisplayStart: '0', iDisplayLength: '10', sSearch: '', iSortCol_0: '6', sSortDir_0: 'desc' } });
+  assert.equal(dataTables.status, 200);
+  assert.equal((dataTables.json() as { sEcho: number }).sEcho, 3);
+
+  const unsigned = await api.call(mp.upload, { body: signedXml(signer, draft()).replace(/<(ds:)?Signature[\s\S]*<\/(ds:)?Signature>/, ''), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } });
+  assert.equal(unsigned.status, 400);
+  const none = await api.call(mp.upload, { headers: JSON_ACCEPT });
+  assert.equal(none.status, 415);
+  const badForm = await api.call(mp.upload, { form: { sSortDir_0: 'sideways' }, headers: JSON_ACCEPT });
+  assert.equal(badForm.status, 400);
+  assert.match((badForm.json() as Record<string, string>)['400'] ?? '', /^unknown sSortDir_0=sideways: use one of asc, desc$/);
+});
+
+test('Marketplace: listings in XML, JSON and HTML, by path arguments, and their errors', async () => {
+  for (const [route, params] of [[mp.list, {}], [mp.searchPage, {}], [mp.listBy, { arg1: signer.email }], [mp.listBy2, { arg1: entry.identifier, arg2: signer.email }]] as const) {
+    for (const media of ['xml', 'json', 'html']) {
+      const answer = await api.call(route, { params, query: { media } });
+      assert.equal(answer.status, 200, `${route.name} ${media}: ${answer.text.slice(0, 200)}`);
+    }
+  }
+  assert.equal((await api.call(mp.searchPage)).type, 'text/html', 'the search page is HTML by default');
+  assert.equal((await api.call(mp.list)).type, 'application/xml', 'data resources are XML by default');
+  const bogus = await api.call(mp.list, { query: { status: 'bogus' }, headers: JSON_ACCEPT });
+  assert.equal(bogus.status, 400);
+  assert.equal(errorCode(bogus), 'USAGE');
+  assert.equal((await api.call(mp.listBy, { params: { arg1: 'nobody@example.org' }, headers: XML_ACCEPT })).status, 404);
+  for (const accept of ['application/xml', 'text/html', 'text/plain']) {
+    const answer = await api.call(mp.searchPage, { query: { sort: 'size' }, headers: { accept } });
+    assert.equal(answer.status, 400, accept);
+  }
+});
+
+test('Marketplace: one entry, by path and by tag, in every representation; unknown ones are 404', async () => {
+  const created = (await api.call(mp.list, { query: { identifier: entry.identifier, media: 'json' } }).then((a) => a.json())) as { entries: Array<{ created: string }> };
+  const params = { identifier: entry.identifier, email: signer.email, created: created.entries[0]?.created ?? '' };
+  const xml = await api.call(mp.entry, { params });
+  assert.equal(xml.type, 'application/rdf+xml');
+  const json = await api.call(mp.entry, { params, query: { media: 'json' } });
+  assert.equal((json.json() as { signature: { valid: boolean } }).signature.valid, true);
+  assert.equal((await api.call(mp.entry, { params, headers: HTML_ACCEPT })).type, 'text/html');
+  // Three arguments that are not identifier, e-mail and date list instead.
+  assert.equal((await api.call(mp.entry, { params: { identifier: entry.identifier, email: signer.email, created: 'x' }, query: { media: 'json' } })).status, 200);
+  assert.equal((await api.call(mp.entry, { params: { ...params, created: '2000-01-01T00:00:00Z' }, headers: JSON_ACCEPT })).status, 404);
+
+  for (const media of ['xml', 'json', 'html']) assert.equal((await api.call(mp.tag, { params: { email: signer.email, tag: 'openapi-tag' }, query: { media } })).status, 200, media);
+  assert.equal((await api.call(mp.tag, { params: { email: signer.email, tag: 'no-such-tag' }, headers: JSON_ACCEPT })).status, 404);
+  assert.equal((await api.call(mp.uploadPage)).type, 'text/html');
+});
+
+test('Marketplace: endorsers, their entries and tags in SPARQL XML, JSON and HTML', async () => {
+  for (const media of ['xml', 'json', 'html']) {
+    assert.equal((await api.call(mp.endorsers, { query: { media } })).status, 200, media);
+    assert.equal((await api.call(mp.endorserEntries, { params: { email: signer.email }, query: { media, range: '7' } })).status, 200, media);
+    assert.equal((await api.call(mp.endorserTags, { params: { email: signer.email }, query: { media } })).status, 200, media);
+  }
+  const tags = await api.call(mp.endorserTags, { params: { email: signer.email }, headers: JSON_ACCEPT });
+  assert.deepEqual((tags.json() as { tags: string[] }).tags, ['openapi-tag']);
+  assert.equal((await api.call(mp.endorsers)).type, 'application/sparql-results+xml');
+});
+
+// --- Accounts -----------------------------------------------------------------------------------
+
+test('accounts: every route, as admin and as a user, with refusals', async () => {
+  assert.equal((await api.call(us.add, { auth: ADMIN, json: { ...ALICE, quotaGib: 20 } })).status, 201);
+  assert.equal((await api.call(us.add, { auth: ADMIN, json: { username: 'carol', password: 'carol-openapi-password', admin: false, quotaVolumes: 'none' } })).status, 201);
+  assert.equal((await api.call(us.me, { auth: ALICE })).status, 200);
+  assert.equal((await api.call(us.list, { auth: ADMIN })).status, 200);
+  assert.equal((await api.call(us.password, { auth: ALICE, params: { name: 'alice' }, json: { password: ALICE.password } })).status, 200);
+  const quota = await api.call(us.quota, { auth: ADMIN, params: { name: 'alice' }, json: { gib: 50, volumes: null } });
+  assert.deepEqual([quota.status, (quota.json() as { quotaGib: number }).quotaGib], [200, 50]);
+  assert.equal((await api.call(us.remove, { auth: ADMIN, params: { name: 'carol' } })).status, 200);
+
+  assert.equal((await api.call(us.me, { headers: JSON_ACCEPT })).status, 401);
+  assert.equal((await api.call(us.list, { auth: ALICE, headers: JSON_ACCEPT })).status, 403);
+  assert.equal((await api.call(us.add, { auth: ADMIN, json: { ...ALICE }, headers: JSON_ACCEPT })).status, 409);
+  const noPassword = await api.call(us.add, { auth: ADMIN, json: { username: 'dave' }, headers: JSON_ACCEPT });
+  assert.deepEqual([noPassword.status, (noPassword.json() as Record<string, string>)['400']], [400, 'password is required (in the request body)']);
+  const badQuota = await api.call(us.quota, { auth: ADMIN, params: { name: 'alice' }, json: { gib: { much: 1 } }, headers: JSON_ACCEPT });
+  assert.deepEqual([badQuota.status, (badQuota.json() as Record<string, string>)['400']], [400, 'gib (in the request body) must be integer or string or null, not {"much":1}']);
+  assert.equal((await api.call(us.remove, { auth: ADMIN, params: { name: 'nobody' }, headers: JSON_ACCEPT })).status, 404);
+  assert.equal((await api.call(us.remove, { auth: ADMIN, params: { name: 'alice' }, query: { force: 'yes' }, headers: JSON_ACCEPT })).status, 400);
+  assert.equal((await api.call(us.password, { auth: ALICE, params: { name: 'admin' }, json: { password: 'x-password-long' }, headers: JSON_ACCEPT })).status, 403);
+});
+
+// --- pdisk --------------------------------------------------------------------------------------
+
+test('pdisk: every route at /pswd/disks, the /disks alias, uploads in every form, downloads with ranges, and refusals', async () => {
+  const image = Buffer.alloc(512 * 1024, 7);
+  const gz = gzipSync(image);
+  const asAlice = { auth: ALICE };
+  const uploaded = await api.call(pd.create, { ...asAlice, query: { tag: 'gz', type: 'MACHINE_IMAGE_ORIGIN' }, body: gz, headers: { 'content-type': 'application/gzip' } });
+  assert.equal(uploaded.status, 201, uploaded.text);
+  const origin = uploaded.json() as VolumeInfo;
+  const raw = await api.call(pd.create, { ...asAlice, query: { tag: 'raw' }, body: Buffer.alloc(4096, 9), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(raw.status, 201, raw.text);
+  const form = new FormData();
+  form.append('tag', 'from-a-form');
+  form.append('Image File', new Blob([gzipSync(Buffer.alloc(8192, 3))], { type: 'application/x-gzip' }), 'image.img.gz');
+  assert.equal((await api.call(pd.create, { ...asAlice, body: form })).status, 201);
+  const empty = await api.call(pd.create, { ...asAlice, json: { size: 1, tag: 'json' } });
+  assert.equal(empty.status, 201);
+  const blank = empty.json() as VolumeInfo;
+  assert.equal((await api.call(pd.create, { ...asAlice, form: { size: '1', tag: 'form', visibility: 'public' } })).status, 201);
+
+  assert.equal((await api.call(pd.list, asAlice)).status, 200);
+  assert.equal((await api.call(pd.list, { ...asAlice, path: '/disks/' })).status, 200, 'the alias answers the same');
+  const one = await api.call(pd.get, { ...asAlice, params: { uuid: origin.uuid } });
+  assert.equal((one.json() as VolumeInfo).uuid, origin.uuid);
+  const whole = await api.call(pd.get, { ...asAlice, params: { uuid: origin.uuid }, headers: { accept: 'application/x-gzip' } });
+  assert.deepEqual([whole.status, whole.body.length], [200, gz.length]);
+  const part = await api.call(pd.get, { ...asAlice, params: { uuid: origin.uuid }, query: { media: 'gzip' }, headers: { range: 'bytes=0-9' } });
+  assert.deepEqual([part.status, part.body.length], [206, 10]);
+  assert.equal((await api.call(pd.get, { ...asAlice, params: { uuid: origin.uuid }, query: { media: 'gzip' }, headers: { range: `bytes=${gz.length + 10}-` } })).status, 416);
+
+  assert.equal((await api.call(pd.update, { ...asAlice, params: { uuid: blank.uuid }, json: { tag: 'renamed' } })).status, 200);
+  assert.equal((await api.call(pd.update, { ...asAlice, params: { uuid: blank.uuid }, form: { visibility: 'private' } })).status, 200);
+  const copy = await api.call(pd.copy, { ...asAlice, params: { uuid: origin.uuid } });
+  assert.equal(copy.status, 201);
+  // Rebased, an unchanged snapshot has its origin's content: alice has that already (409), the admin not.
+  const snapshot = await api.call(pd.snapshot, { auth: ADMIN, params: { uuid: origin.uuid }, json: {} });
+  assert.equal(snapshot.status, 201);
+  assert.equal((await api.call(pd.rebase, { auth: ADMIN, params: { uuid: (snapshot.json() as VolumeInfo).uuid }, json: {} })).status, 201);
+  const duplicate = await api.call(pd.rebase, { ...asAlice, params: { uuid: (copy.json() as VolumeInfo).uuid }, json: {}, headers: JSON_ACCEPT });
+  assert.deepEqual([duplicate.status, errorCode(duplicate)], [409, 'VOLUME_DUPLICATE']);
+
+  const mounted = await api.call(pd.mount, { ...asAlice, params: { uuid: blank.uuid }, form: { node: 'node-1', vm_id: '42' } });
+  assert.equal(mounted.status, 201);
+  const mountId = (mounted.json() as { id: string }).id;
+  assert.equal((await api.call(pd.mounts, { ...asAlice, params: { uuid: blank.uuid } })).status, 200);
+  assert.equal((await api.call(pd.mountGet, { ...asAlice, params: { uuid: blank.uuid, mount: mountId } })).status, 200);
+  assert.equal((await api.call(pd.unmount, { ...asAlice, params: { uuid: blank.uuid, mount: mountId } })).status, 200);
+  assert.equal((await api.call(pd.delete, { ...asAlice, params: { uuid: blank.uuid } })).status, 200);
+
+  // Refusals: the volume service's own words and codes (VOLUME_INVALID), not the schema's.
+  const tooBig = await api.call(pd.create, { ...asAlice, json: { size: 0 }, headers: JSON_ACCEPT });
+  assert.deepEqual([tooBig.status, errorCode(tooBig)], [400, 'VOLUME_INVALID']);
+  const badUuid = await api.call(pd.get, { ...asAlice, params: { uuid: 'not-a-uuid' }, headers: JSON_ACCEPT });
+  assert.deepEqual([badUuid.status, errorCode(badUuid)], [400, 'VOLUME_INVALID']);
+  assert.equal((await api.call(pd.get, { params: { uuid: origin.uuid }, headers: JSON_ACCEPT })).status, 404, 'a private volume without credentials');
+  assert.equal((await api.call(pd.delete, { ...asAlice, params: { uuid: blank.uuid }, headers: JSON_ACCEPT })).status, 404);
+  assert.equal((await api.call(pd.mountGet, { ...asAlice, params: { uuid: origin.uuid, mount: 'none' }, headers: JSON_ACCEPT })).status, 404);
+  assert.equal((await api.call(pd.snapshot, { ...asAlice, params: { uuid: origin.uuid }, form: { a: '1' }, headers: JSON_ACCEPT })).status, 415, 'snapshot takes JSON only');
+  const wrongShape = await api.call(pd.create, { ...asAlice, json: [1, 2], headers: JSON_ACCEPT });
+  assert.deepEqual([wrongShape.status, errorCode(wrongShape)], [400, 'USAGE']);
+  assert.equal((await api.call(pd.list, { auth: { username: 'alice', password: 'wrong-password' }, headers: JSON_ACCEPT })).status, 401);
+});
+
+test('every route the server serves is declared in the table (none registered by hand)', () => {
+  const declared = new Set(routeTable.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`));
+  const served = Object.entries(api.doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+  assert.deepEqual(served.filter((r) => !declared.has(r)), [], 'routes registered outside src/domain/routes: declare them there and serve them with serve() (src/domain/routes/index.ts says how)');
+});
+
+test('every route of the table was called above', () => {
+  assert.deepEqual(api.missing(), [], 'routes in src/domain/routes that openapi.test.ts never calls: add a call for each');
+});
