@@ -4,6 +4,8 @@ import type { RunInstancesRequest } from '../domain/instance-wire.js';
 import type { AccountsApi, InstancesApi } from './services.js';
 import { caller } from './auth.js';
 import { baseUrl } from './negotiate.js';
+import { instanceRoutes as routes, pathOf } from '../domain/routes/index.js';
+import { serve } from './serve.js';
 
 /**
  * /instances: the cloud service (StratusLab's OpenNebula front-end, as JSON). Every route needs
@@ -11,26 +13,26 @@ import { baseUrl } from './negotiate.js';
  * and the admin sees all of them.
  */
 export function instanceRoutes(app: FastifyInstance, instances: InstancesApi, accounts: AccountsApi): void {
-  app.get('/instances', async (request) => instances.list(await caller(request, accounts)));
+  serve(app, routes.list, async (request) => instances.list(await caller(request, accounts)));
 
-  app.post('/instances', async (request, reply) => {
+  serve(app, routes.run, async (request, reply) => {
     const actor = await caller(request, accounts);
     const started = await instances.run(actor, runRequest(request.body));
     const first = started[0];
-    if (first) reply.header('Location', `${baseUrl(request)}/instances/${first.id}`);
+    if (first) reply.header('Location', `${baseUrl(request)}${pathOf(routes.get, { id: String(first.id) })}`);
     return reply.code(201).send(started);
   });
 
-  app.get<{ Params: { id: string } }>('/instances/:id', async (request) => instances.get(await caller(request, accounts), vmId(request.params.id)));
+  serve(app, routes.get, async (request) => instances.get(await caller(request, accounts), vmId(request.params.id)));
 
-  app.delete<{ Params: { id: string } }>('/instances/:id', async (request) => instances.kill(await caller(request, accounts), vmId(request.params.id)));
+  serve(app, routes.kill, async (request) => instances.kill(await caller(request, accounts), vmId(request.params.id)));
 
-  app.post<{ Params: { id: string } }>('/instances/:id/shutdown', async (request) => instances.shutdown(await caller(request, accounts), vmId(request.params.id)));
+  serve(app, routes.shutdown, async (request) => instances.shutdown(await caller(request, accounts), vmId(request.params.id)));
 
-  app.get<{ Params: { id: string } }>('/instances/:id/console', async (request, reply) =>
+  serve(app, routes.console, async (request, reply) =>
     reply.type('text/plain; charset=utf-8').send(await instances.consoleLog(await caller(request, accounts), vmId(request.params.id))));
 
-  app.get<{ Params: { id: string } }>('/instances/:id/context', async (request) => instances.context(await caller(request, accounts), vmId(request.params.id)));
+  serve(app, routes.context, async (request) => instances.context(await caller(request, accounts), vmId(request.params.id)));
 }
 
 function vmId(text: string): number {

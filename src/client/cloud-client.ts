@@ -1,5 +1,6 @@
 import type { InstanceInfo, RunInstancesRequest } from '../domain/instance-wire.js';
 import { PdiskClient, responseError } from './pdisk-client.js';
+import { instanceRoutes as routes, pathOf } from '../domain/routes/index.js';
 
 /**
  * Typed client of a Stratus server's cloud service (/instances), beside its disk service:
@@ -7,31 +8,31 @@ import { PdiskClient, responseError } from './pdisk-client.js';
  */
 export class CloudClient extends PdiskClient {
   runInstances(req: RunInstancesRequest): Promise<InstanceInfo[]> {
-    return this.json('POST', '/instances', req);
+    return this.json('POST', pathOf(routes.run, {}), req);
   }
 
   listInstances(): Promise<InstanceInfo[]> {
-    return this.json('GET', '/instances');
+    return this.json('GET', pathOf(routes.list, {}));
   }
 
   instance(id: number | string): Promise<InstanceInfo> {
-    return this.json('GET', `/instances/${encodeURIComponent(String(id))}`);
+    return this.json('GET', pathOf(routes.get, { id: String(id) }));
   }
 
   killInstance(id: number | string): Promise<InstanceInfo> {
-    return this.json('DELETE', `/instances/${encodeURIComponent(String(id))}`);
+    return this.json('DELETE', pathOf(routes.kill, { id: String(id) }));
   }
 
   shutdownInstance(id: number | string): Promise<InstanceInfo> {
-    return this.json('POST', `/instances/${encodeURIComponent(String(id))}/shutdown`);
+    return this.json('POST', pathOf(routes.shutdown, { id: String(id) }));
   }
 
   instanceContext(id: number | string): Promise<{ method: string; context: Record<string, string> }> {
-    return this.json('GET', `/instances/${encodeURIComponent(String(id))}/context`);
+    return this.json('GET', pathOf(routes.context, { id: String(id) }));
   }
 
   async instanceConsole(id: number | string): Promise<string> {
-    const res = await this.raw('GET', `/instances/${encodeURIComponent(String(id))}/console`, { accept: 'text/plain' });
+    const res = await this.raw('GET', pathOf(routes.console, { id: String(id) }), { accept: 'text/plain' });
     if ((res.statusCode ?? 0) >= 400) throw await responseError(res, this.endpoint);
     let text = '';
     res.setEncoding('utf8');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { marketplaceRoutes as mp, pdiskRoutes as pd, userRoutes as us, documentRoute, routeTable } from '../../src/domain/routes/index.js';
+import { marketplaceRoutes as mp, pdiskRoutes as pd, userRoutes as us, instanceRoutes as ins, documentRoute, routeTable } from '../../src/domain/routes/index.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { startServerProcess } from '../helpers/server.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
@@ -230,6 +230,28 @@ test('pdisk: every route at /pswd/disks, the /disks alias, uploads in every form
   const wrongShape = await api.call(pd.create, { ...asAlice, json: [1, 2], headers: JSON_ACCEPT });
   assert.deepEqual([wrongShape.status, errorCode(wrongShape)], [400, 'USAGE']);
   assert.equal((await api.call(pd.list, { auth: { username: 'alice', password: 'wrong-password' }, headers: JSON_ACCEPT })).status, 401);
+});
+
+// --- instances ----------------------------------------------------------------------------------
+
+// Running VMs is for the VM tests (test/vm/run-instance.test.ts checks their answers against
+// this document too); here every route answers without one.
+test('instances: the list, and refusals on every route: a bad body, an image that is not there, a vm ID nobody has', async () => {
+  const list = await api.call(ins.list, { auth: ALICE, headers: JSON_ACCEPT });
+  assert.deepEqual([list.status, list.json()], [200, []]);
+  const noFigures = await api.call(ins.run, { auth: ALICE, json: { image: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA' }, headers: JSON_ACCEPT });
+  assert.deepEqual([noFigures.status, errorCode(noFigures)], [400, 'USAGE']);
+  const absent = await api.call(ins.run, { auth: ALICE, json: { image: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA', cpu: 1, ramMiB: 256 }, headers: JSON_ACCEPT });
+  assert.deepEqual([absent.status, errorCode(absent)], [404, 'NO_MATCH']);
+  const noVolume = await api.call(ins.run, { auth: ALICE, json: { image: '00000000-0000-4000-8000-000000000000', cpu: 1, ramMiB: 256 }, headers: JSON_ACCEPT });
+  assert.deepEqual([noVolume.status, errorCode(noVolume)], [404, 'VOLUME_NOT_FOUND']);
+  for (const route of [ins.get, ins.kill, ins.shutdown, ins.console, ins.context]) {
+    const answer = await api.call(route, { auth: ALICE, params: { id: '999' }, headers: JSON_ACCEPT });
+    assert.deepEqual([answer.status, errorCode(answer)], [404, 'INSTANCE_NOT_FOUND'], route.name);
+  }
+  assert.equal((await api.call(ins.list, { headers: JSON_ACCEPT })).status, 401);
+  const after = await api.call(ins.list, { auth: ALICE, headers: JSON_ACCEPT });
+  assert.deepEqual(after.json(), [], 'refused runs leave no instance behind');
 });
 
 test('every route the server serves is declared in the table (none registered by hand)', () => {

@@ -9,6 +9,9 @@ import { tempDir } from '../helpers/tmp.js';
 import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
+import { instanceRoutes as ins } from '../../src/domain/routes/index.js';
+import { DocumentChecker } from '../helpers/openapi-check.js';
+import type { OpenApiDocument } from '../helpers/openapi-check.js';
 
 const dir = tempDir();
 const dataDir = join(dir, 'data');
@@ -63,6 +66,14 @@ test('ttylinux from the Marketplace: run-instance prints StratusLab\'s lines, de
   const row = (table[1] ?? '').split(/\s+/);
   assert.deepEqual([row[0], row[1], row[2], row[5], row[6]], [String(id), 'Running', '1', ip, `one-${id}`]);
   assert.ok(Number(row[3]) > 10_000, `monitored memory ${row[3]} KiB is QEMU's resident memory`);
+
+  // The answers of a running instance are what /openapi.json says they are.
+  const api = new DocumentChecker(server.url, await (await fetch(`${server.url}/openapi.json`)).json() as OpenApiDocument);
+  const aliceAuth = { username: 'alice', password: 'alice-pass-1' };
+  assert.equal((await api.call(ins.get, { auth: aliceAuth, params: { id: String(id) } })).status, 200);
+  assert.equal((await api.call(ins.context, { auth: aliceAuth, params: { id: String(id) } })).status, 200);
+  assert.match((await api.call(ins.console, { auth: aliceAuth, params: { id: String(id) } })).text, /SYSLINUX|Linux/);
+  assert.equal((await api.call(ins.list, { auth: aliceAuth })).status, 200);
 
   const uname = ok(await alice(['connect-instance', '-k', key.path, String(id), '--', 'uname', '-n'])).stdout.trim();
   assert.equal(uname, `one-${id}`, 'the guest took its hostname from the context');

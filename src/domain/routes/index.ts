@@ -16,9 +16,10 @@ import type { RouteSpec } from './route.js';
 import { marketplaceRoutes } from './marketplace.js';
 import { pdiskRoutes } from './pdisk.js';
 import { userRoutes } from './users.js';
+import { instanceRoutes } from './instances.js';
 
 export type { JsonSchema, ResponseSpec, RouteSpec, HttpMethod, Access } from './route.js';
-export { marketplaceRoutes, pdiskRoutes, userRoutes };
+export { marketplaceRoutes, pdiskRoutes, userRoutes, instanceRoutes };
 
 /** The OpenAPI 3 document of the routes below, generated from this table. */
 export const documentRoute = defineRoute({
@@ -33,6 +34,7 @@ export const routeTable: readonly RouteSpec[] = [
   ...Object.values(marketplaceRoutes),
   ...Object.values(pdiskRoutes),
   ...Object.values(userRoutes),
+  ...Object.values(instanceRoutes),
 ];
 
 /** The names of a template's parameters: `/a/:x/b/:y` gives 'x' | 'y'. */

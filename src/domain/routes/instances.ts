@@ -1,0 +1,91 @@
+/** The cloud service (/instances): who may call what is in docs/api.md. */
+import { INSTANCE_STATES } from '../instance.js';
+import { arrayOf, defineRoute, object, pathParams, text } from './route.js';
+import type { JsonSchema } from './route.js';
+
+const JSON_TYPE = 'application/json';
+const nullable = (type: string): JsonSchema => ({ type: [type, 'null'] });
+
+export const instanceInfo = object({
+  id: { type: 'integer' },
+  name: { type: 'string' },
+  owner: { type: 'string' },
+  state: { type: 'string', enum: [...INSTANCE_STATES] },
+  message: { ...nullable('string'), description: 'why it failed or went Unknown' },
+  image: { type: 'string', description: 'what was asked for: a Marketplace ID, a pdisk UUID or a URL' },
+  disk: { ...nullable('string'), description: 'the pdisk volume it boots from' },
+  type: { type: 'string' },
+  cpu: { type: 'integer' },
+  ramMiB: { type: 'integer' },
+  swapMiB: { type: 'integer' },
+  address: { ...nullable('string'), description: 'its Public ip' },
+  memoryKiB: { type: 'integer', description: "QEMU's resident memory while it runs" },
+  cpuPercent: { type: 'integer', description: 'CPU use since it started, in % of one CPU' },
+  created: { type: 'string' },
+  updated: { type: 'string' },
+});
+
+/** Checked field by field by the handler (its messages name the field); the schema documents it. */
+const runRequest: JsonSchema = {
+  type: 'object',
+  properties: {
+    image: { type: 'string', description: 'a Marketplace ID, a pdisk volume UUID, or the URL of a Marketplace entry or pdisk volume' },
+    cpu: { type: 'integer', minimum: 1 },
+    ramMiB: { type: 'integer', minimum: 16 },
+    swapMiB: { type: 'integer', minimum: 0 },
+    count: { type: 'integer', minimum: 1, maximum: 20 },
+    type: { type: 'string' },
+    name: { type: 'string' },
+    sshKeys: arrayOf({ type: 'string' }),
+    userData: { type: 'string', description: 'cloud-init user-data, base64' },
+    contextMethod: { type: 'string', enum: ['one', 'cloud-init'] },
+    context: { type: 'object', additionalProperties: { type: 'string' } },
+    diskBus: { type: 'string', enum: ['ide', 'scsi', 'virtio'] },
+    networkModel: { type: 'string' },
+  },
+  required: ['image', 'cpu', 'ramMiB'],
+  additionalProperties: false,
+};
+
+const id = pathParams({ id: 'the vm ID' });
+
+export const instanceRoutes = {
+  list: defineRoute({
+    name: 'instances.list', method: 'GET', path: '/instances', resource: 'instances', access: 'account',
+    summary: "The caller's instances (admin: all), Done ones left out",
+    responses: { 200: { description: 'the instances', content: { [JSON_TYPE]: arrayOf(instanceInfo) } } },
+  }),
+  run: defineRoute({
+    name: 'instances.run', method: 'POST', path: '/instances', resource: 'instances', access: 'account',
+    summary: 'Start one or more VMs of one image',
+    rawBody: { [JSON_TYPE]: runRequest },
+    bodyRequired: true,
+    errors: [400, 404, 409, 502, 507],
+    responses: { 201: { description: 'the instances, Running', content: { [JSON_TYPE]: arrayOf(instanceInfo) } } },
+  }),
+  get: defineRoute({
+    name: 'instances.get', method: 'GET', path: '/instances/:id', resource: 'instances', access: 'account',
+    summary: 'One instance', params: id, errors: [404],
+    responses: { 200: { description: 'the instance', content: { [JSON_TYPE]: instanceInfo } } },
+  }),
+  kill: defineRoute({
+    name: 'instances.kill', method: 'DELETE', path: '/instances/:id', resource: 'instances', access: 'account',
+    summary: 'Kill (finalize): end it at once; its changes are lost', params: id, errors: [404],
+    responses: { 200: { description: 'the instance, Done', content: { [JSON_TYPE]: instanceInfo } } },
+  }),
+  shutdown: defineRoute({
+    name: 'instances.shutdown', method: 'POST', path: '/instances/:id/shutdown', resource: 'instances', access: 'account',
+    summary: 'ACPI power button, then Epilog', params: id, errors: [404, 409],
+    responses: { 200: { description: 'the instance, Done (or Failed when the guest ignored the button)', content: { [JSON_TYPE]: instanceInfo } } },
+  }),
+  console: defineRoute({
+    name: 'instances.console', method: 'GET', path: '/instances/:id/console', resource: 'instances', access: 'account',
+    summary: 'The serial console so far (the last 256 KiB)', params: id, errors: [404],
+    responses: { 200: { description: 'the console', content: { 'text/plain': text('serial console output') } } },
+  }),
+  context: defineRoute({
+    name: 'instances.context', method: 'GET', path: '/instances/:id/context', resource: 'instances', access: 'account',
+    summary: 'The context the instance was given', params: id, errors: [404],
+    responses: { 200: { description: 'its method and KEY=value pairs', content: { [JSON_TYPE]: object({ method: { type: 'string' }, context: { type: 'object', additionalProperties: { type: 'string' } } }) } } },
+  }),
+};
