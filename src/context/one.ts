@@ -39,7 +39,7 @@ const SYNTAX_HINT = 'Write each context entry as KEY=value: one per line in --co
  * context.sh, and the guest gets no context at all) or keeps for itself (cloud-init drops them).
  */
 const SHELL_RESERVED = new Set(['UID', 'EUID', 'PPID', 'SHELLOPTS', 'BASHOPTS', 'GROUPS', 'FUNCNAME', 'DIRSTACK', 'HISTCMD',
-  'RANDOM', 'SRANDOM', 'SECONDS', 'LINENO', 'EPOCHSECONDS', 'EPOCHREALTIME', '_', '__V']);
+  'RANDOM', 'SRANDOM', 'SECONDS', 'LINENO', 'EPOCHSECONDS', 'EPOCHREALTIME', '_']);
 
 /**
  * The §8.2 merge, as StratusLab's client did it: --context-file lines, then --context items, then

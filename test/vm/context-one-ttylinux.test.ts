@@ -67,3 +67,13 @@ test('attack: quotes, $(...), backticks, newlines in context values run nothing 
   assert.ok(keys.includes(hostileKey), 'the key with a shell comment is there, as text');
   assert.equal(ssh(instance, keyA.path, 'ls -d /tmp/PWNED* /PWNED* /root/PWNED* 2>/dev/null; true').trim(), '', 'nothing in the context ran');
 });
+
+test('the agent\'s parser (busybox awk, in the guest) reads OpenNebula 3\'s double-quoted context.sh too, and skips what is not an assignment', () => {
+  const text = '# comment\nA="x \\"y\\" \\$z `w`"\nB="multi\nline"\nnot an assignment\nC=plain rest\nD=\'it\'\\\'\'s\'\nE="open\n';
+  const out = ssh(instance, keyA.path, `rm -rf /tmp/p; mkdir /tmp/p; echo ${Buffer.from(text).toString('base64')} | base64 -d > /tmp/ctx.sh; `
+    + 'awk -v dir=/tmp/p -f /usr/lib/stratus/context.awk /tmp/ctx.sh >/dev/null 2>&1; echo "exit=$?"; for f in /tmp/p/*; do printf "%s=%s\\n" "${f##*/}" "$(base64 < "$f" | tr -d "\\n")"; done');
+  const lines = out.trim().split('\n');
+  assert.equal(lines[0], 'exit=1', 'an unclosed quote is reported');
+  const parsed = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf('=')), Buffer.from(l.slice(l.indexOf('=') + 1), 'base64').toString('utf8')]));
+  assert.deepEqual(parsed, { A: 'x "y" $z `w`', B: 'multi\nline', C: 'plain', D: "it's" }, 'E, in an unclosed quote, is dropped');
+});
