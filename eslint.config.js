@@ -4,28 +4,31 @@ import tseslint from 'typescript-eslint';
 
 /** Folders each layer must not import (relative import patterns). */
 const forbidden = {
-  domain: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  platform: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  metadata: ['storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  storage: ['marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'accounts'],
-  accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes'],
-  volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main'],
-  compute: ['marketplace', 'api', 'cli', 'web', 'main'],
-  network: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
-  images: ['storage', 'marketplace', 'context', 'compute', 'notify', 'api', 'cli', 'web', 'main', 'accounts', 'volumes'],
-  context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes'],
-  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts'],
+  domain: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  platform: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  metadata: ['storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  storage: ['marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'accounts', 'cloud'],
+  accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'cloud'],
+  volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  compute: ['marketplace', 'api', 'cli', 'web', 'main', 'cloud'],
+  network: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
+  images: ['storage', 'marketplace', 'context', 'compute', 'notify', 'api', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
+  context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
+  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts', 'cloud'],
+  // cloud: run requests, the image cache in pdisk and quarantine, over compute's InstanceService.
+  cloud: ['marketplace', 'api', 'cli', 'web', 'main', 'network'],
   // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
   api: ['storage', 'cli', 'main'],
-  web: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main'],
-  cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main', 'volumes', 'accounts'],
+  web: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main', 'cloud'],
+  cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main', 'volumes', 'accounts', 'cloud'],
 };
 
 /** Folders a layer may use only through their public surface, <folder>/index.ts. */
 const publicOnly = {
   cli: ['images'],
   compute: ['images'],
+  cloud: ['images'],
 };
 
 const ups = ['../', '../../', '../../../'];

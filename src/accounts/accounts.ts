@@ -14,7 +14,7 @@ export interface Principal {
   admin: boolean;
 }
 
-const ADMIN = 'admin';
+export const ADMIN = 'admin';
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** A successful check is remembered this long, so scrypt runs once per client, not per request. */
 const CACHE_MS = 60_000;

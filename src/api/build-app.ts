@@ -9,6 +9,7 @@ import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { userRoutes } from './users.routes.js';
+import { instanceRoutes } from './instances.routes.js';
 import { BodyBudget } from './body.js';
 import { checkBodyKind } from './body-policy.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections, serverOptions } from './connections.js';
@@ -100,5 +101,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   endorserRoutes(app, services.marketplace);
   if (services.accounts) userRoutes(app, services.accounts);
   if (services.accounts && services.volumes) volumeRoutes(app, services.volumes, services.accounts);
+  if (services.accounts && services.instances) instanceRoutes(app, services.instances, services.accounts);
   return app;
 }

@@ -249,3 +249,8 @@ export function marketplaceEndpoint(raw: string): string {
 export function pdiskEndpoint(raw: string): string {
   return sanitiseEndpoint(raw, 8445, 'pdisk endpoint');
 }
+
+/** Cloud endpoint (§1.0): a bare host becomes `https://<host>:2634` (without /xmlrpc: Stratus speaks JSON there). */
+export function cloudEndpoint(raw: string): string {
+  return sanitiseEndpoint(raw, 2634, 'cloud endpoint').replace(/\/xmlrpc$/, '');
+}

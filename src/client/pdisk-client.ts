@@ -119,7 +119,7 @@ export class PdiskClient {
     return this.json('DELETE', `/users/${encodeURIComponent(username)}${opts.force ? '?force=true' : ''}`);
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  protected async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const res = await this.raw(method, path, payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}, payload);
     return this.parse<T>(res);
@@ -131,7 +131,7 @@ export class PdiskClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
-  private raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<IncomingMessage> {
+  protected raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<IncomingMessage> {
     const url = new URL(this.endpoint + path);
     const auth = this.credentials ? { authorization: 'Basic ' + Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64') } : {};
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;

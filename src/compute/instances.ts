@@ -4,6 +4,8 @@ import type { InstanceType } from '../domain/instance-types.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { SeedInput } from '../context/nocloud.js';
 import { instancePaths, launchInstance } from './launch.js';
+import { readTailBytes } from '../platform/files.js';
+import { processUsage } from '../platform/proc.js';
 import type { LaunchRequest } from './launch.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
 import type { VmSpec } from './drivers/qemu/qemu-args.js';
@@ -22,13 +24,28 @@ export interface RunRequest {
   name?: string;
   /** What the user asked for (Marketplace ID, pdisk UUID, URL), as shown back to them. */
   imageRef: string;
-  /** The disk to boot, already fetched and verified; never written (the instance gets an overlay). */
-  image: { path: string; format: 'raw' | 'qcow2' };
+  /** The disk to boot, already fetched and verified; never written (the instance gets an overlay). Or `prolog`. */
+  image?: { path: string; format: 'raw' | 'qcow2' };
+  /**
+   * Makes the instance's disk during Prolog, once its vm ID exists (the cloud's image cache and
+   * copy-on-write snapshot). Undone by `onRelease` when a later step fails.
+   */
+  prolog?: (row: InstanceRow) => Promise<PrologDisk>;
+  /** What the instance was given, as JSON, recorded on the instance. */
+  spec?: string;
   type: InstanceType;
   sshKeys: string[];
   userData?: string | Buffer;
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
+}
+
+/** The disk Prolog made or found: `ownDisk` boots it as is (a pdisk snapshot for this instance). */
+export interface PrologDisk {
+  image: { path: string; format: 'raw' | 'qcow2' };
+  ownDisk: boolean;
+  /** The pdisk volume, recorded on the instance. */
+  disk: string;
 }
 
 export interface InstanceServiceOptions {
@@ -39,6 +56,8 @@ export interface InstanceServiceOptions {
   /** How long a guest has to power off after the ACPI button before it is Failed. */
   shutdownTimeoutMs?: number;
   tcgCacheMiB?: number;
+  /** Called once an instance's host resources are gone (Epilog, kill, failure): the cloud quarantines its disk. */
+  onRelease?: (row: InstanceRow) => Promise<void>;
 }
 
 /**
@@ -62,22 +81,31 @@ export class InstanceService {
   async run(req: RunRequest): Promise<InstanceRow> {
     const row = await this.o.store.create({
       owner: req.owner, owner_id: req.ownerId, name: req.name ?? '', image: req.imageRef,
-      cpu: req.type.cpu, ram_mib: req.type.ramMiB, swap_mib: req.type.swapMiB,
+      cpu: req.type.cpu, ram_mib: req.type.ramMiB, swap_mib: req.type.swapMiB, spec: req.spec ?? null,
     });
+    return this.start(row, req);
+  }
+
+  /** Runs an instance already recorded as Pending (the cloud records it first, so its disk can name the vm ID). */
+  async start(row: InstanceRow, req: RunRequest): Promise<InstanceRow> {
     const name = vmName(row.id);
     let machine: QemuMachine | undefined;
+    let prepared: PrologDisk | undefined;
     try {
       await this.step(row.id, 'Pending', 'Prolog');
+      prepared = req.prolog ? await req.prolog(row) : undefined;
+      const image = prepared?.image ?? req.image;
+      if (!image) throw new StratusError('INTERNAL', `VM ${row.id}: no image and no prolog`);
       const bridge = this.o.network ? await this.o.network.attach(name, req.owner, macFor(name)) : undefined;
       const seed: SeedInput = { instanceId: `i-${name}`, hostname: name, sshKeys: req.sshKeys, ...(req.userData !== undefined ? { userData: req.userData } : {}) };
       const launch: LaunchRequest = {
-        name, instancesDir: this.o.instancesDir, base: req.image, vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
+        name, instancesDir: this.o.instancesDir, base: image, ...(prepared?.ownDisk ? { ownDisk: true } : {}), vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,
         ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
         ...(this.o.tcgCacheMiB ? { tcgCacheMiB: this.o.tcgCacheMiB } : {}),
         usedAddresses: new Set((await this.o.store.live()).map((r) => r.address).filter((a): a is string => !!a)),
       };
-      await this.step(row.id, 'Prolog', 'Boot', { dir: instancePaths(this.o.instancesDir, name).dir });
+      await this.step(row.id, 'Prolog', 'Boot', { dir: instancePaths(this.o.instancesDir, name).dir, ...(prepared ? { disk: prepared.disk } : {}) });
       const launched = await launchInstance(launch);
       machine = launched.machine;
       // Killed while QEMU started: the step below fails, and the catch ends this machine.
@@ -86,7 +114,7 @@ export class InstanceService {
       return running;
     } catch (e) {
       await machine?.kill().catch(() => undefined);
-      await this.release(row);
+      await this.release(prepared ? { ...row, disk: prepared.disk } : row);
       const current = await this.o.store.get(row.id);
       if (current && current.state !== 'Done' && current.state !== 'Failed') {
         await this.o.store.transition(row.id, current.state, 'Failed', { message: (e as Error).message });
@@ -187,6 +215,21 @@ export class InstanceService {
     const name = vmName(row.id);
     await this.o.network?.detach(name).catch(() => undefined);
     rmSync(instancePaths(this.o.instancesDir, name).dir, { recursive: true, force: true });
+    await this.o.onRelease?.(row).catch(() => undefined);
+  }
+
+  /**
+   * What the host sees of a running instance: QEMU's resident memory (KiB) and its CPU use
+   * since it started, in percent of one CPU (as OpenNebula's monitoring showed them).
+   */
+  usage(id: number): { memoryKiB: number; cpuPercent: number } | undefined {
+    const machine = this.machines.get(id);
+    return machine ? processUsage(machine.pid) : undefined;
+  }
+
+  /** The instance's serial console so far (at most the last `maxBytes`). */
+  consoleLog(id: number, maxBytes = 256 * 1024): string {
+    return readTailBytes(instancePaths(this.o.instancesDir, vmName(id)).serialLog, maxBytes);
   }
 
   private async step(id: number, from: InstanceRow['state'], to: InstanceRow['state'], changes: Parameters<InstanceStore['transition']>[3] = {}): Promise<InstanceRow> {

@@ -18,8 +18,13 @@ export interface LaunchRequest {
   /** Instance name: also the directory name and QEMU's -name. */
   name: string;
   instancesDir: string;
-  /** The image, never written: the instance writes to a copy-on-write overlay. */
+  /** The image, never written: the instance writes to a copy-on-write overlay (unless `ownDisk`). */
   base: { path: string; format: 'raw' | 'qcow2' };
+  /**
+   * `base` is already this instance's own copy (a pdisk snapshot made for it): it boots as is,
+   * and the instance writes to it. The volume outlives the instance directory.
+   */
+  ownDisk?: boolean;
   vcpus: number;
   memoryMiB: number;
   swapMiB?: number;
@@ -82,8 +87,8 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let machine: QemuMachine | undefined;
   try {
-    const overlay = join(paths.dir, 'root.qcow2');
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', req.base.format, '-b', resolve(req.base.path), overlay]);
+    const overlay = req.ownDisk ? resolve(req.base.path) : join(paths.dir, 'root.qcow2');
+    if (!req.ownDisk) await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', req.base.format, '-b', resolve(req.base.path), overlay]);
     const swap = req.swapMiB ? join(paths.dir, 'swap.qcow2') : undefined;
     if (swap) await run('qemu-img', ['create', '-q', '-f', 'qcow2', swap, `${req.swapMiB}M`]);
     writeFileSync(join(paths.dir, 'seed.iso'), seed);
@@ -92,7 +97,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     const accel = await detectAccel();
     const specFor = (address: string): VmSpec => ({
       name: req.name, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
-      root: { path: overlay, format: 'qcow2' },
+      root: { path: overlay, format: req.ownDisk ? req.base.format : 'qcow2' },
       seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
       ...(req.diskBus ? { diskBus: req.diskBus } : {}),

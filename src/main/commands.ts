@@ -27,6 +27,11 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'update-volume': () => import('../cli/commands/update-volume.js'),
   'delete-volume': () => import('../cli/commands/delete-volume.js'),
   'prepare-context': () => import('../cli/commands/prepare-context.js'),
+  'run-instance': () => import('../cli/commands/run-instance.js'),
+  'describe-instance': () => import('../cli/commands/describe-instance.js'),
+  'kill-instance': () => import('../cli/commands/kill-instance.js'),
+  'shutdown-instance': () => import('../cli/commands/shutdown-instance.js'),
+  'connect-instance': () => import('../cli/commands/connect-instance.js'),
   user: () => import('../cli/commands/user.js'),
 };
 

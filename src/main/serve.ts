@@ -11,7 +11,8 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--database <url>', 'SQLite file or postgres://… URL (default <data-dir>/stratus.db)')
     .option('--config <file>', 'server configuration (default <data-dir>/stratus.cfg)')
     .option('--log', 'log every request as JSON lines')
-    .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean }) => {
+    .option('--network <mode>', 'instance networking: auto (a bridge when run as root), bridge, user, or none (no cloud service); default [network] mode')
+    .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean; network?: string }) => {
       const settings = loadServerSettings({
         dataDir: o.dataDir,
         ...(o.host ? { host: o.host } : {}),
@@ -19,6 +20,7 @@ export default async function main(argv: string[]): Promise<number> {
         ...(o.database ? { database: o.database } : {}),
         ...(o.config ? { config: o.config } : {}),
         logger: o.log ?? false,
+        ...(o.network ? { network: o.network } : {}),
       });
       const server = await startServer(settings);
       // Notices first: whoever waits for the "serving" line then has all of them.

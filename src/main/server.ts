@@ -21,6 +21,9 @@ import { writeFileAtomic } from '../platform/files.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import { loadServerLimits } from './server-limits.js';
 import type { ServerLimits } from './server-limits.js';
+import { loadCloudSettings } from './cloud-settings.js';
+import type { CloudSettings } from './cloud-settings.js';
+import { startCloud } from './cloud.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -46,6 +49,8 @@ export interface ServerSettings {
   /** PEM files for HTTPS; HTTP when absent. */
   tls?: { cert: string; key: string };
   logger: boolean;
+  /** Instances, their network and disks (cloud-settings.ts); no cloud service when absent. */
+  cloud?: CloudSettings;
 }
 
 /**
@@ -61,7 +66,7 @@ export interface ServerSettings {
  *   anonymous-upload rates; max_metadata_bytes, default 64 KiB).
  * Command-line options override the file.
  */
-export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean }): ServerSettings {
+export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean; network?: string }): ServerSettings {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const cfgPath = opts.config ?? join(dataDir, 'stratus.cfg');
@@ -84,6 +89,10 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     limits,
     logger: opts.logger ?? false,
   };
+  const network = opts.network ?? get('network', 'mode')?.trim();
+  if (network !== 'none') {
+    settings.cloud = loadCloudSettings((section, key) => (section === 'network' && key === 'mode' ? network : get(section, key)), dataDir, opts.network ? '--network' : cfgPath);
+  }
   const tlsCert = get('server', 'tls_cert');
   const tlsKey = get('server', 'tls_key');
   if (!!tlsCert !== !!tlsKey) throw new StratusError('CONFIG_INVALID', `${cfgPath}: tls_cert and tls_key go together`);
@@ -154,6 +163,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     ...(compiled ? { trust: compiled } : {}),
   });
   const notices: string[] = [];
+  const { limits } = settings;
   const accounts = new Accounts(new UserStore(database));
   const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);
   if (admin.password) {
@@ -163,17 +173,25 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   } else if (admin.created) {
     notices.push('Created the admin account with the password from STRATUS_ADMIN_PASSWORD');
   }
-  const volumes = new VolumeService(new VolumeStore(database), createFileVolumeDriver(settings.volumesDir, { durable: settings.durable }), accounts, { maxVolumeGib: settings.maxVolumeGib });
+  const driver = createFileVolumeDriver(settings.volumesDir, { durable: settings.durable });
+  const volumes = new VolumeService(new VolumeStore(database), driver, accounts, { maxVolumeGib: settings.maxVolumeGib });
   const repaired = await volumes.reconcile();
   if (repaired.temporary || repaired.orphans.length) {
     notices.push(`Cleaned up after an interrupted run: ${repaired.temporary} temporary files, ${repaired.orphans.length} unreferenced volume files`);
   }
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
+  let url = '';
+  const cloud = settings.cloud
+    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
+      await marketplace.close();
+      await database.close();
+      throw e;
+    })
+    : undefined;
+  if (cloud) notices.push(...cloud.notices);
   const https = settings.tls ? { cert: readFileSync(settings.tls.cert), key: readFileSync(settings.tls.key) } : undefined;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
-  let url = '';
-  const { limits } = settings;
-  const app = await buildApp({ marketplace, accounts, volumes }, {
+  const app = await buildApp({ marketplace, accounts, volumes, ...(cloud ? { instances: cloud.service } : {}) }, {
     maxMetadataBytes: settings.maxMetadataBytes,
     bodyMemoryBytes: limits.bodyMemoryBytes,
     anonymousUploadsPerHour: limits.anonymousUploadsPerHour,
@@ -188,6 +206,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (e) {
+    await cloud?.close();
     await marketplace.close();
     await database.close();
     const err = e as NodeJS.ErrnoException;
@@ -206,6 +225,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     url,
     close: async () => {
       await app.close();
+      await cloud?.close();
       await marketplace.close();
       await database.close();
     },

@@ -145,6 +145,15 @@ export class HostNetwork {
     if ((await linkAlias(ifname)) !== undefined) await run('ip', ['link', 'del', ifname]);
   }
 
+  /**
+   * The server stops while instances run: their ports, addresses and rules stay for the next
+   * start to adopt (open() finds the bridge by its alias); only dnsmasq, the server's child,
+   * stops. Leases are fixed, so guests keep their addresses meanwhile.
+   */
+  async leave(): Promise<void> {
+    await this.dhcp.stop();
+  }
+
   /** Removes everything this network created: ports, dnsmasq, tables, the bridge, the state. */
   async close(): Promise<void> {
     await this.dhcp.stop();

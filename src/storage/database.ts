@@ -112,6 +112,8 @@ export interface InstancesTable {
   dir: string | null;
   created: string;
   updated: string;
+  /** JSON: what the instance was given (see cloud/instance-spec.ts). */
+  spec: string | null;
 }
 
 export interface Tables {

@@ -5,7 +5,7 @@ import { StratusError } from '../domain/errors.js';
 import type { Database, InstancesTable } from './database.js';
 
 export type InstanceRow = Omit<Selectable<InstancesTable>, 'state'> & { state: InstanceState };
-export type NewInstance = Omit<InstanceRow, 'id' | 'state' | 'message' | 'disk' | 'address' | 'dir' | 'created' | 'updated'>;
+export type NewInstance = Omit<InstanceRow, 'id' | 'state' | 'message' | 'disk' | 'address' | 'dir' | 'created' | 'updated' | 'spec'> & { spec?: string | null };
 
 /** Instances in the database: created Pending, moved only along domain/instance.ts's steps. */
 export class InstanceStore {
@@ -21,7 +21,7 @@ export class InstanceStore {
   async create(i: NewInstance): Promise<InstanceRow> {
     const at = this.stamp();
     const row = await this.db.insertInto('instances')
-      .values({ ...i, state: 'Pending', message: null, disk: null, address: null, dir: null, created: at, updated: at })
+      .values({ ...i, spec: i.spec ?? null, state: 'Pending', message: null, disk: null, address: null, dir: null, created: at, updated: at })
       .returningAll().executeTakeFirstOrThrow();
     return row as InstanceRow;
   }

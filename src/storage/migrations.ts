@@ -139,6 +139,13 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex('instances_owner_state').on('instances').columns(['owner', 'state']).execute();
     },
   },
+  '0005_instance_spec': {
+    async up(db) {
+      // What the instance was given (type, context, disks, whether Prolog made its disk), as JSON:
+      // describe -vvv and the context route show it, Epilog reads it.
+      await db.schema.alterTable('instances').addColumn('spec', 'text').execute();
+    },
+  },
 };
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -179,6 +179,23 @@ export function volumeDriverConformance(name: string, makeDriver: () => VolumeDr
     await up2.abort();
     assert.equal(await driver.exists(half), false);
     assert.deepEqual(await driver.inventory(), { volumes: [], temporary: [] });
+  });
+
+  test(`${name}: importRaw moves a verified file in (sparse, same content), leaves nothing in the scratch dir, and a missing file adds no volume`, async () => {
+    const driver = makeDriver();
+    const content = sectorImage(9);
+    mkdirSync(driver.scratchDir, { recursive: true });
+    const file = `${driver.scratchDir}/import-${randomUUID()}.img`;
+    writeFileSync(file, content);
+    const uuid = randomUUID();
+    assert.deepEqual(await driver.importRaw(uuid, file), { bytes: content.length });
+    assert.equal(existsSync(file), false, 'the downloaded file was moved, not copied');
+    assert.equal(sha1(await readAll(await driver.openRaw(uuid))), sha1(content));
+    assert.deepEqual(readdirSync(driver.scratchDir), []);
+    const absent = randomUUID();
+    await assert.rejects(driver.importRaw(absent, `${driver.scratchDir}/no-such-file`));
+    assert.equal(await driver.exists(absent), false);
+    assert.deepEqual((await driver.inventory()).temporary, []);
   });
 
   test(`${name}: snapshot is a constant-time copy-on-write overlay; writes leave the origin alone; flatten gives the snapshot's content`, async () => {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -115,13 +115,13 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 /**
  * The database and the files agree: every volume (listed by the admin) has its data file, no
- * file belongs to no volume, nothing is left in .tmp, and nothing else lies around.
+ * file belongs to no volume, nothing is left in .tmp or .cache (image downloads), and nothing else lies around.
  */
 export async function assertConsistent(admin: PdiskClient, volumesDir: string, when: string): Promise<VolumeInfo[]> {
   const rows = await admin.list();
   const files = new Map<string, Set<string>>();
   for (const name of readdirSync(volumesDir)) {
-    if (name === '.tmp') continue;
+    if (name === '.tmp' || name === '.cache') continue;
     const m = /^(.{36})\.(raw|qcow2|gz)$/.exec(name);
     assert.ok(m && UUID.test(m[1] as string), `${when}: stray file ${name} in ${volumesDir}`);
     const set = files.get(m[1] as string) ?? new Set<string>();
@@ -136,6 +136,7 @@ export async function assertConsistent(admin: PdiskClient, volumesDir: string, w
   }
   for (const u of files.keys()) assert.ok(uuids.has(u), `${when}: orphan files for ${u}: ${[...(files.get(u) ?? [])].join(', ')}`);
   assert.deepEqual(readdirSync(join(volumesDir, '.tmp')), [], `${when}: temporary files left in .tmp`);
+  if (existsSync(join(volumesDir, '.cache'))) assert.deepEqual(readdirSync(join(volumesDir, '.cache')), [], `${when}: image downloads left in .cache`);
   return rows;
 }
 

@@ -17,7 +17,9 @@ export interface ServerProcess {
  * that names its URL. The process is stopped when the test file ends.
  */
 export async function startServerProcess(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--port', '0', ...extraArgs], {
+  // Test servers share one host: each runs instances in user mode unless the test asks for a bridge.
+  const network = extraArgs.includes('--network') ? [] : ['--network', 'user'];
+  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--port', '0', ...network, ...extraArgs], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

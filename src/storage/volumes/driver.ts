@@ -32,6 +32,13 @@ export interface VolumeDriver {
   createEmpty(uuid: string, bytes: number): Promise<void>;
   /** Starts writing a new raw volume; `withCompressed` keeps the gzip stream too. */
   beginUpload(uuid: string, withCompressed: boolean): Promise<VolumeUpload>;
+  /**
+   * Makes the raw file at `path` (already verified) the content of a new volume, moving it
+   * rather than copying when it sits on the store's filesystem (see scratchDir).
+   */
+  importRaw(uuid: string, path: string): Promise<{ bytes: number }>;
+  /** A directory on the store's filesystem for downloads that importRaw then moves in (the caller creates it); never swept. */
+  readonly scratchDir: string;
   /** A copy-on-write overlay of `origin`, in constant time. */
   snapshot(origin: string, uuid: string): Promise<void>;
   /** A standalone raw copy of `source` (a snapshot flattened onto its origin). */

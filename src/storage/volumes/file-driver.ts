@@ -52,9 +52,31 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
     return out;
   };
 
+  // Made by the first download that needs it, so a store that never caches has no such folder.
+  const scratchDir = join(root, '.cache');
   return {
     name: 'file',
     locate,
+    scratchDir,
+
+    async importRaw(uuid, path) {
+      const t = tmp(`${uuid}.raw`);
+      try {
+        try {
+          await rename(path, t);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+          // Another filesystem: a sparse copy, then the original goes.
+          await run('cp', ['--sparse=always', path, t], { timeoutMs: 3_600_000 });
+          await rm(path, { force: true });
+        }
+        await rename(t, raw(uuid));
+      } catch (e) {
+        await rm(t, { force: true });
+        throw storageError(e, 'the volume store');
+      }
+      return { bytes: await fileSize(raw(uuid)) };
+    },
 
     async createEmpty(uuid, bytes) {
       const t = tmp(uuid);

@@ -75,6 +75,23 @@ export class VolumeStore {
       .where('origin', 'is', null).where('deleted', 'is', null).orderBy('created').executeTakeFirst();
   }
 
+  /** The cached origin of a Marketplace image, whoever holds it (the image cache's lookup, §11.3). */
+  findOrigin(identifier: string): Promise<VolumeRow | undefined> {
+    return this.database.db.selectFrom('volumes').selectAll().where('identifier', '=', identifier).where('type', '=', 'MACHINE_IMAGE_ORIGIN')
+      .where('origin', 'is', null).where('deleted', 'is', null).orderBy('created').executeTakeFirst();
+  }
+
+  /** Hands a volume to `owner` (the admin) and dates its quarantine (§11.4): its user no longer sees it. */
+  async quarantine(uuid: string, owner: string, when: string): Promise<void> {
+    await this.database.db.updateTable('volumes').set({ owner, quarantine: when }).where('uuid', '=', uuid).where('deleted', 'is', null).execute();
+  }
+
+  /** Volumes quarantined before `before` (ISO time), oldest first. */
+  quarantinedBefore(before: string): Promise<VolumeRow[]> {
+    return this.database.db.selectFrom('volumes').selectAll().where('quarantine', '!=', '').where('quarantine', '<', before)
+      .where('deleted', 'is', null).orderBy('quarantine').execute();
+  }
+
   /** How many volumes `owner` has and the GiB they take; `db` is the transaction to read in, if any. */
   async usage(owner: string, db: Kysely<Tables> = this.database.db): Promise<Usage> {
     const use = await db.selectFrom('volumes').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('size_gib').as('gib')])

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { StratusError } from '../domain/errors.js';
+import type { RunInstancesRequest } from '../domain/instance-wire.js';
+import type { AccountsApi, InstancesApi } from './services.js';
+import { caller } from './auth.js';
+import { baseUrl } from './negotiate.js';
+
+/**
+ * /instances: the cloud service (StratusLab's OpenNebula front-end, as JSON). Every route needs
+ * an account; each instance is its owner's alone (others' answer 404, as a vm ID never used),
+ * and the admin sees all of them.
+ */
+export function instanceRoutes(app: FastifyInstance, instances: InstancesApi, accounts: AccountsApi): void {
+  app.get('/instances', async (request) => instances.list(await caller(request, accounts)));
+
+  app.post('/instances', async (request, reply) => {
+    const actor = await caller(request, accounts);
+    const started = await instances.run(actor, runRequest(request.body));
+    const first = started[0];
+    if (first) reply.header('Location', `${baseUrl(request)}/instances/${first.id}`);
+    return reply.code(201).send(started);
+  });
+
+  app.get<{ Params: { id: string } }>('/instances/:id', async (request) => instances.get(await caller(request, accounts), vmId(request.params.id)));
+
+  app.delete<{ Params: { id: string } }>('/instances/:id', async (request) => instances.kill(await caller(request, accounts), vmId(request.params.id)));
+
+  app.post<{ Params: { id: string } }>('/instances/:id/shutdown', async (request) => instances.shutdown(await caller(request, accounts), vmId(request.params.id)));
+
+  app.get<{ Params: { id: string } }>('/instances/:id/console', async (request, reply) =>
+    reply.type('text/plain; charset=utf-8').send(await instances.consoleLog(await caller(request, accounts), vmId(request.params.id))));
+
+  app.get<{ Params: { id: string } }>('/instances/:id/context', async (request) => instances.context(await caller(request, accounts), vmId(request.params.id)));
+}
+
+function vmId(text: string): number {
+  if (!/^\d{1,15}$/.test(text)) throw new StratusError('INSTANCE_NOT_FOUND', `VM ${text} does not exist`, { hint: 'A vm ID is a whole number, as stratus-run-instance printed it.' });
+  return Number(text);
+}
+
+/** The body of POST /instances, checked field by field so a mistake names its field. */
+function runRequest(body: unknown): RunInstancesRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new StratusError('USAGE', 'POST /instances takes a JSON object (see docs/api.md)');
+  const b = body as Record<string, unknown>;
+  const str = (k: string): string | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw new StratusError('USAGE', `field ${k} must be a string`);
+    return v;
+  };
+  const int = (k: string): number | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new StratusError('USAGE', `field ${k} must be a whole number`);
+    return v;
+  };
+  const image = str('image');
+  if (!image) throw new StratusError('USAGE', 'field image is required: a Marketplace ID, a pdisk volume UUID or a URL');
+  const cpu = int('cpu');
+  const ramMiB = int('ramMiB');
+  if (cpu === undefined || ramMiB === undefined) throw new StratusError('USAGE', 'fields cpu and ramMiB are required (the instance type\'s figures)');
+  const keys = b.sshKeys;
+  if (keys !== undefined && (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string'))) throw new StratusError('USAGE', 'field sshKeys must be a list of strings');
+  const context = b.context;
+  if (context !== undefined && (typeof context !== 'object' || context === null || Array.isArray(context) || Object.values(context).some((v) => typeof v !== 'string'))) {
+    throw new StratusError('USAGE', 'field context must be an object of strings');
+  }
+  const method = str('contextMethod');
+  if (method !== undefined && method !== 'one' && method !== 'cloud-init') throw new StratusError('USAGE', `field contextMethod must be one or cloud-init, not ${method}`);
+  const bus = str('diskBus');
+  if (bus !== undefined && bus !== 'ide' && bus !== 'scsi' && bus !== 'virtio') throw new StratusError('USAGE', `field diskBus must be ide, scsi or virtio, not ${bus}`);
+  const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
+  return {
+    image, cpu, ramMiB, ...opt('swapMiB', int('swapMiB')), ...opt('count', int('count')), ...opt('type', str('type')), ...opt('name', str('name')),
+    ...opt('sshKeys', keys as string[] | undefined), ...opt('userData', str('userData')), ...opt('contextMethod', method as RunInstancesRequest['contextMethod']),
+    ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', str('networkModel')),
+  };
+}

@@ -1,0 +1,196 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { StratusError } from '../../domain/errors.js';
+import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTANCE_TYPE } from '../../domain/instance-types.js';
+import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
+import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
+import { lintContext } from '../../context/lint.js';
+import { writeFileAtomic } from '../../platform/files.js';
+import { contextOf, newProgram, runProgram, MARKETPLACE_ENDPOINT } from '../program.js';
+import type { Context } from '../program.js';
+import { printAction, printDetail, printStep, printWarning } from '../output.js';
+import { addCloudOptions, cloudClient, cloudUrl, homePath } from '../cloud.js';
+import type { CloudOptionValues } from '../cloud.js';
+import { checkImageAvailability } from '../image-check.js';
+
+interface RunOptions extends CloudOptionValues {
+  key?: string;
+  type?: string;
+  listTypes?: boolean;
+  cpu?: string;
+  ram?: string;
+  swap?: string;
+  number: string;
+  output?: string;
+  vmName?: string;
+  contextFile?: string;
+  context?: string;
+  contextMethod?: string;
+  cloudInit?: string;
+  checkImageUrl: boolean;
+  vmDisksBus?: string;
+  vmNetworkModel?: string;
+  quiet?: number;
+}
+
+const MARKETPLACE_ID = /^[A-Za-z0-9_-]{27}$/;
+
+/** `stratus-run-instance [options] image` (reference §1.1): starts VMs and prints their IDs and addresses. */
+export default async function main(argv: string[]): Promise<number> {
+  const program = addCloudOptions(newProgram('stratus-run-instance', 'Start one or more virtual machines from a Marketplace ID, a pdisk volume UUID or the URL of a Marketplace entry.'))
+    .argument('[image]', 'Marketplace ID, pdisk volume UUID, or URL')
+    .option('-k, --key <file>', 'SSH public key file (env STRATUSLAB_KEY; default ~/.ssh/id_rsa.pub)')
+    .option('-t, --type <type>', `instance type (default ${DEFAULT_INSTANCE_TYPE}; -l lists them)`)
+    .option('-l, --list-types', 'print the instance types and exit')
+    .option('--list-type', 'deprecated: --list-types')
+    .option('--cpu <n>', 'vCPUs, instead of the type\'s')
+    .option('--ram <mb>', 'RAM in MB, instead of the type\'s')
+    .option('--swap <mb>', 'swap in MB, instead of the type\'s')
+    .option('-n, --number <n>', 'number of VMs', '1')
+    .option('-o, --output <file>', 'write the VM IDs there, one per line')
+    .option('--vm-name <name>', 'the VM\'s name (default one-<id>)')
+    .option('--context-file <file>', 'extra context, one KEY=value per line (e.g. cloud-init.txt from stratus-prepare-context)')
+    .option('--context <pairs>', 'extra context pairs KEY=value, separated by #')
+    .option('--context-method <method>', 'one or cloud-init (config default_context_method; default one)')
+    .option('--cloud-init <pairs>', 'cloud-init context: mimetype,file pairs separated by # (ssh, none, x-shellscript, cloud-config, …)')
+    .option('--no-check-image-url', 'skip the image availability check')
+    .option('--vm-disks-bus <bus>', 'ide, scsi or virtio, instead of the image\'s disks-bus')
+    .option('--vm-network-model <model>', 'the network card model (e.g. virtio)')
+    .option('--marketplace-endpoint <url>', 'Marketplace for the availability check (env STRATUSLAB_MARKETPLACE_ENDPOINT; default: the cloud endpoint)')
+    // OpenNebula-only options StratusLab had: accepted so scripts keep working (docs/compat.md).
+    .option('--vm-requirements <text>', 'accepted, ignored (OpenNebula scheduling)')
+    .option('--notify <spec>', 'accepted, ignored (removed from StratusLab in 2013)')
+    .option('--keymap <map>', 'accepted, ignored')
+    .option('--use-host-cpu', 'accepted, ignored (the host CPU is used whenever KVM works)')
+    .option('--vm-cpu-amount <f>', 'accepted, ignored (OpenNebula CPU share)')
+    .option('--vm-template-file <file>', 'accepted, ignored (no OpenNebula template)')
+    .option('--local-ip', 'accepted, ignored (one network)')
+    .option('--private-ip', 'accepted, ignored (one network)')
+    .action(async (image: string | undefined, o: RunOptions & { listType?: boolean }) => {
+      const ctx = contextOf(program);
+      const types = instanceTypes(ctx.config.sectionValues('instance_types'));
+      for (const name of types.ignored) printWarning(ctx.output, `[instance_types] ${name} is not "cpu, ram, swap": ignored`);
+      if (o.listTypes || o.listType) {
+        ctx.output.out(formatInstanceTypes(types.types, o.type ?? DEFAULT_INSTANCE_TYPE));
+        return;
+      }
+      if (!image) throw new StratusError('USAGE', 'missing the image to run', { hint: 'Give a Marketplace ID, a pdisk volume UUID or a URL; -l lists the instance types.' });
+      const type = resolveInstanceType(types.types, o.type ?? DEFAULT_INSTANCE_TYPE, {
+        ...(o.cpu !== undefined ? { cpu: whole(o.cpu, '--cpu', 1) } : {}),
+        ...(o.ram !== undefined ? { ramMiB: whole(o.ram, '--ram', 16) } : {}),
+        ...(o.swap !== undefined ? { swapMiB: whole(o.swap, '--swap', 0) } : {}),
+      });
+      const count = whole(o.number, '-n/--number', 1);
+      const context = contextOf_(ctx, o);
+      const endpoint = cloudUrl(ctx, o);
+      printDetail(ctx.output, `Accessing compute service at: ${endpoint}`);
+      if (MARKETPLACE_ID.test(image)) {
+        if (o.checkImageUrl) {
+          printDetail(ctx.output, 'Checking image availability.');
+          await checkImageAvailability(marketplaceFor(ctx, o, endpoint), image);
+        } else {
+          printWarning(ctx.output, 'Image availability check is disabled.');
+        }
+      }
+      const request: RunInstancesRequest = {
+        image, count, type: o.type ?? DEFAULT_INSTANCE_TYPE, cpu: type.cpu, ramMiB: type.ramMiB, swapMiB: type.swapMiB,
+        ...(o.vmName ? { name: o.vmName } : {}), ...context,
+        ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: o.vmNetworkModel } : {}),
+      };
+      const client = await cloudClient(ctx, o);
+      const quiet = ctx.output.level < 0;
+      if (!quiet) {
+        printAction(ctx.output, 'Starting machine(s)');
+        printStep(ctx.output, `Starting ${count} machine${count > 1 ? 's' : ''}`);
+      }
+      const started = await client.runInstances(request);
+      report(ctx, started, quiet);
+      if (o.output) writeFileAtomic(o.output, started.map((i) => String(i.id)).join('\n'));
+    });
+  return runProgram(program, argv);
+}
+
+function report(ctx: Context, started: InstanceInfo[], quiet: boolean): void {
+  started.forEach((vm, i) => {
+    if (quiet) {
+      process.stdout.write(`${vm.id}, ${vm.address ?? ''}\n`);
+      return;
+    }
+    printStep(ctx.output, `Machine ${i + 1} (vm ID: ${vm.id})`);
+    ctx.output.out(`\tPublic ip: ${vm.address ?? ''}`);
+  });
+  if (!quiet) printStep(ctx.output, 'Done!');
+}
+
+/**
+ * The context to send (§8): --context-file lines, --context items and the cloud-init lines,
+ * merged in that order (a later key wins); the method from --context-method, the config, a
+ * non-empty --cloud-init or a CONTEXT_METHOD=cloud-init line; the keys from `ssh` pairs, or the
+ * --key file when there are none.
+ */
+function contextOf_(ctx: Context, o: RunOptions): Pick<RunInstancesRequest, 'sshKeys' | 'userData' | 'contextMethod' | 'context'> {
+  const merged = new Map<string, string>();
+  const add = (line: string, where: string): void => {
+    if (line.trim() === '') return;
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new StratusError('USAGE', `Error while parsing contextualization file.\nSyntax error in line \`${line}\``, { hint: `Each ${where} entry is KEY=value.` });
+    merged.set(line.slice(0, eq).trim(), line.slice(eq + 1));
+  };
+  if (o.contextFile) for (const line of readContextFile(o.contextFile).toString('utf8').split('\n')) add(line, '--context-file');
+  if (o.context) for (const item of o.context.split('#')) add(item, '--context');
+  let keysFromPairs = '';
+  if (o.cloudInit && o.cloudInit.trim()) {
+    const pairs = parsePairs(o.cloudInit.split('#'));
+    const built = buildContext(pairs);
+    for (const w of lintContext(pairs, readContextFile, built.userData)) printWarning(ctx.output, w);
+    keysFromPairs = built.authorizedKeys;
+    for (const line of contextLines(built)) add(line, '--cloud-init');
+  }
+  const configured = o.contextMethod ?? ctx.setting({ key: 'default_context_method' }) ?? 'one';
+  if (configured !== 'one' && configured !== 'cloud-init') throw new StratusError('USAGE', `--context-method must be one or cloud-init, not ${configured}`);
+  const method = merged.get('CONTEXT_METHOD') === 'cloud-init' || (o.cloudInit?.trim() ?? '') !== '' ? 'cloud-init' : configured;
+  const encodedKeys = merged.get('CLOUD_INIT_AUTHORIZED_KEYS');
+  const keysText = keysFromPairs || (encodedKeys && method === 'cloud-init' ? Buffer.from(encodedKeys, 'base64').toString('utf8') : keyFile(ctx, o));
+  const encodedUserData = merged.get('CLOUD_INIT_USER_DATA');
+  const userData = method === 'cloud-init' && encodedUserData ? decodeUserData(encodedUserData) : undefined;
+  const sshKeys = keysText.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Comment:'));
+  if (method === 'one') merged.set('PUBLIC_KEY', sshKeys.join('\n'));
+  return { sshKeys, contextMethod: method, context: Object.fromEntries(merged), ...(userData ? { userData: userData.toString('base64') } : {}) };
+}
+
+/** The --key file (public_key, §8.2): it must exist, as StratusLab's client required. */
+function keyFile(ctx: Context, o: RunOptions): string {
+  const path = homePath(o.key ?? ctx.setting({ key: 'key' }) ?? '~/.ssh/id_rsa.pub');
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new StratusError('FILE_NOT_FOUND', `SSH public key file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      hint: 'Give -k/--key with your public key (ssh-keygen makes ~/.ssh/id_rsa.pub), or put ssh,<file> in --cloud-init.',
+    });
+  }
+}
+
+function decodeUserData(b64: string): Buffer {
+  const bytes = Buffer.from(b64, 'base64');
+  try {
+    return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  } catch {
+    throw new StratusError('USAGE', 'CLOUD_INIT_USER_DATA is not base64 of gzip data', { hint: 'Make the context file with stratus-prepare-context.' });
+  }
+}
+
+function marketplaceFor(ctx: Context, o: RunOptions, endpoint: string): string {
+  return ctx.config.origin(MARKETPLACE_ENDPOINT, o.marketplaceEndpoint) === 'default' ? endpoint : ctx.setting(MARKETPLACE_ENDPOINT, o.marketplaceEndpoint) as string;
+}
+
+function whole(text: string, what: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min) throw new StratusError('USAGE', `${what} must be a whole number ≥ ${min}, not ${text}`);
+  return n;
+}
+
+function bus(text: string): 'ide' | 'scsi' | 'virtio' {
+  if (text === 'ide' || text === 'scsi' || text === 'virtio') return text;
+  throw new StratusError('USAGE', `--vm-disks-bus must be ide, scsi or virtio, not ${text}`);
+}
+

@@ -1,0 +1,187 @@
+import { totalmem } from 'node:os';
+import { StratusError } from '../domain/errors.js';
+import type { InstanceInfo, RunInstancesRequest } from '../domain/instance-wire.js';
+import type { Principal } from '../accounts/accounts.js';
+import type { InstanceService, PrologDisk } from '../compute/instances.js';
+import { vmName } from '../compute/instances.js';
+import type { InstanceRow, InstanceStore } from '../storage/instances.js';
+import type { InstanceDisks } from '../volumes/instance-disks.js';
+import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
+import { USER_DATA_LIMIT } from '../context/nocloud.js';
+import type { ImageCache } from './image-cache.js';
+import { imageRefOf } from './image-ref.js';
+import { parseSpec, serializeSpec } from './instance-spec.js';
+import type { InstanceSpec } from './instance-spec.js';
+
+/** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
+export interface InstanceLimits {
+  instances: number | null;
+  cpu: number | null;
+  ramMiB: number | null;
+}
+
+export const DEFAULT_INSTANCE_LIMITS: InstanceLimits = { instances: 10, cpu: null, ramMiB: null };
+
+export interface CloudOptions {
+  instances: InstanceService;
+  store: InstanceStore;
+  cache: ImageCache;
+  disks: InstanceDisks;
+  limits?: InstanceLimits;
+  quarantineMs?: number;
+  /** RAM one instance may have at most (default: this host's RAM). */
+  hostRamMiB?: number;
+  /** A cloud-config the server adds as vendor-data (the package proxy), if any. */
+  vendorData?: string;
+}
+
+const MAX_COUNT = 20;
+
+/**
+ * The cloud service behind /instances: who may run what, and each instance's disk in pdisk.
+ * Every check comes before anything is made (a refused request leaves nothing behind); each
+ * instance then goes through the InstanceService, whose Prolog makes its disk here and whose
+ * release gives it back (quarantine for the snapshots it made, §11.4).
+ */
+export class CloudService {
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: CloudOptions) {}
+
+  /** Starts the quarantine purge (every minute), after a first one now. */
+  startPurge(): void {
+    const purge = (): void => void this.o.disks.purge(this.o.quarantineMs ?? DEFAULT_QUARANTINE_MS).catch(() => undefined);
+    purge();
+    this.purgeTimer = setInterval(purge, 60_000);
+    this.purgeTimer.unref();
+  }
+
+  close(): void {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+  }
+
+  async run(actor: Principal, req: RunInstancesRequest): Promise<InstanceInfo[]> {
+    const count = req.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw new StratusError('USAGE', `the number of VMs must be 1-${MAX_COUNT}, not ${String(req.count)}`);
+    const type = { cpu: req.cpu, ramMiB: req.ramMiB, swapMiB: req.swapMiB ?? 0 };
+    for (const [what, v, min] of [['cpu', type.cpu, 1], ['ram', type.ramMiB, 16], ['swap', type.swapMiB, 0]] as const) {
+      if (!Number.isInteger(v) || v < min) throw new StratusError('USAGE', `--${what} must be a whole number ≥ ${min}, not ${String(v)}`);
+    }
+    const hostRam = this.o.hostRamMiB ?? Math.floor(totalmem() / 1024 / 1024);
+    if (type.ramMiB > hostRam) {
+      throw new StratusError('INSTANCE_LIMIT', `an instance of ${type.ramMiB} MB RAM is more than this host has (${hostRam} MB)`, { hint: 'Pick a smaller type or --ram.' });
+    }
+    await this.checkLimits(actor, count, type.cpu, type.ramMiB);
+    const userData = req.userData === undefined ? undefined : Buffer.from(req.userData, 'base64');
+    if (userData && userData.length > 4 * USER_DATA_LIMIT) {
+      throw new StratusError('CONTEXT_TOO_LARGE', `user-data is ${userData.length} bytes, over the limit of ${USER_DATA_LIMIT} bytes gzipped`);
+    }
+    const ref = imageRefOf(req.image);
+    // The image is resolved (and fetched) once for all the VMs of the request.
+    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : undefined;
+    const inboundPorts = source?.entry.inboundPorts ?? [22, 80, 443];
+    const diskBus = req.diskBus ?? busOf(source?.entry.disksBus);
+    const started: InstanceInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const spec: InstanceSpec = {
+        type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
+        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind === 'marketplace',
+      };
+      const prolog = async (row: InstanceRow): Promise<PrologDisk> => {
+        if (source) {
+          const disk = await this.o.disks.liveCopy(actor, source.volume, ref.text);
+          return { image: this.o.disks.locate(disk.uuid), ownDisk: true, disk: disk.uuid };
+        }
+        const volume = await this.o.disks.bootable(actor, ref.text);
+        if (volume.type === 'MACHINE_IMAGE_ORIGIN') {
+          const disk = await this.o.disks.liveCopy(actor, volume, ref.text);
+          return { image: this.o.disks.locate(disk.uuid), ownDisk: true, disk: disk.uuid };
+        }
+        await this.o.disks.claim(volume.uuid, String(row.id), actor);
+        return { image: this.o.disks.locate(volume.uuid), ownDisk: true, disk: volume.uuid };
+      };
+      if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
+      const row = await this.o.instances.run({
+        owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
+        imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
+        inboundPorts, ...(diskBus ? { diskBus } : {}), spec: serializeSpec(spec),
+      });
+      started.push(this.view(row));
+    }
+    return started;
+  }
+
+  /** The caller's listed instances (everyone's for the admin), Done ones left out. */
+  async list(actor: Principal): Promise<InstanceInfo[]> {
+    const rows = await this.o.store.list(actor.admin ? {} : { owner: actor.username });
+    return rows.filter((r) => actor.admin || r.owner_id === '' || r.owner_id === actor.id).map((r) => this.view(r));
+  }
+
+  async get(actor: Principal, id: number): Promise<InstanceInfo> {
+    return this.view(await this.visible(actor, id));
+  }
+
+  async kill(actor: Principal, id: number): Promise<InstanceInfo> {
+    await this.visible(actor, id);
+    return this.view(await this.o.instances.kill(id));
+  }
+
+  async shutdown(actor: Principal, id: number): Promise<InstanceInfo> {
+    const row = await this.visible(actor, id);
+    if (row.state !== 'Running') throw new StratusError('INSTANCE_STATE', `VM ${id} is not in running state (it is ${row.state})`);
+    return this.view(await this.o.instances.shutdown(id));
+  }
+
+  async consoleLog(actor: Principal, id: number): Promise<string> {
+    await this.visible(actor, id);
+    return this.o.instances.consoleLog(id);
+  }
+
+  /** The context the instance was given: its method and KEY=value pairs. */
+  async context(actor: Principal, id: number): Promise<{ method: string; context: Record<string, string> }> {
+    const spec = parseSpec((await this.visible(actor, id)).spec);
+    return { method: spec.contextMethod, context: spec.context };
+  }
+
+  /** The InstanceService's release hook: the snapshot Prolog made is quarantined; a borrowed volume is given back. */
+  async released(row: InstanceRow): Promise<void> {
+    if (!row.disk) return;
+    if (parseSpec(row.spec).diskMade) await this.o.disks.quarantine(row.disk);
+    else await this.o.disks.release(row.disk, String(row.id));
+  }
+
+  /** Others' instances do not exist for the caller: the same answer as for a vm ID never used. */
+  private async visible(actor: Principal, id: number): Promise<InstanceRow> {
+    const row = Number.isSafeInteger(id) && id > 0 ? await this.o.store.get(id) : undefined;
+    if (!row || !(actor.admin || (row.owner === actor.username && (row.owner_id === '' || row.owner_id === actor.id)))) {
+      throw new StratusError('INSTANCE_NOT_FOUND', `VM ${id} does not exist`);
+    }
+    return row;
+  }
+
+  private async checkLimits(actor: Principal, count: number, cpu: number, ramMiB: number): Promise<void> {
+    const limits = this.o.limits ?? DEFAULT_INSTANCE_LIMITS;
+    const live = (await this.o.store.live()).filter((r) => r.owner === actor.username);
+    const over = (what: string, used: number, asked: number, limit: number | null, unit = ''): void => {
+      if (limit !== null && used + asked > limit) {
+        throw new StratusError('INSTANCE_LIMIT', `${actor.username} may run at most ${limit}${unit} ${what}: ${used}${unit} in use, ${asked}${unit} asked for`);
+      }
+    };
+    over('instances', live.length, count, limits.instances);
+    over('vCPUs', live.reduce((n, r) => n + r.cpu, 0), count * cpu, limits.cpu);
+    over('of RAM', live.reduce((n, r) => n + r.ram_mib, 0), count * ramMiB, limits.ramMiB, ' MB');
+  }
+
+  private view(row: InstanceRow): InstanceInfo {
+    const usage = row.state === 'Running' ? this.o.instances.usage(row.id) : undefined;
+    return {
+      id: row.id, name: row.name || vmName(row.id), owner: row.owner, state: row.state, message: row.message, image: row.image, disk: row.disk,
+      type: parseSpec(row.spec).type, cpu: row.cpu, ramMiB: row.ram_mib, swapMiB: row.swap_mib, address: row.address,
+      memoryKiB: usage?.memoryKiB ?? 0, cpuPercent: usage?.cpuPercent ?? 0, created: row.created, updated: row.updated,
+    };
+  }
+}
+
+function busOf(bus: string | undefined): 'ide' | 'scsi' | 'virtio' | undefined {
+  return bus === 'ide' || bus === 'scsi' || bus === 'virtio' ? bus : undefined;
+}

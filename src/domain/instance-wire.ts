@@ -1,0 +1,48 @@
+import type { InstanceState } from './instance.js';
+
+/** What `POST /instances` takes: one or more VMs of one image (stratus-run-instance's options). */
+export interface RunInstancesRequest {
+  /** A Marketplace ID, a pdisk volume UUID, or a URL (a Marketplace entry URL). */
+  image: string;
+  /** How many VMs (default 1). */
+  count?: number;
+  /** The type's name, as shown back; the figures below are what counts. */
+  type?: string;
+  cpu: number;
+  ramMiB: number;
+  swapMiB?: number;
+  name?: string;
+  /** OpenSSH public keys for root. */
+  sshKeys?: string[];
+  /** cloud-init user-data, base64 (a script, #cloud-config, MIME multipart, or gzip of these). */
+  userData?: string;
+  contextMethod?: 'cloud-init' | 'one';
+  /** KEY=value context pairs (--context, --context-file), for the `one` method and describe -vvv. */
+  context?: Record<string, string>;
+  diskBus?: 'ide' | 'scsi' | 'virtio';
+  networkModel?: string;
+}
+
+/** An instance as the API shows it. */
+export interface InstanceInfo {
+  id: number;
+  name: string;
+  owner: string;
+  state: InstanceState;
+  /** Why it failed or went Unknown. */
+  message: string | null;
+  image: string;
+  /** The pdisk volume it boots from. */
+  disk: string | null;
+  type: string;
+  cpu: number;
+  ramMiB: number;
+  swapMiB: number;
+  /** Its "Public ip". */
+  address: string | null;
+  /** Monitored by the host while it runs: QEMU's resident memory (KiB) and CPU use (% of one CPU). */
+  memoryKiB: number;
+  cpuPercent: number;
+  created: string;
+  updated: string;
+}

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { StratusError } from '../domain/errors.js';
+import type { InstanceLimits } from '../cloud/cloud.js';
+import { DEFAULT_INSTANCE_LIMITS } from '../cloud/cloud.js';
+import type { SitePolicy } from '../cloud/site-policy.js';
+import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
+
+/** How `stratus serve` runs instances (`[instances]`, `[network]`, `[quarantine]` and `[policy]` in stratus.cfg). */
+export interface CloudSettings {
+  instancesDir: string;
+  /** bridge: a host-only bridge (needs root); user: QEMU's user-mode networking; auto: bridge when root. */
+  network: 'auto' | 'bridge' | 'user';
+  bridge: string;
+  subnet?: string;
+  pool: string;
+  egress: 'none' | 'nat';
+  /** The package proxy's port on the bridge address; 0: no proxy. */
+  proxyPort: number;
+  proxyDir: string;
+  shutdownTimeoutMs: number;
+  limits: InstanceLimits;
+  quarantineMs: number;
+  policy?: SitePolicy;
+}
+
+type Get = (section: string, key: string) => string | undefined;
+
+/**
+ * Reads, all optional:
+ *   [instances] instances_dir (default <data-dir>/instances), shutdown_timeout_s (120),
+ *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none)
+ *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
+ *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
+ *               proxy_port (3142; 0: no package proxy)
+ *   [quarantine] quarantine_period (15m; m, h or d, a plain number is minutes)
+ *   [policy]    whitelistendorsers, blacklistendorsers, whitelistimages, blacklistimages,
+ *               whitelistchecksums, blacklistchecksums (lists, one item per line or comma-separated)
+ */
+export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): CloudSettings {
+  const bad = (section: string, key: string, value: string, want: string): never => {
+    throw new StratusError('CONFIG_INVALID', `${cfgPath}: [${section}] ${key} = ${value} is not ${want}`);
+  };
+  const whole = (section: string, key: string, fallback: number | null, min = 0): number | null => {
+    const raw = get(section, key)?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'none' || raw === 'unlimited') return null;
+    const n = Number(raw);
+    return /^\d+$/.test(raw) && Number.isSafeInteger(n) && n >= min ? n : bad(section, key, raw, `a whole number ≥ ${min}`);
+  };
+  const choice = <T extends string>(section: string, key: string, options: readonly T[], fallback: T): T => {
+    const raw = get(section, key)?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    return (options as readonly string[]).includes(raw) ? (raw as T) : bad(section, key, raw, options.join(' or '));
+  };
+  const subnet = get('network', 'subnet')?.trim();
+  const policy = sitePolicy(get);
+  return {
+    instancesDir: get('instances', 'instances_dir') ?? join(dataDir, 'instances'),
+    network: choice('network', 'mode', ['auto', 'bridge', 'user'] as const, 'auto'),
+    bridge: get('network', 'bridge')?.trim() || 'stratus0',
+    ...(subnet ? { subnet } : {}),
+    pool: get('network', 'pool')?.trim() || '10.213.0.0/16',
+    egress: choice('network', 'egress', ['none', 'nat'] as const, 'none'),
+    proxyPort: whole('network', 'proxy_port', 3142) ?? 0,
+    proxyDir: join(dataDir, 'package-proxy'),
+    shutdownTimeoutMs: (whole('instances', 'shutdown_timeout_s', 120, 1) ?? 120) * 1000,
+    limits: {
+      instances: whole('instances', 'max_instances', DEFAULT_INSTANCE_LIMITS.instances, 1),
+      cpu: whole('instances', 'max_cpu', DEFAULT_INSTANCE_LIMITS.cpu, 1),
+      ramMiB: whole('instances', 'max_ram_mib', DEFAULT_INSTANCE_LIMITS.ramMiB, 16),
+    },
+    quarantineMs: quarantinePeriod(get('quarantine', 'quarantine_period'), cfgPath),
+    ...(policy ? { policy } : {}),
+  };
+}
+
+/** §11.4: `15m`, `2h`, `1d`, or a plain number of minutes. */
+export function quarantinePeriod(raw: string | undefined, cfgPath = 'stratus.cfg'): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_QUARANTINE_MS;
+  const m = /^(\d+)\s*([mhd]?)$/.exec(raw.trim());
+  if (!m) throw new StratusError('CONFIG_INVALID', `${cfgPath}: Invalid quarantine_period parameter ${raw.trim()}`, { hint: 'Give minutes (15 or 15m), hours (2h) or days (1d).' });
+  const unit = { '': 60_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as '' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+function sitePolicy(get: Get): SitePolicy | undefined {
+  const list = (key: string): string[] | undefined => {
+    const items = (get('policy', key) ?? '').split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    return items.length ? items : undefined;
+  };
+  const policy: SitePolicy = {};
+  const keys = [['whitelistendorsers', 'whitelistEndorsers'], ['blacklistendorsers', 'blacklistEndorsers'], ['whitelistimages', 'whitelistImages'],
+    ['blacklistimages', 'blacklistImages'], ['whitelistchecksums', 'whitelistChecksums'], ['blacklistchecksums', 'blacklistChecksums']] as const;
+  for (const [key, field] of keys) {
+    const items = list(key);
+    if (items) policy[field] = items;
+  }
+  return Object.keys(policy).length ? policy : undefined;
+}

@@ -1,0 +1,126 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Document } from '@xmldom/xmldom';
+import { parseXml } from '../metadata/xml/parse.js';
+import type { Marketplace } from '../marketplace/marketplace.js';
+import type { Database } from '../storage/database.js';
+import { InstanceStore } from '../storage/instances.js';
+import { VolumeStore } from '../storage/volumes/store.js';
+import type { VolumeDriver } from '../storage/volumes/driver.js';
+import { ADMIN } from '../accounts/accounts.js';
+import type { Accounts } from '../accounts/accounts.js';
+import { InstanceDisks } from '../volumes/instance-disks.js';
+import { InstanceService } from '../compute/instances.js';
+import { HostNetwork } from '../network/host-network.js';
+import { PackageProxy } from '../network/package-proxy.js';
+import { ImageCache } from '../cloud/image-cache.js';
+import { CloudService } from '../cloud/cloud.js';
+import { adminPasswordFile } from '../platform/data-dir.js';
+import type { CloudSettings } from './cloud-settings.js';
+
+export interface RunningCloud {
+  service: CloudService;
+  /** bridge: instances get an address on the server's bridge; user: loopback addresses with forwarded ports. */
+  mode: 'bridge' | 'user';
+  notices: string[];
+  close(): Promise<void>;
+}
+
+export interface CloudParts {
+  settings: CloudSettings;
+  dataDir: string;
+  database: Database;
+  driver: VolumeDriver;
+  accounts: Accounts;
+  marketplace: Pick<Marketplace, 'listXml'>;
+  ownUrl: () => string;
+}
+
+/**
+ * Starts the cloud: the host network when the server may make one (root), the package proxy on
+ * it, the instance service, and adoption of the VMs an earlier server left running. Undone in
+ * reverse if a step fails.
+ */
+export async function startCloud(p: CloudParts): Promise<RunningCloud> {
+  const s = p.settings;
+  const notices: string[] = [];
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  let mode: 'bridge' | 'user' = s.network === 'auto' ? (root ? 'bridge' : 'user') : s.network;
+  let network: HostNetwork | undefined;
+  let proxy: PackageProxy | undefined;
+  try {
+    if (mode === 'bridge') {
+      try {
+        network = await HostNetwork.open({
+          stateDir: join(p.dataDir, 'network'), bridge: s.bridge, pool: s.pool, egress: s.egress,
+          ...(s.subnet ? { subnet: s.subnet } : {}), ...(s.proxyPort ? { proxyPort: s.proxyPort } : {}),
+        });
+        if (s.proxyPort) proxy = await PackageProxy.start({ dir: s.proxyDir, bindAddress: network.hostAddress, port: s.proxyPort });
+      } catch (e) {
+        // Asked for explicitly, a bridge that cannot be made is an error; chosen by default,
+        // the server still serves, with user-mode instances, and says why.
+        if (s.network === 'bridge') throw e;
+        await proxy?.stop().catch(() => undefined);
+        await network?.close().catch(() => undefined);
+        network = undefined;
+        proxy = undefined;
+        mode = 'user';
+        notices.push(`WARNING: no instance bridge (${(e as Error).message}); instances use user-mode networking. Set [network] mode = bridge to make this an error.`);
+      }
+    }
+    if (network) {
+      notices.push(`Instances get addresses on bridge ${network.bridge} (${network.subnet})${proxy ? `; package proxy at ${proxy.url}` : ''}`);
+    } else {
+      notices.push('Instances use user-mode networking (a loopback address each, with the image\'s inbound ports forwarded): run the server as root for a bridge');
+    }
+    const store = new InstanceStore(p.database);
+    const disks = new InstanceDisks(new VolumeStore(p.database), p.driver, p.accounts, ADMIN);
+    const cache = new ImageCache({
+      disks,
+      entriesOf: (id) => entriesOf(p.marketplace, id),
+      ownUrl: p.ownUrl,
+      ownCredentials: () => adminCredentials(p.dataDir),
+      ...(s.policy ? { policy: s.policy } : {}),
+    });
+    const instances: InstanceService = new InstanceService({
+      store, instancesDir: s.instancesDir, shutdownTimeoutMs: s.shutdownTimeoutMs,
+      ...(network ? { network } : {}),
+      // Called only once instances run, after `cloud` below exists.
+      onRelease: async (row): Promise<void> => cloud.released(row),
+    });
+    const cloud: CloudService = new CloudService({ instances, store, cache, disks, limits: s.limits, quarantineMs: s.quarantineMs });
+    await instances.adopt();
+    cloud.startPurge();
+    const service = cloud;
+    return {
+      service, mode, notices,
+      close: async () => {
+        service.close();
+        await proxy?.stop();
+        // Running VMs outlive the server: their network stays for the next start to adopt.
+        if ((await store.live()).length > 0) await network?.leave();
+        else await network?.close();
+      },
+    };
+  } catch (e) {
+    await proxy?.stop().catch(() => undefined);
+    await network?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The signed entries of an identifier this Marketplace lists as valid: each endorser's latest. */
+async function entriesOf(marketplace: Pick<Marketplace, 'listXml'>, identifier: string): Promise<Document[]> {
+  const listing = await marketplace.listXml({ identifier, status: 'valid', limit: 100 });
+  const docs: Document[] = [];
+  for await (const xml of listing.documents) docs.push(parseXml(xml, { source: `entry ${identifier}` }));
+  return docs;
+}
+
+/** The pdisk user's credentials, for private image volumes of this server (as StratusLab's pdisk user read them). */
+function adminCredentials(dataDir: string): { username: string; password: string } | undefined {
+  const preset = process.env.STRATUS_ADMIN_PASSWORD;
+  if (preset) return { username: ADMIN, password: preset };
+  const file = adminPasswordFile(dataDir);
+  return existsSync(file) ? { username: ADMIN, password: readFileSync(file, 'utf8').trim() } : undefined;
+}
