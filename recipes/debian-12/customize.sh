@@ -20,6 +20,8 @@ chroot "$R" systemctl enable systemd-networkd.service systemd-networkd-wait-onli
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
 # firewall, loaded before the network comes up (nftables.service: Before=network-pre.target)
 chroot "$R" systemctl enable nftables.service
+# the package proxy named by an OpenNebula context (NoCloud gives it as vendor-data)
+chroot "$R" systemctl enable stratus-apt-proxy.service
 # Nothing periodic that a short-lived cloud VM does not need (these also start disk
 # and CPU heavy jobs shortly after boot under emulation).
 for u in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \

@@ -6,6 +6,8 @@ import { tailLines } from '../platform/files.js';
 import { waitForSshBanner } from '../platform/probe.js';
 import { buildSeed } from '../context/nocloud.js';
 import type { SeedInput } from '../context/nocloud.js';
+import { buildContextCd, isOneContext } from '../context/one.js';
+import type { OneContextInput } from '../context/one.js';
 import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
@@ -26,7 +28,11 @@ export interface LaunchRequest {
   vcpus: number;
   memoryMiB: number;
   swapMiB?: number;
-  seed: SeedInput;
+  /**
+   * The context the guest reads: a NoCloud seed (`SeedInput`, cloud-init's own format), or the
+   * OpenNebula context CD of the `one` method (`{ method: 'one', variables, … }`).
+   */
+  seed: SeedInput | OneContextInput;
   /** Guest ports to forward (22 and the image's inbound ports). */
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
@@ -58,7 +64,8 @@ export interface LaunchedInstance {
  *
  *   <instances>/<name>/instance.json   the spec below (address, ports, QEMU paths)
  *                      root.qcow2      overlay on the image      swap.qcow2  swap disk
- *                      seed.iso        NoCloud cidata            serial.log  console
+ *                      seed.iso        NoCloud cidata, or the    serial.log  console
+ *                                      `one` context CD
  *                      qmp.sock        QMP                       qemu.pid / qemu.log
  */
 export function instancePaths(instancesDir: string, name: string): { dir: string; qmpSocket: string; pidFile: string; serialLog: string; log: string } {
@@ -74,7 +81,8 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   const paths = instancePaths(req.instancesDir, req.name);
   if (existsSync(paths.dir)) throw new StratusError('USAGE', `instance ${req.name} exists already (${paths.dir})`);
   if (!existsSync(req.base.path)) throw new StratusError('IMAGE_NOT_READABLE', `image ${req.base.path} does not exist`);
-  const seed = buildSeed(req.seed); // size and name checks before anything is created
+  // size and name checks before anything is created
+  const seed = isOneContext(req.seed) ? buildContextCd(req.seed) : buildSeed(req.seed);
   await inspectImage(req.base.path, req.base.format);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let machine: QemuMachine | undefined;

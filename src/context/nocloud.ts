@@ -17,6 +17,11 @@ export interface SeedInput {
   userData?: string | Buffer;
   /** NoCloud network-config (v1 or v2 YAML), when not plain DHCP. */
   networkConfig?: string;
+  /**
+   * The provider's cloud-config (NoCloud `vendor-data`), e.g. aptProxyVendorData(url) for the
+   * package proxy. cloud-init applies it under the user's user-data, which overrides it.
+   */
+  vendorData?: string;
 }
 
 /** meta-data in the NoCloud format: YAML with instance-id, local-hostname, public-keys. */
@@ -33,9 +38,7 @@ function metaData(s: SeedInput): string {
  */
 export function buildSeed(s: SeedInput): Buffer {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(s.instanceId)) throw new StratusError('USAGE', `invalid instance id '${s.instanceId}'`);
-  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(s.hostname)) {
-    throw new StratusError('USAGE', `invalid hostname '${s.hostname}'`, { hint: 'Use letters, digits and dashes (at most 63 characters).' });
-  }
+  checkHostname(s.hostname);
   const userData = s.userData === undefined ? Buffer.from('') : Buffer.isBuffer(s.userData) ? s.userData : Buffer.from(s.userData, 'utf8');
   const gzipped = userData[0] === 0x1f && userData[1] === 0x8b ? userData : gzipSync(userData, { level: 9 });
   if (gzipped.length > USER_DATA_LIMIT) {
@@ -45,5 +48,14 @@ export function buildSeed(s: SeedInput): Buffer {
   }
   const files = [{ name: 'meta-data', data: Buffer.from(metaData(s)) }, { name: 'user-data', data: userData }];
   if (s.networkConfig) files.push({ name: 'network-config', data: Buffer.from(s.networkConfig) });
+  if (s.vendorData) files.push({ name: 'vendor-data', data: Buffer.from(s.vendorData) });
   return buildIso('cidata', files);
+}
+
+/** A guest's host name: one DNS label, as both images and cloud-init accept it. */
+export function checkHostname(hostname: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) {
+    throw new StratusError('USAGE', `invalid hostname '${hostname}'`, { hint: 'Use letters, digits and dashes (at most 63 characters).' });
+  }
+  return hostname;
 }
