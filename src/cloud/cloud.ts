@@ -8,6 +8,7 @@ import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { InstanceDisks } from '../volumes/instance-disks.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 import { USER_DATA_LIMIT } from '../context/nocloud.js';
+import { oneContextVariables } from '../context/one.js';
 import type { ImageCache } from './image-cache.js';
 import { imageRefOf } from './image-ref.js';
 import { parseSpec, serializeSpec } from './instance-spec.js';
@@ -31,8 +32,6 @@ export interface CloudOptions {
   quarantineMs?: number;
   /** RAM one instance may have at most (default: this host's RAM). */
   hostRamMiB?: number;
-  /** A cloud-config the server adds as vendor-data (the package proxy), if any. */
-  vendorData?: string;
 }
 
 const MAX_COUNT = 20;
@@ -76,6 +75,8 @@ export class CloudService {
     if (userData && userData.length > 4 * USER_DATA_LIMIT) {
       throw new StratusError('CONTEXT_TOO_LARGE', `user-data is ${userData.length} bytes, over the limit of ${USER_DATA_LIMIT} bytes gzipped`);
     }
+    // The context CD's variables are checked now (names, sizes), not in Prolog after a disk was made.
+    if ((req.contextMethod ?? 'cloud-init') === 'one') oneContextVariables({ method: 'one', variables: req.context ?? {}, publicKey: (req.sshKeys ?? []).join('\n') });
     const ref = imageRefOf(req.image);
     // The image is resolved (and fetched) once for all the VMs of the request.
     const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : undefined;
@@ -104,6 +105,7 @@ export class CloudService {
       const row = await this.o.instances.run({
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
+        contextMethod: spec.contextMethod, context: spec.context,
         inboundPorts, ...(diskBus ? { diskBus } : {}), spec: serializeSpec(spec),
       });
       started.push(this.view(row));

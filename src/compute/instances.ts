@@ -3,6 +3,8 @@ import { StratusError } from '../domain/errors.js';
 import type { InstanceType } from '../domain/instance-types.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { SeedInput } from '../context/nocloud.js';
+import type { OneContextInput } from '../context/one.js';
+import { aptProxyVendorData } from '../context/apt-proxy.js';
 import { instancePaths, launchInstance } from './launch.js';
 import { readTailBytes } from '../platform/files.js';
 import { processUsage } from '../platform/proc.js';
@@ -36,6 +38,9 @@ export interface RunRequest {
   type: InstanceType;
   sshKeys: string[];
   userData?: string | Buffer;
+  /** `one`: the OpenNebula context CD with `context`'s variables; otherwise the NoCloud seed. */
+  contextMethod?: 'one' | 'cloud-init';
+  context?: Record<string, string>;
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
 }
@@ -56,6 +61,8 @@ export interface InstanceServiceOptions {
   /** How long a guest has to power off after the ACPI button before it is Failed. */
   shutdownTimeoutMs?: number;
   tcgCacheMiB?: number;
+  /** The package proxy guests install through (debian-12 learns it from vendor-data or the context CD). */
+  proxyUrl?: string;
   /** Called once an instance's host resources are gone (Epilog, kill, failure): the cloud quarantines its disk. */
   onRelease?: (row: InstanceRow) => Promise<void>;
 }
@@ -97,7 +104,13 @@ export class InstanceService {
       const image = prepared?.image ?? req.image;
       if (!image) throw new StratusError('INTERNAL', `VM ${row.id}: no image and no prolog`);
       const bridge = this.o.network ? await this.o.network.attach(name, req.owner, macFor(name)) : undefined;
-      const seed: SeedInput = { instanceId: `i-${name}`, hostname: name, sshKeys: req.sshKeys, ...(req.userData !== undefined ? { userData: req.userData } : {}) };
+      const proxy = this.o.proxyUrl;
+      const seed: SeedInput | OneContextInput = req.contextMethod === 'one'
+        ? { method: 'one', variables: req.context ?? {}, publicKey: req.sshKeys.join('\n'), hostname: name, ...(proxy ? { aptProxy: proxy } : {}) }
+        : {
+          instanceId: `i-${name}`, hostname: name, sshKeys: req.sshKeys, ...(req.userData !== undefined ? { userData: req.userData } : {}),
+          ...(proxy ? { vendorData: aptProxyVendorData(proxy) } : {}),
+        };
       const launch: LaunchRequest = {
         name, instancesDir: this.o.instancesDir, base: image, ...(prepared?.ownDisk ? { ownDisk: true } : {}), vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,

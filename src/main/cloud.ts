@@ -84,7 +84,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     });
     const instances: InstanceService = new InstanceService({
       store, instancesDir: s.instancesDir, shutdownTimeoutMs: s.shutdownTimeoutMs,
-      ...(network ? { network } : {}),
+      ...(network ? { network } : {}), ...(proxy ? { proxyUrl: proxy.url } : {}),
       // Called only once instances run, after `cloud` below exists.
       onRelease: async (row): Promise<void> => cloud.released(row),
     });

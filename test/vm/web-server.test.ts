@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
@@ -36,7 +36,7 @@ const alice = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
   cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: 'alice', STRATUSLAB_PASSWORD: 'alice-pass-1' },
 });
 
-test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init multipart, --cloud-init none, and prepare-context + --context-file each serve SUCCESSFUL TEST at the Public ip (the second instance once got no address: dnsmasq kept the ended one\'s lease)', async (t) => {
+test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init multipart, --cloud-init none, prepare-context + --context-file, and the one context CD each serve SUCCESSFUL TEST at the Public ip (the second instance once got no address: dnsmasq kept the ended one\'s lease)', async (t) => {
   const image = await recipeImage('ttylinux');
   ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
   const res = await fetch(`${server.url}/users`, {
@@ -52,6 +52,8 @@ test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init m
     ['--cloud-init multipart', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh']],
     ['--cloud-init none', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#none,run-http.sh']],
     ['--context-file cloud-init.txt', ['--context-file', 'cloud-init.txt']],
+    // StratusLab's default method: the OpenNebula context CD, the script as START_SCRIPT_BASE64.
+    ['--context-method one', ['--context-method', 'one', '-k', `${key.path}.pub`, '--context', `START_SCRIPT_BASE64=${readFileSync(join(dir, 'run-http.sh')).toString('base64')}`]],
   ];
   for (const [way, options] of ways) {
     const run = ok(await alice(['run-instance', '--ram', '256', ...options, image.identifier]));

@@ -5,6 +5,7 @@ import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTAN
 import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
 import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
 import { lintContext } from '../../context/lint.js';
+import { mergeContext } from '../../context/one.js';
 import { writeFileAtomic } from '../../platform/files.js';
 import { contextOf, newProgram, runProgram, MARKETPLACE_ENDPOINT } from '../program.js';
 import type { Context } from '../program.js';
@@ -129,23 +130,20 @@ function report(ctx: Context, started: InstanceInfo[], quiet: boolean): void {
  * --key file when there are none.
  */
 function contextOf_(ctx: Context, o: RunOptions): Pick<RunInstancesRequest, 'sshKeys' | 'userData' | 'contextMethod' | 'context'> {
-  const merged = new Map<string, string>();
-  const add = (line: string, where: string): void => {
-    if (line.trim() === '') return;
-    const eq = line.indexOf('=');
-    if (eq < 0) throw new StratusError('USAGE', `Error while parsing contextualization file.\nSyntax error in line \`${line}\``, { hint: `Each ${where} entry is KEY=value.` });
-    merged.set(line.slice(0, eq).trim(), line.slice(eq + 1));
-  };
-  if (o.contextFile) for (const line of readContextFile(o.contextFile).toString('utf8').split('\n')) add(line, '--context-file');
-  if (o.context) for (const item of o.context.split('#')) add(item, '--context');
   let keysFromPairs = '';
+  const generated: string[] = [];
   if (o.cloudInit && o.cloudInit.trim()) {
     const pairs = parsePairs(o.cloudInit.split('#'));
     const built = buildContext(pairs);
     for (const w of lintContext(pairs, readContextFile, built.userData)) printWarning(ctx.output, w);
     keysFromPairs = built.authorizedKeys;
-    for (const line of contextLines(built)) add(line, '--cloud-init');
+    generated.push(...contextLines(built));
   }
+  const merged = mergeContext({
+    ...(o.contextFile ? { fileText: readContextFile(o.contextFile).toString('utf8') } : {}),
+    ...(o.context ? { items: [o.context] } : {}),
+    generated,
+  });
   const configured = o.contextMethod ?? ctx.setting({ key: 'default_context_method' }) ?? 'one';
   if (configured !== 'one' && configured !== 'cloud-init') throw new StratusError('USAGE', `--context-method must be one or cloud-init, not ${configured}`);
   const method = merged.get('CONTEXT_METHOD') === 'cloud-init' || (o.cloudInit?.trim() ?? '') !== '' ? 'cloud-init' : configured;
@@ -154,7 +152,6 @@ function contextOf_(ctx: Context, o: RunOptions): Pick<RunInstancesRequest, 'ssh
   const encodedUserData = merged.get('CLOUD_INIT_USER_DATA');
   const userData = method === 'cloud-init' && encodedUserData ? decodeUserData(encodedUserData) : undefined;
   const sshKeys = keysText.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Comment:'));
-  if (method === 'one') merged.set('PUBLIC_KEY', sshKeys.join('\n'));
   return { sshKeys, contextMethod: method, context: Object.fromEntries(merged), ...(userData ? { userData: userData.toString('base64') } : {}) };
 }
 
