@@ -33,6 +33,16 @@ export function instanceRoutes(app: FastifyInstance, instances: InstancesApi, ac
     reply.type('text/plain; charset=utf-8').send(await instances.consoleLog(await caller(request, accounts), vmId(request.params.id))));
 
   serve(app, routes.context, async (request) => instances.context(await caller(request, accounts), vmId(request.params.id)));
+
+  serve(app, routes.volumes, async (request) => instances.volumes(await caller(request, accounts), vmId(request.params.id)));
+
+  serve(app, routes.attach, async (request, reply) => {
+    const actor = await caller(request, accounts);
+    const { uuid } = request.body as { uuid: string };
+    return reply.code(201).send(await instances.attach(actor, vmId(request.params.id), uuid));
+  });
+
+  serve(app, routes.detach, async (request) => instances.detach(await caller(request, accounts), vmId(request.params.id), request.params.uuid));
 }
 
 function vmId(text: string): number {
@@ -69,6 +79,7 @@ function runRequest(body: unknown): RunInstancesRequest {
   }
   const method = str('contextMethod');
   if (method !== undefined && method !== 'one' && method !== 'cloud-init') throw new StratusError('USAGE', `field contextMethod must be one or cloud-init, not ${method}`);
+  const volatile = int('volatileDiskGiB');
   const bus = str('diskBus');
   if (bus !== undefined && bus !== 'ide' && bus !== 'scsi' && bus !== 'virtio') throw new StratusError('USAGE', `field diskBus must be ide, scsi or virtio, not ${bus}`);
   const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
@@ -76,5 +87,6 @@ function runRequest(body: unknown): RunInstancesRequest {
     image, cpu, ramMiB, ...opt('swapMiB', int('swapMiB')), ...opt('count', int('count')), ...opt('type', str('type')), ...opt('name', str('name')),
     ...opt('sshKeys', keys as string[] | undefined), ...opt('userData', str('userData')), ...opt('contextMethod', method as RunInstancesRequest['contextMethod']),
     ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', str('networkModel')),
+    ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
   };
 }

@@ -1,4 +1,4 @@
-import type { InstanceInfo, RunInstancesRequest } from '../domain/instance-wire.js';
+import type { InstanceInfo, RunInstancesRequest, VolumeAttachment } from '../domain/instance-wire.js';
 import { PdiskClient, responseError } from './pdisk-client.js';
 import { instanceRoutes as routes, pathOf } from '../domain/routes/index.js';
 
@@ -29,6 +29,18 @@ export class CloudClient extends PdiskClient {
 
   instanceContext(id: number | string): Promise<{ method: string; context: Record<string, string> }> {
     return this.json('GET', pathOf(routes.context, { id: String(id) }));
+  }
+
+  attachVolume(id: number | string, uuid: string): Promise<VolumeAttachment> {
+    return this.json('POST', pathOf(routes.attach, { id: String(id) }), { uuid });
+  }
+
+  detachVolume(id: number | string, uuid: string): Promise<VolumeAttachment> {
+    return this.json('DELETE', pathOf(routes.detach, { id: String(id), uuid }));
+  }
+
+  instanceVolumes(id: number | string): Promise<VolumeAttachment[]> {
+    return this.json('GET', pathOf(routes.volumes, { id: String(id) }));
   }
 
   async instanceConsole(id: number | string): Promise<string> {

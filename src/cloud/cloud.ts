@@ -1,8 +1,9 @@
 import { totalmem } from 'node:os';
 import { StratusError } from '../domain/errors.js';
-import type { InstanceInfo, RunInstancesRequest } from '../domain/instance-wire.js';
+import type { InstanceInfo, RunInstancesRequest, VolumeAttachment } from '../domain/instance-wire.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { InstanceService, PrologDisk } from '../compute/instances.js';
+import type { DataDisk } from '../compute/launch.js';
 import { vmName } from '../compute/instances.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { InstanceDisks } from '../volumes/instance-disks.js';
@@ -13,6 +14,7 @@ import type { ImageCache } from './image-cache.js';
 import { imageRefOf } from './image-ref.js';
 import { parseSpec, serializeSpec } from './instance-spec.js';
 import type { InstanceSpec } from './instance-spec.js';
+import { Attachments, serialOf } from './attachments.js';
 
 /** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
 export interface InstanceLimits {
@@ -35,6 +37,8 @@ export interface CloudOptions {
 }
 
 const MAX_COUNT = 20;
+/** The largest --volatile-disk, in GiB: pdisk's largest volume. */
+const MAX_VOLATILE_GIB = 1024;
 
 /**
  * The cloud service behind /instances: who may run what, and each instance's disk in pdisk.
@@ -44,8 +48,11 @@ const MAX_COUNT = 20;
  */
 export class CloudService {
   private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly attachments: Attachments;
 
-  constructor(private readonly o: CloudOptions) {}
+  constructor(private readonly o: CloudOptions) {
+    this.attachments = new Attachments(o.instances, o.disks);
+  }
 
   /** Starts the quarantine purge (every minute), after a first one now. */
   startPurge(): void {
@@ -78,8 +85,11 @@ export class CloudService {
     // The context CD's variables are checked now (names, sizes), not in Prolog after a disk was made.
     if ((req.contextMethod ?? 'cloud-init') === 'one') oneContextVariables({ method: 'one', variables: req.context ?? {}, publicKey: (req.sshKeys ?? []).join('\n') });
     const ref = imageRefOf(req.image);
-    // The image is resolved (and fetched) once for all the VMs of the request.
+    const volatileMiB = volatileSize(req.volatileDiskGiB);
+    if (req.persistentDisk !== undefined) await this.attachments.checkStart(actor, req.persistentDisk, count);
+    // The images are resolved (and fetched) once for all the VMs of the request.
     const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : undefined;
+    const readonlyDisk = req.readonlyDisk === undefined ? undefined : await this.readonlyDisk(actor, req.readonlyDisk);
     const inboundPorts = source?.entry.inboundPorts ?? [22, 80, 443];
     const diskBus = req.diskBus ?? busOf(source?.entry.disksBus);
     const started: InstanceInfo[] = [];
@@ -87,8 +97,10 @@ export class CloudService {
       const spec: InstanceSpec = {
         type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
         ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind === 'marketplace',
+        ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
+        ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
       };
-      const prolog = async (row: InstanceRow): Promise<PrologDisk> => {
+      const bootDisk = async (row: InstanceRow): Promise<PrologDisk> => {
         if (source) {
           const disk = await this.o.disks.liveCopy(actor, source.volume, ref.text);
           return { image: this.o.disks.locate(disk.uuid), ownDisk: true, disk: disk.uuid };
@@ -100,6 +112,21 @@ export class CloudService {
         }
         await this.o.disks.claim(volume.uuid, String(row.id), actor);
         return { image: this.o.disks.locate(volume.uuid), ownDisk: true, disk: volume.uuid };
+      };
+      // The boot disk first, so the guest still boots from it; the data disks follow.
+      const prolog = async (row: InstanceRow): Promise<PrologDisk> => {
+        const boot = await bootDisk(row);
+        try {
+          const data: DataDisk[] = [];
+          if (req.persistentDisk !== undefined) data.push(await this.attachments.atStart(row, actor, req.persistentDisk));
+          if (readonlyDisk) data.push(readonlyDisk);
+          if (volatileMiB) data.push({ id: 'volatile', serial: 'volatile', format: 'raw', sizeMiB: volatileMiB });
+          return data.length > 0 ? { ...boot, data } : boot;
+        } catch (e) {
+          // Prolog made the boot disk: it is undone here, as the run's clean-up does not know it yet.
+          await this.released({ ...row, disk: boot.disk });
+          throw e;
+        }
       };
       if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const row = await this.o.instances.run({
@@ -145,11 +172,41 @@ export class CloudService {
     return { method: spec.contextMethod, context: spec.context };
   }
 
-  /** The InstanceService's release hook: the snapshot Prolog made is quarantined; a borrowed volume is given back. */
+  /** stratus-attach-volume: hot-plugs a volume into the caller's running VM. */
+  async attach(actor: Principal, id: number, uuid: string): Promise<VolumeAttachment> {
+    return this.attachments.attach(await this.visible(actor, id), actor, uuid);
+  }
+
+  /** stratus-detach-volume: unplugs a volume from the caller's VM. */
+  async detach(actor: Principal, id: number, uuid: string): Promise<VolumeAttachment> {
+    return this.attachments.detach(await this.visible(actor, id), actor, uuid);
+  }
+
+  /** The volumes attached to the caller's VM. */
+  async volumes(actor: Principal, id: number): Promise<VolumeAttachment[]> {
+    return this.attachments.list(await this.visible(actor, id), actor);
+  }
+
+  /**
+   * The InstanceService's release hook: nothing stays attached to the VM; the snapshot Prolog
+   * made is quarantined; a borrowed volume is given back.
+   */
   async released(row: InstanceRow): Promise<void> {
+    await this.attachments.released(row.id);
     if (!row.disk) return;
     if (parseSpec(row.spec).diskMade) await this.o.disks.quarantine(row.disk);
     else await this.o.disks.release(row.disk, String(row.id));
+  }
+
+  /** --readonly-disk: another Marketplace image, through the image cache, attached read-only (the origin is never written). */
+  private async readonlyDisk(actor: Principal, text: string): Promise<DataDisk> {
+    const ref = imageRefOf(text);
+    if (ref.kind !== 'marketplace') {
+      throw new StratusError('USAGE', `--readonly-disk takes a Marketplace ID (or the URL of an entry), not ${text}`, { hint: 'Attach a volume with --persistent-disk <uuid>.' });
+    }
+    const { volume } = await this.o.cache.origin(ref.id);
+    const at = this.o.disks.locate(this.o.disks.mayStart(actor, volume, ref.text).uuid);
+    return { id: 'readonly', serial: serialOf(ref.id), path: at.path, format: at.format, readonly: true };
   }
 
   /** Others' instances do not exist for the caller: the same answer as for a vm ID never used. */
@@ -182,6 +239,15 @@ export class CloudService {
       memoryKiB: usage?.memoryKiB ?? 0, cpuPercent: usage?.cpuPercent ?? 0, created: row.created, updated: row.updated,
     };
   }
+}
+
+/** --volatile-disk GB, in MiB (StratusLab multiplied it by 1024 into the template's MB). */
+function volatileSize(gib: number | undefined): number | undefined {
+  if (gib === undefined) return undefined;
+  if (!Number.isInteger(gib) || gib < 1 || gib > MAX_VOLATILE_GIB) {
+    throw new StratusError('USAGE', `--volatile-disk must be a whole number of GB, 1-${MAX_VOLATILE_GIB}, not ${String(gib)}`);
+  }
+  return gib * 1024;
 }
 
 function busOf(bus: string | undefined): 'ide' | 'scsi' | 'virtio' | undefined {

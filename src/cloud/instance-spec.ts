@@ -8,6 +8,10 @@ export interface InstanceSpec {
   networkModel?: string;
   /** Prolog made the disk (a snapshot): Epilog quarantines it. Otherwise it was the user's and is given back. */
   diskMade: boolean;
+  /** run-instance's data disks, as asked for: a volume UUID, a Marketplace ID, GiB. */
+  persistentDisk?: string;
+  readonlyDisk?: string;
+  volatileDiskGiB?: number;
 }
 
 export function serializeSpec(spec: InstanceSpec): string {

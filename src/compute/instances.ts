@@ -8,9 +8,9 @@ import { aptProxyVendorData } from '../context/apt-proxy.js';
 import { instancePaths, launchInstance } from './launch.js';
 import { readTailBytes } from '../platform/files.js';
 import { processUsage } from '../platform/proc.js';
-import type { LaunchRequest } from './launch.js';
+import type { DataDisk, LaunchRequest } from './launch.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
-import type { VmSpec } from './drivers/qemu/qemu-args.js';
+import type { DataDiskSpec, VmSpec } from './drivers/qemu/qemu-args.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
 import type { MachineExit } from './drivers/qemu/qemu-process.js';
 
@@ -51,6 +51,8 @@ export interface PrologDisk {
   ownDisk: boolean;
   /** The pdisk volume, recorded on the instance. */
   disk: string;
+  /** Data disks after the boot disk (run-instance's --persistent-disk, --readonly-disk, --volatile-disk). */
+  data?: DataDisk[];
 }
 
 export interface InstanceServiceOptions {
@@ -116,6 +118,7 @@ export class InstanceService {
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,
         ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
         ...(this.o.tcgCacheMiB ? { tcgCacheMiB: this.o.tcgCacheMiB } : {}),
+        ...(prepared?.data?.length ? { data: prepared.data } : {}),
         usedAddresses: new Set((await this.o.store.live()).map((r) => r.address).filter((a): a is string => !!a)),
       };
       await this.step(row.id, 'Prolog', 'Boot', { dir: instancePaths(this.o.instancesDir, name).dir, ...(prepared ? { disk: prepared.disk } : {}) });
@@ -229,6 +232,32 @@ export class InstanceService {
     await this.o.network?.detach(name).catch(() => undefined);
     rmSync(instancePaths(this.o.instancesDir, name).dir, { recursive: true, force: true });
     await this.o.onRelease?.(row).catch(() => undefined);
+  }
+
+  /** Hot-plugs a data disk into a running instance (INSTANCE_STATE when QEMU does not run it). */
+  async attachDisk(id: number, disk: DataDiskSpec): Promise<void> {
+    await this.machine(id).attachDisk(disk.id, disk.path, disk.format, disk.readonly === true, disk.serial);
+  }
+
+  /** Unplugs a data disk; an instance QEMU no longer runs has nothing plugged in. */
+  async detachDisk(id: number, diskId: string, timeoutMs?: number): Promise<void> {
+    await this.machines.get(id)?.detachDisk(diskId, timeoutMs);
+  }
+
+  /** The data disks QEMU has plugged into a running instance (none when it does not run). */
+  async dataDisks(id: number): Promise<Array<{ id: string; serial: string }>> {
+    return (await this.machines.get(id)?.dataDisks()) ?? [];
+  }
+
+  /** Whether this server runs the instance's QEMU now. */
+  runs(id: number): boolean {
+    return this.machines.has(id);
+  }
+
+  private machine(id: number): QemuMachine {
+    const machine = this.machines.get(id);
+    if (!machine) throw new StratusError('INSTANCE_STATE', `VM ${id} is not in running state`);
+    return machine;
   }
 
   /**

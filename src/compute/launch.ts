@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
@@ -12,7 +12,7 @@ import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
 import { detectAccel } from './drivers/qemu/accel.js';
-import type { VmSpec } from './drivers/qemu/qemu-args.js';
+import type { DataDiskSpec, VmSpec } from './drivers/qemu/qemu-args.js';
 
 export interface LaunchRequest {
   /** Instance name: also the directory name and QEMU's -name. */
@@ -46,6 +46,21 @@ export interface LaunchRequest {
   /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
   tcgCacheMiB?: number;
   vnc?: boolean;
+  /** Data disks after the boot disk, seed and swap (volumes, run-instance's read-only and volatile disks). */
+  data?: DataDisk[];
+}
+
+/**
+ * A data disk given at start: an existing file (a volume, a cached image), or, with `sizeMiB`
+ * and no `path`, a new empty raw disk made in the instance directory, which goes with it.
+ */
+export interface DataDisk {
+  id: string;
+  serial: string;
+  format: 'raw' | 'qcow2';
+  readonly?: boolean;
+  path?: string;
+  sizeMiB?: number;
 }
 
 /** A started instance. `ports` maps each guest port to the port on `address`. */
@@ -67,6 +82,7 @@ export interface LaunchedInstance {
  *                      seed.iso        NoCloud cidata, or the    serial.log  console
  *                                      `one` context CD
  *                      qmp.sock        QMP                       qemu.pid / qemu.log
+ *                      <id>.raw        an empty data disk asked for at start (--volatile-disk)
  */
 export function instancePaths(instancesDir: string, name: string): { dir: string; qmpSocket: string; pidFile: string; serialLog: string; log: string } {
   const dir = join(instancesDir, name);
@@ -81,6 +97,11 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   const paths = instancePaths(req.instancesDir, req.name);
   if (existsSync(paths.dir)) throw new StratusError('USAGE', `instance ${req.name} exists already (${paths.dir})`);
   if (!existsSync(req.base.path)) throw new StratusError('IMAGE_NOT_READABLE', `image ${req.base.path} does not exist`);
+  for (const d of req.data ?? []) {
+    if (d.path === undefined ? !(d.sizeMiB && d.sizeMiB > 0) : !existsSync(d.path)) {
+      throw new StratusError('IMAGE_NOT_READABLE', `data disk ${d.id}: ${d.path === undefined ? 'neither a file nor a size' : `${d.path} does not exist`}`);
+    }
+  }
   // size and name checks before anything is created
   const seed = isOneContext(req.seed) ? buildContextCd(req.seed) : buildSeed(req.seed);
   await inspectImage(req.base.path, req.base.format);
@@ -92,6 +113,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     const swap = req.swapMiB ? join(paths.dir, 'swap.qcow2') : undefined;
     if (swap) await run('qemu-img', ['create', '-q', '-f', 'qcow2', swap, `${req.swapMiB}M`]);
     writeFileSync(join(paths.dir, 'seed.iso'), seed);
+    const data: DataDiskSpec[] = (req.data ?? []).map((d) => ({ id: d.id, serial: d.serial, format: d.format, readonly: d.readonly === true, path: d.path ?? emptyDisk(paths.dir, d) }));
     const guestPorts = [...new Set([22, ...req.inboundPorts])].filter((p) => p > 0 && p < 65536);
     const ports = new Map(guestPorts.map((p) => [p, req.bridge ? p : hostPortFor(p)]));
     const accel = await detectAccel();
@@ -100,6 +122,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       root: { path: overlay, format: req.ownDisk ? req.base.format : 'qcow2' },
       seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
+      ...(data.length > 0 ? { data } : {}),
       ...(req.diskBus ? { diskBus: req.diskBus } : {}),
       network: req.bridge
         ? { address, tap: req.bridge.tap, forwards: [], mac: macFor(req.name) }
@@ -139,6 +162,14 @@ export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number):
     throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${why}; console: ${consoleTail(instance.serialLog)}`);
   }
   return Date.now() - started;
+}
+
+/** A sparse raw file of `sizeMiB` in the instance directory (removed with it). */
+function emptyDisk(dir: string, d: DataDisk): string {
+  const path = join(dir, `${d.id}.raw`);
+  closeSync(openSync(path, 'wx', 0o600));
+  truncateSync(path, (d.sizeMiB as number) * 1024 * 1024);
+  return path;
 }
 
 /** Guest port → host port: the same number when it can be bound, else 20000 + port. */

@@ -21,6 +21,25 @@ export interface RunInstancesRequest {
   context?: Record<string, string>;
   diskBus?: 'ide' | 'scsi' | 'virtio';
   networkModel?: string;
+  /** A pdisk volume attached to each VM from the start (--persistent-disk). */
+  persistentDisk?: string;
+  /** Another Marketplace image, attached read-only (--readonly-disk). */
+  readonlyDisk?: string;
+  /** An empty disk of this many GiB, removed with the VM (--volatile-disk). */
+  volatileDiskGiB?: number;
+}
+
+/** A volume attached to an instance (stratus-attach-volume), as the API shows it. */
+export interface VolumeAttachment {
+  /** The volume's UUID. */
+  volume: string;
+  vmId: number;
+  /** The device pdisk recorded (vdz, vdy, …): StratusLab's `/dev/<target>`. */
+  target: string;
+  readOnly: boolean;
+  /** What the guest reads as the disk's serial: the first 20 characters of the UUID. */
+  serial: string;
+  created: string;
 }
 
 /** An instance as the API shows it. */

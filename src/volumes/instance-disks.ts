@@ -4,10 +4,32 @@ import { formatUtc } from '../domain/dates.js';
 import { bytesToGib, requireUuid } from '../domain/volume.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { VolumeDriver, VolumeLocation } from '../storage/volumes/driver.js';
-import type { Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
+import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 
 /** quarantine_period's default (§11.4): 15 minutes. */
 export const DEFAULT_QUARANTINE_MS = 15 * 60_000;
+
+/** The node recorded on the mounts of this server's instances (boot claims and attachments). */
+export const INSTANCE_NODE = 'localhost';
+
+/** Devices for the volumes attached to one VM, highest first (StratusLab's pdisk: vdz, vdy, …). */
+export const VM_TARGETS: readonly string[] = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
+
+/** Volume types a running instance may have attached: data disks, not machine images (booted ones, cached ones). */
+const ATTACHABLE: ReadonlySet<string> = new Set(['DATA_IMAGE_RAW_READ_WRITE', 'DATA_IMAGE_RAW_READONLY', 'DATA_IMAGE_LIVE', 'DATA_IMAGE_ORIGIN']);
+/**
+ * Types their owner attaches read-write. A DATA_IMAGE_RAW_READONLY volume is read-only by its
+ * name, and a DATA_IMAGE_ORIGIN one is what copy-on-write data snapshots read through.
+ */
+const WRITABLE: ReadonlySet<string> = new Set(['DATA_IMAGE_RAW_READ_WRITE', 'DATA_IMAGE_LIVE']);
+/** VMs that may read one volume at once, per side (its owner's, everyone else's), as pdisk counts mounts. */
+const MAX_READERS = 10;
+
+/** A volume recorded as attached to a VM, and how. */
+export interface Attached {
+  mount: MountRow;
+  readOnly: boolean;
+}
 
 /**
  * The disks instances run on, kept in pdisk as StratusLab v2 kept them (§11.3, §11.4):
@@ -65,9 +87,7 @@ export class InstanceDisks {
    * origin is PRIVATE and held by neither the user nor the pdisk user. Counted in the user's quota.
    */
   async liveCopy(user: Principal, origin: VolumeRow, what: string): Promise<VolumeRow> {
-    if (origin.visibility === 'PRIVATE' && origin.owner !== user.username && origin.owner !== this.pdiskUser && !user.admin) {
-      throw new StratusError('FORBIDDEN', `User ${user.username} is not authorized to start image ${what}`);
-    }
+    this.mayStart(user, origin, what);
     const uuid = randomUUID();
     await this.driver.snapshot(origin.uuid, uuid);
     const row: VolumeRow = {
@@ -88,10 +108,7 @@ export class InstanceDisks {
    * that no VM uses. Someone else's private volume does not exist, as on every pdisk route.
    */
   async bootable(user: Principal, uuid: string): Promise<VolumeRow> {
-    const row = await this.store.get(requireUuid(uuid));
-    if (!row || row.quarantine || !(user.admin || row.owner === user.username || row.visibility === 'PUBLIC')) {
-      throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid.toLowerCase()}`);
-    }
+    const row = usable(user, uuid, await this.store.get(requireUuid(uuid)));
     if (row.type === 'MACHINE_IMAGE_ORIGIN') return row;
     if (row.type !== 'MACHINE_IMAGE_LIVE') {
       throw new StratusError('VOLUME_STATE', `Invalid disk state: ${row.type}. Only MACHINE_IMAGE_LIVE and MACHINE_IMAGE_ORIGIN volumes boot.`, {
@@ -103,11 +120,88 @@ export class InstanceDisks {
     return row;
   }
 
+  /** The cached origin of an image `user` may start (§11.3 step 4), or FORBIDDEN with StratusLab's message. */
+  mayStart(user: Principal, origin: VolumeRow, what: string): VolumeRow {
+    if (origin.visibility === 'PRIVATE' && origin.owner !== user.username && origin.owner !== this.pdiskUser && !user.admin) {
+      throw new StratusError('FORBIDDEN', `User ${user.username} is not authorized to start image ${what}`);
+    }
+    return origin;
+  }
+
+  /**
+   * A volume `user` may attach to a VM of theirs, and whether it goes in read-only: rights as
+   * pdisk's (their own, or a PUBLIC one, which others get read-only), data disks only.
+   */
+  async attachable(user: Principal, uuid: string): Promise<{ volume: VolumeRow; readOnly: boolean }> {
+    const volume = attachableVolume(user, uuid, await this.store.get(requireUuid(uuid)));
+    return { volume, readOnly: readOnlyFor(user.username, volume) };
+  }
+
+  /** How many more VMs of `user` may have the volume attached now (run-instance -n checks it first). */
+  async room(user: Principal, volume: VolumeRow): Promise<{ free: number; why: string }> {
+    return roomFor(volume, await this.store.mounts(volume.uuid), user.username);
+  }
+
+  /**
+   * Records the volume as attached to `vmId` on the highest device free on that VM (not in
+   * `inUse`, nor recorded for it), deciding with the volume's row locked: rights, type and
+   * room are checked again against what is recorded then, so two VMs racing for a volume
+   * attached read-write cannot both have it. Another account's record on the same VM id (a
+   * pdisk mount made by hand) is replaced: the VM is `user`'s.
+   */
+  async attach(user: Principal, uuid: string, vmId: string, inUse: Iterable<string> = []): Promise<Attached> {
+    const used = new Set(inUse);
+    for (const a of await this.attachments(vmId, user.username)) used.add(a.mount.target);
+    const target = VM_TARGETS.find((t) => !used.has(t));
+    if (!target) throw new StratusError('VOLUME_IN_USE', `VM ${vmId} has ${VM_TARGETS.length} volumes attached, as many as it can have`, { hint: 'Detach one first.' });
+    let readOnly = true;
+    const mount = await this.store.insertMount(requireUuid(uuid), (existing, current) => {
+      const volume = attachableVolume(user, uuid, current);
+      readOnly = readOnlyFor(user.username, volume);
+      const id = `${volume.uuid}_${vmId}`;
+      const same = existing.find((m) => m.id === id);
+      if (same && same.owner === user.username && same.node === INSTANCE_NODE) {
+        throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: already attached to VM ${vmId} on /dev/${same.target}`);
+      }
+      const room = roomFor(volume, existing.filter((m) => m.id !== id), user.username);
+      if (room.free < 1) throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: Disk not available`, { hint: room.why });
+      return {
+        mount: { id, volume: volume.uuid, vm_id: vmId, node: INSTANCE_NODE, target, created: formatUtc(this.clock()), owner: user.username },
+        replace: same !== undefined,
+      };
+    }, user.id ? { username: user.username, id: user.id } : undefined);
+    return { mount, readOnly };
+  }
+
+  /** The volumes `owner` has attached to `vmId` (records made by hand through pdisk, or by others, are not). */
+  async attachments(vmId: string, owner: string): Promise<Attached[]> {
+    const attached: Attached[] = [];
+    for (const mount of await this.store.mountsOfVm(vmId)) {
+      if (mount.node !== INSTANCE_NODE || mount.owner !== owner || !VM_TARGETS.includes(mount.target)) continue;
+      const volume = await this.store.get(mount.volume);
+      attached.push({ mount, readOnly: !volume || readOnlyFor(owner, volume) });
+    }
+    return attached;
+  }
+
+  /** Ends the record of an attachment; returns it, or undefined when there was none. */
+  async detach(uuid: string, vmId: string, owner: string): Promise<MountRow | undefined> {
+    const id = requireUuid(uuid);
+    return this.store.removeMount(id, `${id}_${vmId}`, (m) => m.node === INSTANCE_NODE && m.owner === owner && VM_TARGETS.includes(m.target));
+  }
+
+  /** Ends every record of this server's instance `vmId` (its boot claim, its attachments): the VM is gone. */
+  async releaseVm(vmId: string): Promise<void> {
+    for (const m of await this.store.mountsOfVm(vmId)) {
+      if (m.node === INSTANCE_NODE) await this.store.removeMount(m.volume, m.id, () => true);
+    }
+  }
+
   /** Records that `vmId` boots the volume, so no second VM boots it meanwhile. */
   async claim(uuid: string, vmId: string, user: Principal): Promise<void> {
     await this.store.insertMount(uuid, (existing) => {
       if (existing.length > 0) throw new StratusError('VOLUME_IN_USE', `DISK ${uuid}: Disk not available (it is in use by a VM)`);
-      return { mount: { id: `${uuid}_${vmId}`, volume: uuid, vm_id: vmId, node: 'localhost', target: 'root', created: formatUtc(this.clock()), owner: user.username }, replace: false };
+      return { mount: { id: `${uuid}_${vmId}`, volume: uuid, vm_id: vmId, node: INSTANCE_NODE, target: 'root', created: formatUtc(this.clock()), owner: user.username }, replace: false };
     });
   }
 
@@ -134,4 +228,53 @@ export class InstanceDisks {
     }
     return purged;
   }
+}
+
+/** The volume, if `user` may use it (§7.1: their own, a PUBLIC one; the admin any); others' private ones do not exist. */
+function usable(user: Principal, uuid: string, row: VolumeRow | undefined): VolumeRow {
+  if (!row || row.quarantine || !(user.admin || row.owner === user.username || row.visibility === 'PUBLIC')) {
+    throw new StratusError('VOLUME_NOT_FOUND', `no volume ${uuid.toLowerCase()}`);
+  }
+  return row;
+}
+
+function attachableVolume(user: Principal, uuid: string, row: VolumeRow | undefined): VolumeRow {
+  const volume = usable(user, uuid, row);
+  if (!ATTACHABLE.has(volume.type)) {
+    throw new StratusError('VOLUME_STATE', `DISK ${volume.uuid}: Invalid disk state: ${volume.type}. Only data volumes (DATA_IMAGE_*) attach to a VM.`, {
+      hint: volume.type === 'MACHINE_IMAGE_LIVE' || volume.type === 'MACHINE_IMAGE_ORIGIN'
+        ? 'A machine image boots (stratus-run-instance <uuid>); to read it as data, mark it with stratus-update-volume first.'
+        : 'Create a data volume with stratus-create-volume.',
+    });
+  }
+  return volume;
+}
+
+/** Only its owner writes a volume, and only one of the writable types. */
+function readOnlyFor(username: string, volume: VolumeRow): boolean {
+  return volume.owner !== username || !WRITABLE.has(volume.type);
+}
+
+/**
+ * How many more VMs of `username` may have `volume` (given its other mounts), and why none.
+ * A volume its owner writes goes into one VM alone: her read-write attachment needs no other
+ * mount of hers, and nobody attaches it while she has it. Readers share it, ten a side as
+ * pdisk counted mounts. Other accounts' readers never hold the owner back (what others do with
+ * a PUBLIC volume never binds her): they see her writes, as on any shared disk.
+ */
+function roomFor(volume: VolumeRow, existing: MountRow[], username: string): { free: number; why: string } {
+  const owners = existing.filter((m) => m.owner === volume.owner);
+  const owner = username === volume.owner;
+  const writer = owners.find((m) => m.target === 'root' || WRITABLE.has(volume.type));
+  if (owner && WRITABLE.has(volume.type)) {
+    const other = owners[0];
+    return other ? { free: 0, why: `it is attached to VM ${other.vm_id}; a volume attached read-write is in one VM at a time` } : { free: 1, why: '' };
+  }
+  if (writer) {
+    return { free: 0, why: owner ? `it is attached read-write to VM ${writer.vm_id}` : 'its owner has it attached read-write to a VM; it cannot be read elsewhere meanwhile' };
+  }
+  const side = existing.filter((m) => (m.owner === volume.owner) === owner).length;
+  return side >= MAX_READERS
+    ? { free: 0, why: `${side}/${MAX_READERS} VMs read it already${owner ? '' : ' (accounts other than its owner)'}` }
+    : { free: MAX_READERS - side, why: '' };
 }

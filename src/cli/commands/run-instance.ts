@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
+import { requireUuid } from '../../domain/volume.js';
 import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTANCE_TYPE } from '../../domain/instance-types.js';
 import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
 import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
@@ -31,6 +32,9 @@ interface RunOptions extends CloudOptionValues {
   checkImageUrl: boolean;
   vmDisksBus?: string;
   vmNetworkModel?: string;
+  persistentDisk?: string;
+  readonlyDisk?: string;
+  volatileDisk?: string;
   quiet?: number;
 }
 
@@ -57,6 +61,9 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--no-check-image-url', 'skip the image availability check')
     .option('--vm-disks-bus <bus>', 'ide, scsi or virtio, instead of the image\'s disks-bus')
     .option('--vm-network-model <model>', 'the network card model (e.g. virtio)')
+    .option('--persistent-disk <uuid>', 'attach this pdisk volume to each VM (yours read-write, a PUBLIC one read-only)')
+    .option('--readonly-disk <id>', 'attach another Marketplace image, read-only')
+    .option('--volatile-disk <gb>', 'attach an empty disk of this many GB, removed with the VM')
     .option('--marketplace-endpoint <url>', 'Marketplace for the availability check (env STRATUSLAB_MARKETPLACE_ENDPOINT; default: the cloud endpoint)')
     // OpenNebula-only options StratusLab had: accepted so scripts keep working (docs/compat.md).
     .option('--vm-requirements <text>', 'accepted, ignored (OpenNebula scheduling)')
@@ -97,6 +104,9 @@ export default async function main(argv: string[]): Promise<number> {
         image, count, type: o.type ?? DEFAULT_INSTANCE_TYPE, cpu: type.cpu, ramMiB: type.ramMiB, swapMiB: type.swapMiB,
         ...(o.vmName ? { name: o.vmName } : {}), ...context,
         ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: o.vmNetworkModel } : {}),
+        ...(o.persistentDisk !== undefined ? { persistentDisk: requireUuid(o.persistentDisk) } : {}),
+        ...(o.readonlyDisk !== undefined ? { readonlyDisk: o.readonlyDisk } : {}),
+        ...(o.volatileDisk !== undefined ? { volatileDiskGiB: whole(o.volatileDisk, '--volatile-disk', 1) } : {}),
       };
       const client = await cloudClient(ctx, o);
       const quiet = ctx.output.level < 0;

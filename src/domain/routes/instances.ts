@@ -42,12 +42,25 @@ const runRequest: JsonSchema = {
     context: { type: 'object', additionalProperties: { type: 'string' } },
     diskBus: { type: 'string', enum: ['ide', 'scsi', 'virtio'] },
     networkModel: { type: 'string' },
+    persistentDisk: { type: 'string', description: 'a pdisk volume attached to each VM from the start (--persistent-disk)' },
+    readonlyDisk: { type: 'string', description: 'a Marketplace ID attached read-only through the image cache (--readonly-disk)' },
+    volatileDiskGiB: { type: 'integer', minimum: 1, maximum: 1024, description: 'an empty disk of this many GiB, removed with the VM (--volatile-disk)' },
   },
   required: ['image', 'cpu', 'ramMiB'],
   additionalProperties: false,
 };
 
 const id = pathParams({ id: 'the vm ID' });
+const attachment = pathParams({ id: 'the vm ID', uuid: 'the volume' });
+
+export const volumeAttachment = object({
+  volume: { type: 'string', description: 'the volume UUID' },
+  vmId: { type: 'integer' },
+  target: { type: 'string', description: 'the device pdisk records, vdz down: StratusLab’s /dev/<target>. The guest names its disks in order; the serial finds it' },
+  readOnly: { type: 'boolean', description: 'true unless the VM’s owner owns the volume and its type is writable (DATA_IMAGE_RAW_READ_WRITE, DATA_IMAGE_LIVE)' },
+  serial: { type: 'string', description: 'the serial the guest reads: the first 20 characters of the UUID (/sys/block/vdX/serial, /dev/disk/by-id/virtio-<serial>)' },
+  created: { type: 'string', description: 'when it was attached (empty for a disk whose record had been ended)' },
+});
 
 export const instanceRoutes = {
   list: defineRoute({
@@ -87,5 +100,24 @@ export const instanceRoutes = {
     name: 'instances.context', method: 'GET', path: '/instances/:id/context', resource: 'instances', access: 'account',
     summary: 'The context the instance was given', params: id, errors: [404],
     responses: { 200: { description: 'its method and KEY=value pairs', content: { [JSON_TYPE]: object({ method: { type: 'string' }, context: { type: 'object', additionalProperties: { type: 'string' } } }) } } },
+  }),
+  volumes: defineRoute({
+    name: 'instances.volumes', method: 'GET', path: '/instances/:id/volumes', resource: 'instances', access: 'account',
+    summary: 'The volumes attached to the instance (recorded as pdisk mounts on its vm ID)', params: id, errors: [404],
+    responses: { 200: { description: 'its attachments', content: { [JSON_TYPE]: arrayOf(volumeAttachment) } } },
+  }),
+  attach: defineRoute({
+    name: 'instances.attach', method: 'POST', path: '/instances/:id/volumes', resource: 'instances', access: 'account',
+    summary: 'Hot-plug a volume into the running instance (stratus-attach-volume): the owner’s own volume, or a PUBLIC one read-only',
+    params: id,
+    body: { [JSON_TYPE]: object({ uuid: { type: 'string', description: 'the volume' } }) },
+    bodyRequired: true,
+    errors: [404, 409],
+    responses: { 201: { description: 'the attachment', content: { [JSON_TYPE]: volumeAttachment } } },
+  }),
+  detach: defineRoute({
+    name: 'instances.detach', method: 'DELETE', path: '/instances/:id/volumes/:uuid', resource: 'instances', access: 'account',
+    summary: 'Unplug a volume from the instance (stratus-detach-volume) and end its record', params: attachment, errors: [404, 409],
+    responses: { 200: { description: 'the attachment that ended', content: { [JSON_TYPE]: volumeAttachment } } },
   }),
 };

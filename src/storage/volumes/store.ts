@@ -242,6 +242,11 @@ export class VolumeStore {
     return this.database.db.selectFrom('mounts').selectAll().where('volume', '=', uuid).orderBy('created').execute();
   }
 
+  /** The mounts recorded for one VM id, of any volume (an instance's attachments). */
+  mountsOfVm(vmId: string): Promise<MountRow[]> {
+    return this.database.db.selectFrom('mounts').selectAll().where('vm_id', '=', vmId).orderBy('created').execute();
+  }
+
   /** Every volume with bytes, deleted origins kept for snapshots included (for the start-up reconcile). */
   async allUuids(): Promise<string[]> {
     return (await this.database.db.selectFrom('volumes').select('uuid').execute()).map((r) => r.uuid);

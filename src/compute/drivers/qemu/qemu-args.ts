@@ -8,6 +8,21 @@ export interface DiskSpec {
   readonly?: boolean;
 }
 
+/**
+ * A data disk on a virtio-blk device of its own: a volume, or run-instance's volatile and
+ * read-only disks. Its block node and device are named after `id` (`dev-<id>`) whether it was
+ * on the command line or hot-plugged, so either kind is unplugged the same way.
+ */
+export interface DataDiskSpec extends DiskSpec {
+  /** The block node's name: letters, digits, '-' and '_', starting with a letter. */
+  id: string;
+  /** What the guest reads as the disk's serial (/sys/block/vdX/serial, /dev/disk/by-id/virtio-<serial>). */
+  serial: string;
+}
+
+/** virtio-blk answers the guest with at most 20 bytes of serial. */
+export const SERIAL_BYTES = 20;
+
 export interface PortForward {
   /** Port on the instance's loopback address. */
   host: number;
@@ -33,6 +48,8 @@ export interface VmSpec {
   /** The NoCloud seed (cidata ISO), attached read-only. */
   seed?: DiskSpec;
   swap?: DiskSpec;
+  /** Data disks, after the others: the boot disk stays first. Always virtio-blk, whatever `diskBus`. */
+  data?: DataDiskSpec[];
   /** virtio (default), or ide / scsi for images whose metadata asks for them. */
   diskBus?: 'virtio' | 'ide' | 'scsi';
   network: {
@@ -85,6 +102,11 @@ export function qemuArgs(s: VmSpec): string[] {
     else if (bus === 'scsi') args.push('-device', `scsi-hd,drive=${id}${boot}`);
     else args.push('-device', `virtio-blk-pci,drive=${id}${boot}`);
   });
+  for (const d of s.data ?? []) {
+    // JSON, so no path needs escaping; the device's fields are checked by dataDevice.
+    args.push('-blockdev', JSON.stringify(blockdevOf(d)));
+    args.push('-device', Object.entries(dataDevice(d)).map(([k, v]) => (k === 'driver' ? v : `${k}=${v === true ? 'on' : String(v)}`)).join(','));
+  }
   const net = s.network;
   if (net.tap) {
     // The bridge's firewall, not QEMU, decides what the guest reaches (src/network/).
@@ -102,6 +124,33 @@ export function qemuArgs(s: VmSpec): string[] {
   // the driver sees and fails at once instead of waiting out a readiness timeout.
   args.push('-device', 'pvpanic', '-action', 'panic=pause');
   return args;
+}
+
+/**
+ * The block node of a data disk (-blockdev, QMP blockdev-add). A read-only disk is opened
+ * read-only down to its file, so QEMU could not write it even if asked.
+ */
+export function blockdevOf(d: DataDiskSpec): Record<string, unknown> {
+  const ro = d.readonly === true;
+  return {
+    'node-name': checkedId(d.id), driver: d.format, 'read-only': ro, ...(ro ? {} : { discard: 'unmap' }),
+    file: { driver: 'file', filename: d.path, 'read-only': ro, ...(ro ? {} : { discard: 'unmap' }) },
+  };
+}
+
+/**
+ * The virtio-blk device of a data disk (-device, QMP device_add). A read-only device shares
+ * writes (share-rw): QEMU's image locks would otherwise keep the volume's owner from attaching
+ * it read-write elsewhere while others read it, which the cloud allows (cloud/attachments.ts).
+ */
+export function dataDevice(d: DataDiskSpec): Record<string, string | boolean> {
+  if (!/^[A-Za-z0-9._-]{1,20}$/.test(d.serial)) throw new Error(`disk serial ${JSON.stringify(d.serial)}: 1-${SERIAL_BYTES} of A-Z a-z 0-9 . _ -`);
+  return { driver: 'virtio-blk-pci', drive: checkedId(d.id), id: `dev-${d.id}`, serial: d.serial, ...(d.readonly ? { 'share-rw': true } : {}) };
+}
+
+function checkedId(id: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,30}$/.test(id)) throw new Error(`disk id ${JSON.stringify(id)}: a letter, then letters, digits, - and _`);
+  return id;
 }
 
 /** QEMU option values separate fields with commas; a comma in a path is doubled. */

@@ -4,8 +4,8 @@ import { StratusError } from '../../../domain/errors.js';
 import { processAlive } from '../../../platform/run.js';
 import { tailLines } from '../../../platform/files.js';
 import { QmpClient } from './qmp-client.js';
-import { qemuArgs } from './qemu-args.js';
-import type { VmSpec } from './qemu-args.js';
+import { blockdevOf, dataDevice, qemuArgs, SERIAL_BYTES } from './qemu-args.js';
+import type { DataDiskSpec, VmSpec } from './qemu-args.js';
 
 /**
  * Why a machine stopped: the guest powered off, someone quit it, QEMU died, or the guest hit a
@@ -175,23 +175,64 @@ export class QemuMachine {
     });
   }
 
-  /** Adds a disk to the running machine (virtio-blk hot-plug). */
-  async attachDisk(id: string, path: string, format: 'qcow2' | 'raw', readonly = false): Promise<void> {
-    await this.qmp.execute('blockdev-add', { 'node-name': id, driver: format, 'read-only': readonly, file: { driver: 'file', filename: path } });
+  /**
+   * Adds a disk to the running machine (virtio-blk hot-plug): its block node `id`, its device
+   * `dev-<id>`. If the device cannot be added, the node goes again.
+   */
+  async attachDisk(id: string, path: string, format: 'qcow2' | 'raw', readonly = false, serial = id.slice(0, SERIAL_BYTES)): Promise<void> {
+    const disk: DataDiskSpec = { id, path, format, readonly, serial };
+    await this.qmp.execute('blockdev-add', blockdevOf(disk));
     try {
-      await this.qmp.execute('device_add', { driver: 'virtio-blk-pci', drive: id, id: `dev-${id}` });
+      await this.qmp.execute('device_add', dataDevice(disk));
     } catch (e) {
       await this.qmp.execute('blockdev-del', { 'node-name': id }).catch(() => undefined);
       throw e;
     }
   }
 
-  /** Removes a hot-plugged disk; the guest must release it (DEVICE_DELETED). */
-  async detachDisk(id: string, timeoutMs = 30_000): Promise<void> {
-    const gone = this.qmp.waitForEvent('DEVICE_DELETED', timeoutMs);
-    await this.qmp.execute('device_del', { id: `dev-${id}` });
-    await gone;
-    await this.qmp.execute('blockdev-del', { 'node-name': id });
+  /**
+   * Removes a data disk, hot-plugged or given at start. The guest must let go of the device
+   * (ACPI eject; Linux does it by itself), which QEMU reports with DEVICE_DELETED; a guest that
+   * does not within `timeoutMs` keeps it, and a later call asks again. What is already gone
+   * (device or node) is skipped, so a call after a failed or interrupted one finishes the job.
+   */
+  async detachDisk(id: string, timeoutMs = 60_000): Promise<void> {
+    const device = `dev-${id}`;
+    if (await this.hasDevice(device)) {
+      const gone = this.qmp.nextEvent('DEVICE_DELETED', timeoutMs, (e) => e.data?.device === device);
+      // Observed either way below: a failed device_del must not leave this promise unwatched.
+      const released = gone.then(() => true, () => false);
+      try {
+        await this.qmp.execute('device_del', { id: device });
+      } catch (e) {
+        // An unplug already under way is refused; the device still being there says which.
+        if (!(await this.hasDevice(device))) throw e;
+      }
+      if (!(await released) && (await this.hasDevice(device))) {
+        throw new StratusError('VOLUME_IN_USE', `the guest of ${this.spec.name} did not release disk ${id} within ${Math.round(timeoutMs / 1000)} s`, {
+          hint: 'Unmount the disk inside the guest (umount) and detach it again.',
+        });
+      }
+    }
+    const nodes = await this.qmp.execute<Array<{ 'node-name': string }>>('query-named-block-nodes', { flat: true });
+    if (nodes.some((n) => n['node-name'] === id)) await this.qmp.execute('blockdev-del', { 'node-name': id });
+  }
+
+  /** The machine's data disks now (ids without `dev-`) with their serials: what QEMU, not a record, says is plugged in. */
+  async dataDisks(): Promise<Array<{ id: string; serial: string }>> {
+    const children = await this.qmp.execute<Array<{ name: string; type: string }>>('qom-list', { path: '/machine/peripheral' });
+    const disks: Array<{ id: string; serial: string }> = [];
+    for (const c of children) {
+      if (c.type !== 'child<virtio-blk-pci>' || !c.name.startsWith('dev-')) continue;
+      const serial = await this.qmp.execute<string>('qom-get', { path: `/machine/peripheral/${c.name}`, property: 'serial' }).catch(() => '');
+      disks.push({ id: c.name.slice('dev-'.length), serial: serial ?? '' });
+    }
+    return disks;
+  }
+
+  private async hasDevice(device: string): Promise<boolean> {
+    const children = await this.qmp.execute<Array<{ name: string }>>('qom-list', { path: '/machine/peripheral' });
+    return children.some((c) => c.name === device);
   }
 
   get exit(): MachineExit | undefined {

@@ -113,6 +113,26 @@ export class QmpClient {
     });
   }
 
+  /**
+   * Resolves with the next event named `name` that `match` accepts, received from now on
+   * (unlike waitForEvent, an earlier one never counts: a device unplugged before had the
+   * same id). Call it before the command whose event it waits for.
+   */
+  nextEvent(name: string, timeoutMs: number, match: (e: QmpEvent) => boolean = () => true): Promise<QmpEvent> {
+    return new Promise((resolve, reject) => {
+      const stop = this.onEvent((e) => {
+        if (e.event !== name || !match(e)) return;
+        clearTimeout(timer);
+        stop();
+        resolve(e);
+      });
+      const timer = setTimeout(() => {
+        stop();
+        reject(new StratusError('TOOL_FAILED', `no ${name} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
   /** Calls `listener` for every event from now on; returns the function that stops it. */
   onEvent(listener: (e: QmpEvent) => void): () => void {
     this.listeners.add(listener);
