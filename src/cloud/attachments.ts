@@ -71,7 +71,7 @@ export class Attachments {
       const disks = await this.instances.dataDisks(row.id);
       const plugged = record ? disks.find((d) => d.id === nodeOf(record.mount.target)) : disks.find((d) => targetOf(d.id) && d.serial === serialOf(volume));
       if (!record && !plugged) {
-        throw new StratusError('VOLUME_NOT_FOUND', `DISK ${volume}: not attached to VM ${row.id}`, { hint: `stratus-describe-volumes ${volume} shows where it is mounted.` });
+        throw new StratusError('VOLUME_NOT_FOUND', `DISK ${volume}: not attached to VM ${row.id}`, { hint: `Volumes attached with stratus-attach-volume or run-instance --persistent-disk are listed by GET /instances/${row.id}/volumes.` });
       }
       if (plugged) await this.instances.detachDisk(row.id, plugged.id);
       if (record) await this.disks.detach(volume, vm, user.username);
@@ -94,7 +94,7 @@ export class Attachments {
     const room = await this.disks.room(user, volume);
     if (count > room.free) {
       throw new StratusError('VOLUME_IN_USE', `disk cannot be attached; it is already mounted (${room.free}/${count})`, {
-        hint: room.why || 'A volume its owner attaches read-write is in one VM at a time: run one VM with it.',
+        hint: room.why || 'A volume its owner attaches read-write is in one VM at a time: run one VM with it (-n 1).',
       });
     }
   }

@@ -161,7 +161,7 @@ export class InstanceDisks {
       const id = `${volume.uuid}_${vmId}`;
       const same = existing.find((m) => m.id === id);
       if (same && same.owner === user.username && same.node === INSTANCE_NODE) {
-        throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: already attached to VM ${vmId} on /dev/${same.target}`);
+        throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: already attached to VM ${vmId} on /dev/${same.target}`, { hint: 'It is there already; nothing was changed.' });
       }
       const room = roomFor(volume, existing.filter((m) => m.id !== id), user.username);
       if (room.free < 1) throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: Disk not available`, { hint: room.why });
@@ -268,13 +268,15 @@ function roomFor(volume: VolumeRow, existing: MountRow[], username: string): { f
   const writer = owners.find((m) => m.target === 'root' || WRITABLE.has(volume.type));
   if (owner && WRITABLE.has(volume.type)) {
     const other = owners[0];
-    return other ? { free: 0, why: `it is attached to VM ${other.vm_id}; a volume attached read-write is in one VM at a time` } : { free: 1, why: '' };
+    return other
+      ? { free: 0, why: `It is attached read-write to VM ${other.vm_id}, and a volume attached read-write is in one VM at a time: detach it there first.` }
+      : { free: 1, why: '' };
   }
   if (writer) {
-    return { free: 0, why: owner ? `it is attached read-write to VM ${writer.vm_id}` : 'its owner has it attached read-write to a VM; it cannot be read elsewhere meanwhile' };
+    return { free: 0, why: owner ? `It is attached read-write to VM ${writer.vm_id}: detach it there first.` : 'Its owner has it attached read-write to a VM; nobody else can attach it meanwhile.' };
   }
   const side = existing.filter((m) => (m.owner === volume.owner) === owner).length;
   return side >= MAX_READERS
-    ? { free: 0, why: `${side}/${MAX_READERS} VMs read it already${owner ? '' : ' (accounts other than its owner)'}` }
+    ? { free: 0, why: `${side}/${MAX_READERS} VMs read it already${owner ? '' : ' (of accounts other than its owner)'}: detach it from one first.` }
     : { free: MAX_READERS - side, why: '' };
 }

@@ -245,13 +245,38 @@ test('instances: the list, and refusals on every route: a bad body, an image tha
   assert.deepEqual([absent.status, errorCode(absent)], [404, 'NO_MATCH']);
   const noVolume = await api.call(ins.run, { auth: ALICE, json: { image: '00000000-0000-4000-8000-000000000000', cpu: 1, ramMiB: 256 }, headers: JSON_ACCEPT });
   assert.deepEqual([noVolume.status, errorCode(noVolume)], [404, 'VOLUME_NOT_FOUND']);
-  for (const route of [ins.get, ins.kill, ins.shutdown, ins.console, ins.context]) {
+  for (const route of [ins.get, ins.kill, ins.shutdown, ins.console, ins.context, ins.volumes]) {
     const answer = await api.call(route, { auth: ALICE, params: { id: '999' }, headers: JSON_ACCEPT });
     assert.deepEqual([answer.status, errorCode(answer)], [404, 'INSTANCE_NOT_FOUND'], route.name);
   }
+  const attachNowhere = await api.call(ins.attach, { auth: ALICE, params: { id: '999' }, json: { uuid: '00000000-0000-4000-8000-000000000000' }, headers: JSON_ACCEPT });
+  assert.deepEqual([attachNowhere.status, errorCode(attachNowhere)], [404, 'INSTANCE_NOT_FOUND']);
+  const detachNowhere = await api.call(ins.detach, { auth: ALICE, params: { id: '999', uuid: '00000000-0000-4000-8000-000000000000' }, headers: JSON_ACCEPT });
+  assert.deepEqual([detachNowhere.status, errorCode(detachNowhere)], [404, 'INSTANCE_NOT_FOUND']);
+  const noUuid = await api.call(ins.attach, { auth: ALICE, params: { id: '999' }, json: { volume: 'x' }, headers: JSON_ACCEPT });
+  assert.deepEqual([noUuid.status, errorCode(noUuid)], [400, 'USAGE'], 'the body is checked against its schema');
   assert.equal((await api.call(ins.list, { headers: JSON_ACCEPT })).status, 401);
   const after = await api.call(ins.list, { auth: ALICE, headers: JSON_ACCEPT });
   assert.deepEqual(after.json(), [], 'refused runs leave no instance behind');
+});
+
+test('instances: volumes of an instance that is not running: none listed, an attach refused with StratusLab\'s message, a detach of what is not attached', async () => {
+  // A machine image volume with no boot sector: the run fails in Prolog and leaves a Failed instance.
+  const image = await api.call(pd.create, { auth: ALICE, json: { size: 1, type: 'MACHINE_IMAGE_LIVE' }, headers: JSON_ACCEPT });
+  const data = await api.call(pd.create, { auth: ALICE, json: { size: 1 }, headers: JSON_ACCEPT });
+  const run = await api.call(ins.run, { auth: ALICE, json: { image: (image.json() as VolumeInfo).uuid, cpu: 1, ramMiB: 64 }, headers: JSON_ACCEPT });
+  assert.deepEqual([run.status, errorCode(run)], [400, 'IMAGE_NOT_READABLE']);
+  const failed = ((await api.call(ins.list, { auth: ALICE, headers: JSON_ACCEPT })).json() as Array<{ id: number; state: string }>).find((i) => i.state === 'Failed');
+  assert.ok(failed);
+  const id = String(failed.id);
+  const uuid = (data.json() as VolumeInfo).uuid;
+  assert.deepEqual((await api.call(ins.volumes, { auth: ALICE, params: { id }, headers: JSON_ACCEPT })).json(), []);
+  const attach = await api.call(ins.attach, { auth: ALICE, params: { id }, json: { uuid }, headers: JSON_ACCEPT });
+  assert.deepEqual([attach.status, errorCode(attach), (attach.json() as Record<string, string>)['409']], [409, 'INSTANCE_STATE', `VM ${id} is not in running state`]);
+  const detach = await api.call(ins.detach, { auth: ALICE, params: { id, uuid }, headers: JSON_ACCEPT });
+  assert.deepEqual([detach.status, errorCode(detach)], [404, 'VOLUME_NOT_FOUND']);
+  const badUuid = await api.call(ins.detach, { auth: ALICE, params: { id, uuid: 'nope' }, headers: JSON_ACCEPT });
+  assert.deepEqual([badUuid.status, errorCode(badUuid)], [400, 'VOLUME_INVALID']);
 });
 
 test('every route the server serves is declared in the table (none registered by hand)', () => {

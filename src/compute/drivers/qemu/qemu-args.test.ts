@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { macFor, qemuArgs } from './qemu-args.js';
+import { blockdevOf, dataDevice, macFor, qemuArgs } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
 
 const base: VmSpec = {
@@ -56,6 +56,21 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
     assert.equal(after(a, '-qmp'), 'unix:/d/i-1/qmp.sock,server=on,wait=off');
     assert.equal(after(a, '-pidfile'), '/d/i-1/qemu.pid');
   }],
+  ['data disks come after the boot disk, seed and swap, each a virtio-blk device named after its block node, with its serial', {
+    diskBus: 'ide', seed: { path: '/s.iso', format: 'raw' },
+    data: [{ id: 'vol-vdz', path: '/v/a,b.raw', format: 'raw', serial: 'cd99cbb8-d6bf-4a2f-9' }, { id: 'readonly', path: '/v/o.raw', format: 'raw', readonly: true, serial: 'PxJQ0F1u9P0vKrrVafwo' }],
+  }, (a) => {
+    assert.equal(after(a, '-device', 1), 'ide-hd,drive=root,bootindex=0', 'the boot disk stays first, on the image\'s bus');
+    assert.deepEqual(JSON.parse(after(a, '-blockdev') ?? ''), {
+      'node-name': 'vol-vdz', driver: 'raw', 'read-only': false, discard: 'unmap', file: { driver: 'file', filename: '/v/a,b.raw', 'read-only': false, discard: 'unmap' },
+    }, 'JSON: a comma in the path needs no escaping');
+    assert.equal(after(a, '-device', 3), 'virtio-blk-pci,drive=vol-vdz,id=dev-vol-vdz,serial=cd99cbb8-d6bf-4a2f-9');
+    assert.equal(after(a, '-device', 4), 'virtio-blk-pci,drive=readonly,id=dev-readonly,serial=PxJQ0F1u9P0vKrrVafwo,share-rw=on');
+  }],
+  ['a read-only data disk is read-only down to its file', { data: [{ id: 'readonly', path: '/o.raw', format: 'raw', readonly: true, serial: 'ro' }] }, (a) => {
+    const node = JSON.parse(after(a, '-blockdev') ?? '') as { 'read-only': boolean; file: { 'read-only': boolean } };
+    assert.deepEqual([node['read-only'], node.file['read-only']], [true, true]);
+  }],
   ['no default devices: only what is listed', {}, (a) => assert.ok(a.includes('-nodefaults'))],
   ['a guest panic pauses QEMU in guest-panicked, which the driver fails at once', {}, (a) => {
     assert.ok(a.join(' ').includes('-device pvpanic -action panic=pause'));
@@ -70,4 +85,12 @@ test('macFor is stable per name, locally administered, and differs between names
   assert.equal(macFor('i-1'), macFor('i-1'));
   assert.notEqual(macFor('i-1'), macFor('i-2'));
   assert.match(macFor('i-1'), /^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
+});
+
+test('a data disk\'s serial and id cannot carry more fields into the device or node options', () => {
+  const disk = { id: 'vol-vdz', path: '/v.raw', format: 'raw' as const, serial: 'ok' };
+  assert.throws(() => dataDevice({ ...disk, serial: 'a,drive=root' }), /serial/);
+  assert.throws(() => dataDevice({ ...disk, serial: 'x'.repeat(21) }), /serial/, 'virtio-blk keeps 20 bytes');
+  assert.throws(() => blockdevOf({ ...disk, id: 'a,b' }), /disk id/);
+  assert.deepEqual(dataDevice(disk), { driver: 'virtio-blk-pci', drive: 'vol-vdz', id: 'dev-vol-vdz', serial: 'ok' });
 });
