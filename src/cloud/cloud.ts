@@ -62,8 +62,10 @@ export class CloudService {
     this.purgeTimer.unref();
   }
 
+  /** The server stops; running VMs are left running (the next server adopts them). */
   close(): void {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.o.instances.close();
   }
 
   async run(actor: Principal, req: RunInstancesRequest): Promise<InstanceInfo[]> {

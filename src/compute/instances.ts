@@ -209,6 +209,15 @@ export class InstanceService {
     }
   }
 
+  /**
+   * The server stops: its VMs run on for the next server to adopt (their records and instance
+   * directories stay), and nothing here keeps the process alive.
+   */
+  close(): void {
+    for (const machine of this.machines.values()) machine.release();
+    this.machines.clear();
+  }
+
   /** A guest that powers itself off (not through shutdown) leaves Unknown, holding its resources. */
   private watch(id: number, machine: QemuMachine): void {
     this.machines.set(id, machine);

@@ -60,9 +60,16 @@ export class InstanceDisks {
     return this.driver.scratchDir;
   }
 
-  /** The cached origin of `identifier`, if any (the cache lookup). */
-  origin(identifier: string): Promise<VolumeRow | undefined> {
-    return this.store.findOrigin(identifier);
+  /**
+   * The cached origin of `identifier`, if any (the cache lookup): an origin volume, or else the
+   * image as the pdisk user uploaded it herself (read-only, raw), which the cache could not
+   * store again (a second volume of the same content is refused to one owner).
+   */
+  async origin(identifier: string): Promise<VolumeRow | undefined> {
+    const origin = await this.store.findOrigin(identifier);
+    if (origin) return origin;
+    const own = await this.store.findByIdentifier(this.pdiskUser, identifier);
+    return own && own.type === 'DATA_IMAGE_RAW_READONLY' && own.format === 'raw' && !own.quarantine ? own : undefined;
   }
 
   /** Makes a verified download the cached origin of `identifier`. */
@@ -134,12 +141,17 @@ export class InstanceDisks {
    */
   async attachable(user: Principal, uuid: string): Promise<{ volume: VolumeRow; readOnly: boolean }> {
     const volume = attachableVolume(user, uuid, await this.store.get(requireUuid(uuid)));
-    return { volume, readOnly: readOnlyFor(user.username, volume) };
+    return { volume, readOnly: readOnlyFor(user.username, volume, await this.snapshots(volume.uuid)) };
+  }
+
+  /** Copy-on-write snapshots read through the volume: writing it would change them under their VMs. */
+  private async snapshots(uuid: string): Promise<number> {
+    return (await this.store.counts([uuid])).snapshots.get(uuid) ?? 0;
   }
 
   /** How many more VMs of `user` may have the volume attached now (run-instance -n checks it first). */
   async room(user: Principal, volume: VolumeRow): Promise<{ free: number; why: string }> {
-    return roomFor(volume, await this.store.mounts(volume.uuid), user.username);
+    return roomFor(volume, await this.store.mounts(volume.uuid), user.username, await this.snapshots(volume.uuid));
   }
 
   /**
@@ -155,15 +167,17 @@ export class InstanceDisks {
     const target = VM_TARGETS.find((t) => !used.has(t));
     if (!target) throw new StratusError('VOLUME_IN_USE', `VM ${vmId} has ${VM_TARGETS.length} volumes attached, as many as it can have`, { hint: 'Detach one first.' });
     let readOnly = true;
+    // No snapshot of a data volume can be made meanwhile (only MACHINE_IMAGE_ORIGIN volumes have new ones).
+    const snapshots = await this.snapshots(requireUuid(uuid));
     const mount = await this.store.insertMount(requireUuid(uuid), (existing, current) => {
       const volume = attachableVolume(user, uuid, current);
-      readOnly = readOnlyFor(user.username, volume);
+      readOnly = readOnlyFor(user.username, volume, snapshots);
       const id = `${volume.uuid}_${vmId}`;
       const same = existing.find((m) => m.id === id);
       if (same && same.owner === user.username && same.node === INSTANCE_NODE) {
         throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: already attached to VM ${vmId} on /dev/${same.target}`, { hint: 'It is there already; nothing was changed.' });
       }
-      const room = roomFor(volume, existing.filter((m) => m.id !== id), user.username);
+      const room = roomFor(volume, existing.filter((m) => m.id !== id), user.username, snapshots);
       if (room.free < 1) throw new StratusError('VOLUME_IN_USE', `DISK ${volume.uuid}: Disk not available`, { hint: room.why });
       return {
         mount: { id, volume: volume.uuid, vm_id: vmId, node: INSTANCE_NODE, target, created: formatUtc(this.clock()), owner: user.username },
@@ -179,7 +193,7 @@ export class InstanceDisks {
     for (const mount of await this.store.mountsOfVm(vmId)) {
       if (mount.node !== INSTANCE_NODE || mount.owner !== owner || !VM_TARGETS.includes(mount.target)) continue;
       const volume = await this.store.get(mount.volume);
-      attached.push({ mount, readOnly: !volume || readOnlyFor(owner, volume) });
+      attached.push({ mount, readOnly: !volume || readOnlyFor(owner, volume, await this.snapshots(volume.uuid)) });
     }
     return attached;
   }
@@ -250,9 +264,13 @@ function attachableVolume(user: Principal, uuid: string, row: VolumeRow | undefi
   return volume;
 }
 
-/** Only its owner writes a volume, and only one of the writable types. */
-function readOnlyFor(username: string, volume: VolumeRow): boolean {
-  return volume.owner !== username || !WRITABLE.has(volume.type);
+/** Only its owner writes a volume, only one of the writable types, and only while no snapshot reads through it. */
+function readOnlyFor(username: string, volume: VolumeRow, snapshots: number): boolean {
+  return volume.owner !== username || !writable(volume, snapshots);
+}
+
+function writable(volume: VolumeRow, snapshots: number): boolean {
+  return WRITABLE.has(volume.type) && snapshots === 0;
 }
 
 /**
@@ -262,11 +280,11 @@ function readOnlyFor(username: string, volume: VolumeRow): boolean {
  * pdisk counted mounts. Other accounts' readers never hold the owner back (what others do with
  * a PUBLIC volume never binds her): they see her writes, as on any shared disk.
  */
-function roomFor(volume: VolumeRow, existing: MountRow[], username: string): { free: number; why: string } {
+function roomFor(volume: VolumeRow, existing: MountRow[], username: string, snapshots: number): { free: number; why: string } {
   const owners = existing.filter((m) => m.owner === volume.owner);
   const owner = username === volume.owner;
-  const writer = owners.find((m) => m.target === 'root' || WRITABLE.has(volume.type));
-  if (owner && WRITABLE.has(volume.type)) {
+  const writer = owners.find((m) => m.target === 'root' || writable(volume, snapshots));
+  if (owner && writable(volume, snapshots)) {
     const other = owners[0];
     return other
       ? { free: 0, why: `It is attached read-write to VM ${other.vm_id}, and a volume attached read-write is in one VM at a time: detach it there first.` }

@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { isStratusError } from '../../src/domain/errors.js';
 import type { Principal } from '../../src/accounts/accounts.js';
 import { openPostgres, openSqlite } from '../../src/storage/database.js';
@@ -138,6 +139,24 @@ describe('volume attachments (SQLite)', () => {
     await w.disks.releaseVm('61');
     assert.deepEqual([await count(a), await count(b), await count(boot)], [0, 1, 0]);
     assert.equal((await w.disks.attachments('62', 'alice')).length, 1);
+  });
+
+  it('a volume copy-on-write snapshots read through attaches read-only, even to its owner and whatever its type says: writing it would change the snapshots under their VMs', async () => {
+    const origin = await volume(ALICE, { type: 'MACHINE_IMAGE_ORIGIN' });
+    await w.volumes.snapshot(ALICE, origin);
+    await w.volumes.update(ALICE, origin, { type: 'DATA_IMAGE_RAW_READ_WRITE' });
+    assert.equal((await w.disks.attachable(ALICE, origin)).readOnly, true);
+    assert.equal((await w.disks.attach(ALICE, origin, '81')).readOnly, true);
+    assert.equal((await w.disks.attach(ALICE, origin, '82')).readOnly, true, 'so it can be shared');
+  });
+
+  it('regression: the image cache failed with "Disk already registered" for an image the pdisk user had uploaded herself; it now uses her read-only upload as the origin', async () => {
+    const content = Buffer.alloc(1024 * 1024, 3);
+    const uploaded = await w.volumes.upload(ADMIN, Readable.from([content]), { gzipped: false });
+    assert.equal(uploaded.type, 'DATA_IMAGE_RAW_READONLY');
+    assert.equal((await w.disks.origin(uploaded.identifier))?.uuid, uploaded.uuid);
+    await w.volumes.update(ADMIN, uploaded.uuid, { type: 'DATA_IMAGE_RAW_READ_WRITE' });
+    assert.equal(await w.disks.origin(uploaded.identifier), undefined, 'not a volume its owner may write');
   });
 
   it('the admin may have any volume in a VM of her own, read-only: she writes only her own', async () => {

@@ -52,7 +52,7 @@ export function qemuComplaint(output: string): string {
  */
 export class QemuMachine {
   private exitInfo: MachineExit | undefined;
-  private readonly exitWaiters: Array<(e: MachineExit) => void> = [];
+  private readonly exitWaiters: Array<{ resolve: (e: MachineExit) => void; reject: (e: Error) => void }> = [];
   private poll: NodeJS.Timeout | undefined;
 
   private failure: string | undefined;
@@ -163,16 +163,39 @@ export class QemuMachine {
     }
   }
 
-  /** Resolves when QEMU has exited (for any reason). */
+  /** Resolves when QEMU has exited (for any reason); rejects after `timeoutMs`, or when this handle is let go (release). */
   waitForExit(timeoutMs: number): Promise<MachineExit> {
     if (this.exitInfo) return Promise.resolve(this.exitInfo);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StratusError('TOOL_FAILED', `QEMU ${this.spec.name} (pid ${this.pid}) still runs after ${timeoutMs} ms`)), timeoutMs);
-      this.exitWaiters.push((e) => {
-        clearTimeout(timer);
-        resolve(e);
-      });
+      const waiter = {
+        resolve: (e: MachineExit): void => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+        reject: (e: Error): void => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.exitWaiters.splice(this.exitWaiters.indexOf(waiter), 1);
+        reject(new StratusError('TOOL_FAILED', `QEMU ${this.spec.name} (pid ${this.pid}) still runs after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.exitWaiters.push(waiter);
     });
+  }
+
+  /**
+   * Lets go of the machine without stopping it (the server stops; the VM runs on for the next
+   * one to adopt): QMP closes and nothing of this handle keeps the process alive. Waiters for
+   * its exit are rejected, so none reads this as the guest's end.
+   */
+  release(): void {
+    if (this.exitInfo) return;
+    if (this.poll) clearInterval(this.poll);
+    this.qmp.close();
+    const error = new StratusError('TOOL_FAILED', `QEMU ${this.spec.name} (pid ${this.pid}) is no longer watched by this server`);
+    for (const w of this.exitWaiters.splice(0)) w.reject(error);
   }
 
   /**
@@ -252,7 +275,7 @@ export class QemuMachine {
     this.exitInfo = this.failure ? { ...e, reason: 'failed', detail: this.failure } : e;
     if (this.poll) clearInterval(this.poll);
     this.qmp.close();
-    for (const w of this.exitWaiters.splice(0)) w(this.exitInfo);
+    for (const w of this.exitWaiters.splice(0)) w.resolve(this.exitInfo);
   }
 }
 
