@@ -62,7 +62,7 @@ test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init m
     const [, id, ip] = m;
     try {
       assert.match(ip as string, /^10\.\d+\.\d+\.\d+$/, `${way}: the Public ip is the instance's lease on the bridge`);
-      const body = await waitForHttp(`http://${ip}/test.txt`, 120_000).catch(async (e: Error) => {
+      const body = await waitForHttp(`http://${ip}/test.txt`, 120_000, 200, 'SUCCESSFUL TEST\n').catch(async (e: Error) => {
         const console = await fetch(`${server.url}/instances/${id}/console`, { headers: { authorization: `Basic ${Buffer.from('alice:alice-pass-1').toString('base64')}` } });
         throw new Error(`${way}: ${e.message}; console:\n${(await console.text()).slice(-3000)}`);
       });
