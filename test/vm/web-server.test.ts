@@ -11,6 +11,8 @@ import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
 import { tapName } from '../../src/network/host-network.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 /**
  * The guide's web-server example ("Contextualization"), on the server's bridge: the script goes
@@ -74,6 +76,54 @@ test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init m
     }
     assert.throws(() => execFileSync('ip', ['link', 'show', 'dev', tapName(bridge, `one-${id}`)], { stdio: 'pipe' }), `${way}: kill gave the TAP back`);
   }
+});
+
+test('isolation on the server\'s bridge, with real listeners: bob\'s guest reaches the package proxy and nothing else on the host, and alice\'s guest refuses it while the host reaches her page', async (t) => {
+  const image = await recipeImage('ttylinux');
+  const res = await fetch(`${server.url}/users`, {
+    method: 'POST', body: JSON.stringify({ username: 'bob', password: 'bob-pass-1' }),
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
+  });
+  assert.equal(res.status, 201);
+  const bob = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
+    cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: 'bob', STRATUSLAB_PASSWORD: 'bob-pass-1' },
+  });
+  // A host service nobody gave the guests, on every address of the host.
+  const seen = { count: 0 };
+  const secret = createServer((c) => { seen.count++; c.end('HTTP/1.0 200 OK\r\n\r\nhost secret\n'); });
+  await new Promise<void>((r) => secret.listen(0, '0.0.0.0', r));
+  t.after(() => secret.close());
+  const secretPort = (secret.address() as AddressInfo).port;
+
+  const slots = [await acquireGuestSlot(), await acquireGuestSlot()];
+  t.after(() => slots.forEach((r) => r()));
+  const ids: Array<[typeof alice, string]> = [];
+  t.after(async () => {
+    for (const [who, id] of ids) await who(['kill-instance', id]);
+  });
+  const start = async (who: typeof alice, options: string[]): Promise<{ id: string; ip: string }> => {
+    const out = ok(await who(['run-instance', '--ram', '256', ...options, image.identifier])).stdout;
+    const m = /vm ID: (\d+)\)\n\tPublic ip: (\S+)/.exec(out);
+    assert.ok(m, out);
+    ids.push([who, m[1] as string]);
+    return { id: m[1] as string, ip: m[2] as string };
+  };
+  const a = await start(alice, ['--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh']);
+  const b = await start(bob, ['-k', `${key.path}.pub`]);
+  assert.equal(await waitForHttp(`http://${a.ip}/test.txt`, 120_000, 200, 'SUCCESSFUL TEST\n'), 'SUCCESSFUL TEST\n', 'the host reaches alice\'s page');
+
+  const hostAddress = a.ip.replace(/\.\d+$/, '.1');
+  const proxyPort = /proxy_port = (\d+)/.exec(readFileSync(join(dataDir, 'stratus.cfg'), 'utf8'))?.[1] as string;
+  const get = (host: string, port: string | number, label: string): string =>
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 ${host} ${port} 2>&1 | head -1 || true; echo "${label} done"`;
+  const tries = ok(await bob(['connect-instance', '-k', key.path, b.id, '--', [
+    get(hostAddress, proxyPort, 'proxy'), get(a.ip, 80, 'alice'), get(hostAddress, secretPort, 'secret'),
+  ].join('; ')])).stdout;
+  const section = (label: string): string => tries.slice(0, tries.indexOf(`${label} done`)).split(/\w+ done\n/).pop() ?? '';
+  assert.match(section('proxy'), /^HTTP\/1\.[01] /, `bob's guest reaches the package proxy:\n${tries}`);
+  assert.doesNotMatch(section('alice'), /HTTP/, `alice's guest refuses bob's:\n${tries}`);
+  assert.doesNotMatch(section('secret'), /HTTP|host secret/, `the host's other service is out of reach:\n${tries}`);
+  assert.equal(seen.count, 0, 'no connection from the guest reached the host service');
 });
 
 test('the server stops cleanly: its bridge, nftables tables, dnsmasq and package proxy are gone', async () => {
