@@ -6,6 +6,7 @@ import { cacheRoot } from '../../src/platform/data-dir.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
@@ -20,12 +21,8 @@ const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRo
 let server = await startServerProcess(dataDir, [], env);
 const key = sshKey(dir);
 
-async function addUser(username: string, password: string): Promise<void> {
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify({ username, password }),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201, await res.text());
+function addUser(username: string, password: string): Promise<void> {
+  return addAccount(server.url, admin, username, password);
 }
 
 /** stratus-* as one account against the server, HOME in the test dir (no real user config). */
@@ -43,8 +40,7 @@ function qemuOf(id: number): number[] {
 }
 
 test('ttylinux from the Marketplace: run-instance prints StratusLab\'s lines, describe shows it Running with real memory, connect reaches root over SSH, others see nothing of it, kill ends it and quarantines its disk', async (t) => {
-  const image = await recipeImage('ttylinux');
-  ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
+  const image = await publishRecipe(server.url, dataDir, 'ttylinux', { dir, env });
   await addUser('alice', 'alice-pass-1');
   await addUser('bob', 'bob-pass-1');
   const alice = as({ username: 'alice', password: 'alice-pass-1' });

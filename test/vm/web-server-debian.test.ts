@@ -9,7 +9,8 @@ import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
+import { acquireGuestSlot, sshKey } from '../helpers/vm.js';
 
 /**
  * The guide's web-server example as written, on debian-12 and the server's bridge: run-http.sh
@@ -54,13 +55,8 @@ async function serveOnce(way: string, options: string[], identifier: string): Pr
 }
 
 test('the guide\'s web-server example on debian-12: apache2 installed through the host\'s package proxy answers SUCCESSFUL TEST at the Public ip, through --cloud-init multipart, --cloud-init none and prepare-context + --context-file', async () => {
-  const image = await recipeImage('debian-12');
-  ok(await runCli(['build-base-image', '--recipe', 'debian-12', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify({ username: 'alice', password: 'alice-pass-1' }),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201);
+  const image = await publishRecipe(server.url, dataDir, 'debian-12', { dir, env });
+  await addAccount(server.url, admin, 'alice', 'alice-pass-1');
   ok(await alice(['prepare-context', 'ssh,$HOME/id_rsa.pub', 'x-shellscript,run-http.sh']));
   // Two guests at once, then the third: the proxy's cache makes the later installs quick.
   await Promise.all([

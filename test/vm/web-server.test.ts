@@ -9,6 +9,7 @@ import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
 import { tapName } from '../../src/network/host-network.js';
 import { createServer } from 'node:net';
@@ -34,18 +35,21 @@ const server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
 const key = sshKey(dir, 'id_rsa');
 writeFileSync(join(dir, 'run-http.sh'), '#!/bin/sh -x\n\nmkdir -p /var/www/html\n\ncat > /var/www/html/test.txt <<EOF\nSUCCESSFUL TEST\nEOF\n\nbusybox httpd -p 80 -h /var/www/html\n');
 
+/** The page at the instance's address; on failure, the error says what its console showed. */
+function waitForPage(ip: string, id: string, what: string): Promise<string> {
+  return waitForHttp(`http://${ip}/test.txt`, 180_000, 200, 'SUCCESSFUL TEST\n').catch(async (e: Error) => {
+    const console = await fetch(`${server.url}/instances/${id}/console`, { headers: { authorization: `Basic ${Buffer.from('alice:alice-pass-1').toString('base64')}` } });
+    throw new Error(`${what}: ${e.message}; console:\n${(await console.text()).slice(-3000)}`);
+  });
+}
+
 const alice = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
   cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: 'alice', STRATUSLAB_PASSWORD: 'alice-pass-1' },
 });
 
 test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init multipart, --cloud-init none, prepare-context + --context-file, and the one context CD each serve SUCCESSFUL TEST at the Public ip (the second instance once got no address: dnsmasq kept the ended one\'s lease)', async (t) => {
-  const image = await recipeImage('ttylinux');
-  ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify({ username: 'alice', password: 'alice-pass-1' }),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201);
+  const image = await publishRecipe(server.url, dataDir, 'ttylinux', { dir, env });
+  await addAccount(server.url, admin, 'alice', 'alice-pass-1');
   ok(await alice(['prepare-context', 'ssh,$HOME/id_rsa.pub', 'x-shellscript,run-http.sh']));
 
   const releaseSlot = await acquireGuestSlot();
@@ -64,10 +68,7 @@ test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init m
     const [, id, ip] = m;
     try {
       assert.match(ip as string, /^10\.\d+\.\d+\.\d+$/, `${way}: the Public ip is the instance's lease on the bridge`);
-      const body = await waitForHttp(`http://${ip}/test.txt`, 120_000, 200, 'SUCCESSFUL TEST\n').catch(async (e: Error) => {
-        const console = await fetch(`${server.url}/instances/${id}/console`, { headers: { authorization: `Basic ${Buffer.from('alice:alice-pass-1').toString('base64')}` } });
-        throw new Error(`${way}: ${e.message}; console:\n${(await console.text()).slice(-3000)}`);
-      });
+      const body = await waitForPage(ip as string, id as string, way);
       assert.equal(body, 'SUCCESSFUL TEST\n', way);
       const uname = ok(await alice(['connect-instance', '-k', key.path, id as string, '--', 'uname', '-n'])).stdout.trim();
       assert.equal(uname, `one-${id}`, `${way}: ssh as root with the key from the context`);
@@ -80,11 +81,7 @@ test('the guide\'s web-server example on ttylinux, on the bridge: --cloud-init m
 
 test('isolation on the server\'s bridge, with real listeners: bob\'s guest reaches the package proxy and nothing else on the host, and alice\'s guest refuses it while the host reaches her page', async (t) => {
   const image = await recipeImage('ttylinux');
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify({ username: 'bob', password: 'bob-pass-1' }),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201);
+  await addAccount(server.url, admin, 'bob', 'bob-pass-1');
   const bob = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
     cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: 'bob', STRATUSLAB_PASSWORD: 'bob-pass-1' },
   });
@@ -110,7 +107,7 @@ test('isolation on the server\'s bridge, with real listeners: bob\'s guest reach
   };
   const a = await start(alice, ['--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh']);
   const b = await start(bob, ['-k', `${key.path}.pub`]);
-  assert.equal(await waitForHttp(`http://${a.ip}/test.txt`, 120_000, 200, 'SUCCESSFUL TEST\n'), 'SUCCESSFUL TEST\n', 'the host reaches alice\'s page');
+  assert.equal(await waitForPage(a.ip, a.id, 'alice'), 'SUCCESSFUL TEST\n', 'the host reaches alice\'s page');
 
   const hostAddress = a.ip.replace(/\.\d+$/, '.1');
   const proxyPort = /proxy_port = (\d+)/.exec(readFileSync(join(dataDir, 'stratus.cfg'), 'utf8'))?.[1] as string;
