@@ -59,10 +59,12 @@ test('the guide\'s web-server example on debian-12: apache2 installed through th
   await addAccount(server.url, admin, 'alice', 'alice-pass-1');
   ok(await alice(['prepare-context', 'ssh,$HOME/id_rsa.pub', 'x-shellscript,run-http.sh']));
   // Two guests at once, then the third: the proxy's cache makes the later installs quick.
-  await Promise.all([
+  // Both settle before the test goes on: a failure of one must not leave the other's VM running.
+  const both = await Promise.allSettled([
     serveOnce('--cloud-init multipart', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh'], image.identifier),
     serveOnce('--cloud-init none', ['--cloud-init', 'ssh,$HOME/id_rsa.pub#none,run-http.sh'], image.identifier),
   ]);
+  for (const r of both) if (r.status === 'rejected') throw r.reason;
   await serveOnce('--context-file cloud-init.txt', ['--context-file', 'cloud-init.txt'], image.identifier);
   // The packages came through the proxy: it logged them.
   const log = execFileSync('sh', ['-c', `cat ${join(dir, 'proxy', 'log')}/apt-cacher.log 2>/dev/null || true`], { encoding: 'utf8' });
