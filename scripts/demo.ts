@@ -52,6 +52,35 @@ async function startServer(): Promise<string> {
   });
 }
 
+/** The guide's web-server example ("Contextualization") on ttylinux, whose busybox httpd stands in for Apache. */
+async function webServer(identifier: string, account: Record<string, string>): Promise<void> {
+  banner('Running an instance: the guide\'s web-server example on ttylinux');
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'demo', '-f', join(work, 'id_rsa')]);
+  writeFileSync(join(work, 'run-http.sh'), '#!/bin/sh -x\nmkdir -p /var/www/html\ncat > /var/www/html/test.txt <<EOF\nSUCCESSFUL TEST\nEOF\nbusybox httpd -p 80 -h /var/www/html\n');
+  process.stdout.write(`\n$ cat run-http.sh\n${readFileSync(join(work, 'run-http.sh'), 'utf8')}`);
+  const out = run('stratus-run-instance', ['--ram', '256', '--cloud-init', 'ssh,$HOME/id_rsa.pub#x-shellscript,run-http.sh', identifier], account);
+  const m = /vm ID: (\d+)\)\n\tPublic ip: (\S+)/.exec(out);
+  if (!m) throw new Error('stratus-run-instance printed no vm ID');
+  const [, id, ip] = m as unknown as [string, string, string];
+  try {
+    run('stratus-describe-instance', [], account);
+    process.stdout.write(`\n$ curl http://${ip}/test.txt\n`);
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const res = await fetch(`http://${ip}/test.txt`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+      if (res?.ok) {
+        process.stdout.write(await res.text());
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`http://${ip}/test.txt did not answer within 180 s`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    run('stratus-connect-instance', ['-k', join(work, 'id_rsa'), id, '--', 'uname', '-a'], account);
+  } finally {
+    run('stratus-kill-instance', ['-v', id], account);
+  }
+}
+
 async function main(): Promise<void> {
   banner('Starting the Stratus server (SQLite, loopback)');
   const url = await startServer();
@@ -72,6 +101,8 @@ async function main(): Promise<void> {
   const admin = { STRATUSLAB_USERNAME: 'admin', STRATUSLAB_PASSWORD: readFileSync(adminPasswordFile(dataDir), 'utf8').trim(), STRATUSLAB_PDISK_ENDPOINT: url };
   run('stratus-describe-volumes', [], admin);
   if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier], admin);
+
+  if (tiny) await webServer(tiny.identifier, admin);
 
   banner('A signing certificate for the endorser');
   run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);
@@ -117,7 +148,8 @@ main().then(() => {
 }, (e: unknown) => {
   process.stderr.write(`\n  [ERROR] demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
-}).finally(() => {
-  server?.kill('SIGTERM');
+}).finally(async () => {
+  // The server removes its bridge and proxy as it stops: wait for it.
+  if (server && server.exitCode === null) await new Promise((r) => { server?.once('exit', r); server?.kill('SIGTERM'); });
   if (!keep) rmSync(work, { recursive: true, force: true });
 });

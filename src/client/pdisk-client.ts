@@ -130,7 +130,7 @@ export class PdiskClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
-  protected raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<IncomingMessage> {
+  protected raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable, retried = false): Promise<IncomingMessage> {
     const url = new URL(this.endpoint + path);
     const auth = this.credentials ? { authorization: 'Basic ' + Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64') } : {};
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -145,9 +145,17 @@ export class PdiskClient {
         }
         resolve(res);
       });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('MARKETPLACE_UNREACHABLE', `cannot reach the disk service at ${this.endpoint}: ${e.code ?? e.message}`, {
-        hint: 'Check --pdisk-endpoint (or STRATUSLAB_PDISK_ENDPOINT / pdisk_endpoint in the config) and that the server runs.',
-      })));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed just as this request went out: nothing was
+        // processed, so a request that can be sent again is sent once more, on a new connection.
+        if (req.reusedSocket && e.code === 'ECONNRESET' && !retried && IDEMPOTENT.has(method) && (body === undefined || Buffer.isBuffer(body))) {
+          this.raw(method, path, headers, body, true).then(resolve, reject);
+          return;
+        }
+        reject(new StratusError('MARKETPLACE_UNREACHABLE', `cannot reach the disk service at ${this.endpoint}: ${e.code ?? e.message} (${method} ${path})`, {
+          hint: 'Check --pdisk-endpoint (or STRATUSLAB_PDISK_ENDPOINT / pdisk_endpoint in the config) and that the server runs.',
+        }));
+      });
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
       else {
@@ -157,6 +165,9 @@ export class PdiskClient {
     });
   }
 }
+
+/** Methods a server may receive twice without a different outcome (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 
 /** The server's error answer `res` (status ≥ 400) as a StratusError, reading (and consuming) its body. */
 export async function responseError(res: IncomingMessage, endpoint: string): Promise<StratusError> {

@@ -39,16 +39,17 @@ function readBanner(host: string, port: number, timeoutMs: number): Promise<stri
   });
 }
 
-/** Polls an HTTP URL until it answers with `status` (default 200); returns the body. */
-export async function waitForHttp(url: string, timeoutMs: number, status = 200): Promise<string> {
+/** Polls an HTTP URL until it answers with `status` (default 200), and with `body` when given; returns the body. */
+export async function waitForHttp(url: string, timeoutMs: number, status = 200, body?: string): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-      const body = await res.text();
-      if (res.status === status) return body;
-      last = `HTTP ${res.status}`;
+      const text = await res.text();
+      // With `body`: a page still being written (a script's `cat > file`) is not the answer yet.
+      if (res.status === status && (body === undefined || text === body)) return text;
+      last = res.status === status ? `a body of ${text.length} bytes: ${JSON.stringify(text.slice(0, 80))}` : `HTTP ${res.status}`;
     } catch (e) {
       last = (e as Error).message;
     }

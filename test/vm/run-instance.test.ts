@@ -6,6 +6,7 @@ import { cacheRoot } from '../../src/platform/data-dir.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
@@ -17,15 +18,11 @@ const dir = tempDir();
 const dataDir = join(dir, 'data');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
-const server = await startServerProcess(dataDir, [], env);
+let server = await startServerProcess(dataDir, [], env);
 const key = sshKey(dir);
 
-async function addUser(username: string, password: string): Promise<void> {
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify({ username, password }),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201, await res.text());
+function addUser(username: string, password: string): Promise<void> {
+  return addAccount(server.url, admin, username, password);
 }
 
 /** stratus-* as one account against the server, HOME in the test dir (no real user config). */
@@ -43,8 +40,7 @@ function qemuOf(id: number): number[] {
 }
 
 test('ttylinux from the Marketplace: run-instance prints StratusLab\'s lines, describe shows it Running with real memory, connect reaches root over SSH, others see nothing of it, kill ends it and quarantines its disk', async (t) => {
-  const image = await recipeImage('ttylinux');
-  ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
+  const image = await publishRecipe(server.url, dataDir, 'ttylinux', { dir, env });
   await addUser('alice', 'alice-pass-1');
   await addUser('bob', 'bob-pass-1');
   const alice = as({ username: 'alice', password: 'alice-pass-1' });
@@ -124,4 +120,46 @@ test('run-instance refuses bad input before anything starts: unknown type, missi
   const missing = await carol(['kill-instance']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Missing vm-id or input file \(-i\/--input\)/);
+});
+
+test('lifecycle through the server: two at once, shutdown through Epilog to Done, the guest\'s own poweroff gives Unknown until kill, and a SIGKILLed server\'s successor adopts the running VM', async (t) => {
+  const image = await recipeImage('ttylinux');
+  await addUser('dave', 'dave-pass-1');
+  const dave = (args: string[]): ReturnType<typeof runCli> => as({ username: 'dave', password: 'dave-pass-1' })(args);
+  const slots = [await acquireGuestSlot(), await acquireGuestSlot()];
+  t.after(() => slots.forEach((r) => r()));
+  const run = ok(await dave(['run-instance', '-q', '-n', '2', '-k', `${key.path}.pub`, '--ram', '256', '-o', join(dir, 'ids'), image.identifier]));
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.length, 2, run.stdout);
+  const [a, b] = lines.map((l) => Number(/^(\d+), \S+$/.exec(l)?.[1])) as [number, number];
+  t.after(async () => {
+    await dave(['kill-instance', String(a), String(b)]);
+  });
+  const listed = (): Promise<InstanceInfo[]> => dave(['describe-instance', '--json']).then((r) => JSON.parse(ok(r).stdout) as InstanceInfo[]);
+  assert.deepEqual((await listed()).map((i) => [i.id, i.state]), [[a, 'Running'], [b, 'Running']]);
+
+  // shutdown: the ACPI button, then Epilog; the command returns once it is Done.
+  ok(await dave(['connect-instance', '-k', key.path, String(a), '--', 'true']));
+  ok(await dave(['shutdown-instance', String(a)]));
+  assert.deepEqual((await listed()).map((i) => i.id), [b], 'a Done instance drops out');
+  assert.deepEqual(qemuOf(a), []);
+
+  // The server is SIGKILLed; its successor finds the VM running and can still end it.
+  server.child.kill('SIGKILL');
+  await new Promise((r) => server.child.once('exit', r));
+  assert.equal(qemuOf(b).length, 1, 'the VM outlived its server');
+  server = await startServerProcess(dataDir, [], env);
+  assert.deepEqual((await listed()).map((i) => [i.id, i.state]), [[b, 'Running']], 'adopted');
+
+  // The guest powers itself off: Unknown, its disk held, until kill.
+  await dave(['connect-instance', '-k', key.path, String(b), '--', 'poweroff']);
+  const deadline = Date.now() + 60_000;
+  while ((await listed())[0]?.state !== 'Unknown') {
+    assert.ok(Date.now() < deadline, 'the instance went Unknown');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.match(ok(await dave(['describe-instance', '-v'])).stdout, /the guest powered itself off/);
+  ok(await dave(['kill-instance', String(b)]));
+  assert.deepEqual(await listed(), []);
+  assert.deepEqual([...qemuOf(a), ...qemuOf(b)], []);
 });
