@@ -13,7 +13,8 @@ import { runCli, ok } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlot, sshKey } from '../helpers/vm.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
 
 const dir = tempDir();
 const dataDir = join(dir, 'data');
@@ -36,13 +37,8 @@ function inGuest(id: string, command: string): Promise<CliResult> {
 const byId = (uuid: string): string => `/dev/disk/by-id/virtio-${uuid.slice(0, 20)}`;
 const waitFor = (uuid: string): string => `i=0; until [ -e ${byId(uuid)} ] || [ $i -ge 60 ]; do sleep 0.5; i=$((i+1)); done; readlink -f ${byId(uuid)}`;
 
-const image = await recipeImage('debian-12');
-ok(await runCli(['build-base-image', '--recipe', 'debian-12', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
-const res = await fetch(`${server.url}/users`, {
-  method: 'POST', body: JSON.stringify({ username: 'alice', password: 'alice-pass-1' }),
-  headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-});
-assert.equal(res.status, 201);
+const image = await publishRecipe(server.url, dataDir, 'debian-12', { dir, env });
+await addAccount(server.url, admin, 'alice', 'alice-pass-1');
 
 test('a pdisk volume attached to a running debian-12, written (ext4 made in the guest), detached, attached to a second debian-12: the file reads back', async (t) => {
   const slots = [await acquireGuestSlot(), await acquireGuestSlot()];

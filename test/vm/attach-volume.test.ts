@@ -22,7 +22,8 @@ import type { CliResult } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlot, qemuProcessesFor, recipeImage, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlot, qemuProcessesFor, sshKey } from '../helpers/vm.js';
+import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { DocumentChecker } from '../helpers/openapi-check.js';
 import type { OpenApiDocument } from '../helpers/openapi-check.js';
 
@@ -82,21 +83,14 @@ async function newVolume(who: typeof asAlice, ...args: string[]): Promise<string
 }
 
 // Set-up: ttylinux in the Marketplace, and a small data image to attach read-only.
-const image = await recipeImage('ttylinux');
-ok(await runCli(['build-base-image', '--recipe', 'ttylinux', '--data-dir', dataDir], { cwd: dir, home: dir, env: { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url } }));
+const image = await publishRecipe(server.url, dataDir, 'ttylinux', { dir, env });
 const MARKER = 'STRATUS READ-ONLY DATA DISK';
 writeFileSync(join(dir, 'scratch-1.0-x86_64-data-1.0.img'), Buffer.concat([Buffer.from(`${MARKER}\n`), Buffer.alloc(1024 * 1024 - MARKER.length - 1, 7)]));
 const publisher = { ...env, STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_PDISK_ENDPOINT: server.url, STRATUSLAB_USERNAME: admin.username, STRATUSLAB_PASSWORD: admin.password };
 ok(await runCli(['generate-p12', '-n', 'data maker', '-e', 'data.maker@example.org', '-o', 'maker.p12', '-p', 'secret'], { cwd: dir, home: dir }));
 const uploaded = ok(await runCli(['upload-image', '--public', '--p12-cert', 'maker.p12', '--p12-password', 'secret', 'scratch-1.0-x86_64-data-1.0.img'], { cwd: dir, home: dir, env: publisher }));
 const readonlyId = (/Manifest uploaded: \S+\/metadata\/([A-Za-z0-9_-]{27})\//.exec(uploaded.stdout) as RegExpExecArray)[1] as string;
-for (const who of [alice, bob]) {
-  const res = await fetch(`${server.url}/users`, {
-    method: 'POST', body: JSON.stringify(who),
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-  });
-  assert.equal(res.status, 201);
-}
+for (const who of [alice, bob]) await addAccount(server.url, admin, who.username, who.password);
 
 const v = await newVolume(asAlice);
 let vmA = '';
