@@ -10,10 +10,10 @@ import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes
 export const DEFAULT_QUARANTINE_MS = 15 * 60_000;
 
 /** The node recorded on the mounts of this server's instances (boot claims and attachments). */
-export const INSTANCE_NODE = 'localhost';
+const INSTANCE_NODE = 'localhost';
 
 /** Devices for the volumes attached to one VM, highest first (StratusLab's pdisk: vdz, vdy, …). */
-export const VM_TARGETS: readonly string[] = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
+const VM_TARGETS: readonly string[] = Array.from({ length: 20 }, (_, i) => `vd${String.fromCharCode('z'.charCodeAt(0) - i)}`);
 
 /** Volume types a running instance may have attached: data disks, not machine images (booted ones, cached ones). */
 const ATTACHABLE: ReadonlySet<string> = new Set(['DATA_IMAGE_RAW_READ_WRITE', 'DATA_IMAGE_RAW_READONLY', 'DATA_IMAGE_LIVE', 'DATA_IMAGE_ORIGIN']);

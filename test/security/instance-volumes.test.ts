@@ -75,6 +75,14 @@ test("attack: bob attaches alice's private volume to his own VM: 404, as pdisk a
   assert.deepEqual(mounts, [], 'nothing was recorded on her volume');
 });
 
+test('a run that fails in Prolog leaves nothing recorded on its --persistent-disk (the release path ends the attachment it made)', async () => {
+  const image = await volume(ALICE, { type: 'MACHINE_IMAGE_LIVE' });
+  const data = await volume(ALICE);
+  assertError(await call(base, 'POST', '/instances', ALICE, { body: { image, cpu: 1, ramMiB: 64, persistentDisk: data } }), 400, 'IMAGE_NOT_READABLE');
+  assert.deepEqual(JSON.parse((await call(base, 'GET', `/pswd/disks/${data}/mounts`, ALICE)).text), []);
+  assert.deepEqual(JSON.parse((await call(base, 'GET', `/pswd/disks/${image}/mounts`, ALICE)).text), [], 'nor on its boot volume');
+});
+
 test('attack through the commands: stratus-attach-volume and stratus-detach-volume as bob name alice\'s VM as missing and exit 1', async () => {
   const bob = (args: string[]): ReturnType<typeof runCli> => runCli(args, {
     cwd: work, home: work, env: { STRATUSLAB_ENDPOINT: base, STRATUSLAB_USERNAME: BOB.username, STRATUSLAB_PASSWORD: BOB.password },

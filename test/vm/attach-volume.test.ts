@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
@@ -216,11 +216,13 @@ test('run-instance --persistent-disk --readonly-disk --volatile-disk: the guest 
     assert.equal((await guestDisk(asBob, vmB, v.slice(0, 20)))?.ro, '1', 'bob\'s read-only attachment is still there');
   });
 
-  await t.test('the end of the VMs ends their attachments: kill leaves nothing recorded, nothing in QEMU, no volatile disk; attach to a VM that ended is refused', async () => {
-    ok(await asBob(['kill-instance', vmB]));
-    assert.equal((await volumeOf(v)).count, 1, 'bob\'s attachment ended with his VM; alice\'s remains');
+  await t.test('the end of the VMs ends their attachments: shutdown and kill leave nothing recorded, nothing in QEMU, no volatile disk; attach to a VM that ended is refused', async () => {
+    ok(await asBob(['shutdown-instance', vmB]));
+    assert.equal((JSON.parse(ok(await asBob(['describe-instance', '--json', vmB])).stdout) as InstanceInfo[])[0]?.state, 'Done');
+    assert.equal((await volumeOf(v)).count, 1, 'bob\'s attachment ended with his VM (shutdown, Epilog); alice\'s remains');
     ok(await asAlice(['kill-instance', vmA]));
     assert.equal((await volumeOf(v)).count, 0);
+    assert.equal(existsSync(join(dataDir, 'instances', `one-${vmA}`)), false, 'the volatile disk went with the instance directory');
     for (const id of [vmA, vmB]) assert.deepEqual(qemuProcessesFor(`one-${id}`, join(dataDir, 'instances')), []);
     refused(await asAlice(['attach-volume', '-i', vmA, v]), new RegExp(`^  \\[ERROR\\] VM ${vmA} is not in running state\\n  hint: It is Done`));
     // Regression: the admin's own upload made the cache fail with "Disk already registered"; it is now the cached origin.
