@@ -20,21 +20,42 @@ const SLOTS = 2;
 const slotDir = join(tmpdir(), 'stratus-vm-slots');
 
 export async function acquireGuestSlot(): Promise<() => void> {
+  return acquireGuestSlots(1);
+}
+
+/**
+ * `n` slots at once, or none: a test that held one slot while it waited for a second
+ * deadlocked with another test doing the same (each held one, forever). What it cannot have
+ * whole it gives back, and tries again a little later.
+ */
+export async function acquireGuestSlots(n: number): Promise<() => void> {
+  if (n < 1 || n > SLOTS) throw new Error(`a test may hold 1-${SLOTS} guest slots, not ${n}`);
   mkdirSync(slotDir, { recursive: true });
   for (;;) {
-    for (let i = 0; i < SLOTS; i++) {
+    const taken: string[] = [];
+    for (let i = 0; i < SLOTS && taken.length < n; i++) {
       const file = join(slotDir, `slot-${i}`);
-      try {
-        const fd = openSync(file, 'wx');
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        return () => rmSync(file, { force: true });
-      } catch {
-        const holder = Number(readFileSafe(file));
-        if (!holder || !processAlive(holder)) rmSync(file, { force: true });
-      }
+      if (takeSlot(file)) taken.push(file);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    const release = (): void => taken.forEach((f) => rmSync(f, { force: true }));
+    if (taken.length === n) return release;
+    release();
+    // Apart in time, two tests waiting for the same slots do not keep taking one each.
+    await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 700)));
+  }
+}
+
+/** Takes the slot file if it is free or its holder is dead. */
+function takeSlot(file: string): boolean {
+  try {
+    const fd = openSync(file, 'wx');
+    writeFileSync(fd, String(process.pid));
+    closeSync(fd);
+    return true;
+  } catch {
+    const holder = Number(readFileSafe(file));
+    if (!holder || !processAlive(holder)) rmSync(file, { force: true });
+    return false;
   }
 }
 

@@ -13,7 +13,7 @@ import { runCli, ok } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlot, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 
 const dir = tempDir();
@@ -41,11 +41,12 @@ const image = await publishRecipe(server.url, dataDir, 'debian-12', { dir, env }
 await addAccount(server.url, admin, 'alice', 'alice-pass-1');
 
 test('a pdisk volume attached to a running debian-12, written (ext4 made in the guest), detached, attached to a second debian-12: the file reads back', async (t) => {
-  const slots = [await acquireGuestSlot(), await acquireGuestSlot()];
+  // Both at once: holding one while waiting for the other deadlocked with another test doing the same.
+  const releaseSlots = await acquireGuestSlots(2);
   const ids: string[] = [];
   t.after(async () => {
     for (const id of ids) await as(admin)(['kill-instance', id]);
-    slots.forEach((release) => release());
+    releaseSlots();
   });
   const run = ok(await alice(['run-instance', '-q', '-n', '2', '-k', `${key.path}.pub`, '--cpu', '1', '--ram', '1024', '--swap', '0', image.identifier]));
   ids.push(...run.stdout.trim().split('\n').map((l) => l.split(',')[0] as string));

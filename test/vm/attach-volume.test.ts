@@ -22,7 +22,7 @@ import type { CliResult } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlot, qemuProcessesFor, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots, qemuProcessesFor, sshKey } from '../helpers/vm.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { DocumentChecker } from '../helpers/openapi-check.js';
 import type { OpenApiDocument } from '../helpers/openapi-check.js';
@@ -110,7 +110,8 @@ test('run-instance refuses bad data disks before anything runs: someone else\'s 
 });
 
 test('run-instance --persistent-disk --readonly-disk --volatile-disk: the guest boots from its own disk first, and finds the volume read-write, the image read-only and an empty disk of the size asked for', async (t) => {
-  const slots = [await acquireGuestSlot(), await acquireGuestSlot()];
+  // Both at once: holding one while waiting for the other deadlocked with another test doing the same.
+  const releaseSlots = await acquireGuestSlots(2);
   t.after(async () => {
     // Whatever happened: no guest outlives the test (the server leaves running VMs behind on purpose).
     for (const id of [vmA, vmB].filter(Boolean)) {
@@ -118,7 +119,7 @@ test('run-instance --persistent-disk --readonly-disk --volatile-disk: the guest 
       // A server that died mid-test cannot kill them: their QEMU goes by pid.
       for (const pid of qemuProcessesFor(`one-${id}`, join(dataDir, 'instances'))) process.kill(pid, 'SIGKILL');
     }
-    slots.forEach((release) => release());
+    releaseSlots();
   });
   const run = ok(await asAlice(['run-instance', '-q', '-k', `${key.path}.pub`, '--ram', '256', '--persistent-disk', v, '--readonly-disk', readonlyId, '--volatile-disk', '1', image.identifier]));
   vmA = (/^(\d+), /.exec(run.stdout) as RegExpExecArray)[1] as string;
