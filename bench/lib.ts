@@ -1,5 +1,7 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, interleaved runs, and a results line. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean } = {}): number {
   const t0 = process.hrtime.bigint();
@@ -91,4 +93,33 @@ export async function interleave(runs: number, ours: () => Promise<number> | num
 
 export function report(title: string, rows: Array<[string, string]>): void {
   process.stdout.write(`\n## ${title}\n\n| measure | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
+}
+
+/** Milliseconds on the monotonic clock (the clock /proc's process start times use). */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** When a process started, in nowMs() terms: /proc's start time, truncated to a clock tick (10 ms). */
+export function processStartMs(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[19]) / ticksPerSecond) * 1000;
+}
+
+/** A TCP port free on loopback now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** "35 ms (33–37)": the median and range of a series of milliseconds. */
+export function msSpread(xs: number[]): string {
+  return `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 }
