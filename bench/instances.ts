@@ -22,14 +22,12 @@
  * STRATUS_BENCH_DEBIAN (debian-12 rounds, 1; 0 skips debian-12), STRATUS_BENCH_MODES (user,bridge).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudClient } from '../src/client/cloud-client.js';
 import { PdiskClient } from '../src/client/pdisk-client.js';
-import { buildSeed } from '../src/context/nocloud.js';
 import { detectAccel } from '../src/compute/drivers/qemu/accel.js';
 import { macFor } from '../src/compute/drivers/qemu/qemu-args.js';
 import { buildImage } from '../src/images/builder.js';
@@ -37,15 +35,14 @@ import type { BuiltImage } from '../src/images/builder.js';
 import { loadRecipe } from '../src/images/recipe.js';
 import { HostNetwork } from '../src/network/host-network.js';
 import { cacheRoot } from '../src/platform/data-dir.js';
-import { waitForSshBanner } from '../src/platform/probe.js';
 import { run } from '../src/platform/run.js';
 import { runCli } from '../test/helpers/cli.js';
 import { repoRoot } from '../test/helpers/paths.js';
 import { makeSigner } from '../test/helpers/signing.js';
-import { freePort, interleave, median, msSpread as ms, nowMs as now, processStartMs as processStart, report, settle } from './lib.js';
+import { fileText, freePort, interleave, median, msSpread as ms, nowMs as now, processStartMs as processStart, report, secondsList, settle, sshBanner, watchFor } from './lib.js';
 import type { Interleaved } from './lib.js';
-import { derivedImage, publishGz, startBenchServer } from './server.js';
-import type { BenchServer } from './server.js';
+import { derivedImage, publishGz, startBareQemu, startBenchServer } from './server.js';
+import type { BareQemu, BenchServer } from './server.js';
 
 type Mode = 'user' | 'bridge';
 interface Shape { vcpus: number; memoryMiB: number }
@@ -76,18 +73,25 @@ const dataDir = join(work, 'data');
 const env = { STRATUS_ADMIN_PASSWORD: ADMIN.password, STRATUS_CACHE_DIR: cacheRoot() };
 execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(work, 'key')]);
 const publicKey = readFileSync(join(work, 'key.pub'), 'utf8').trim();
-const bare = new Set<ChildProcess>();
+const bare = new Set<BareQemu>();
 const out: Array<[string, Array<[string, string]>]> = [];
-/** ttylinux prints STRATUS_READY <uptime> once dropbear listens and DHCP is bound: the guest's own view. */
-const guestReady = new Map<string, number[]>();
-const noteReady = (label: string | undefined, console: string): void => {
-  const up = /STRATUS_READY (\d+\.\d+)/.exec(console)?.[1];
-  if (label && up) guestReady.set(label, [...guestReady.get(label) ?? [], Number(up) * 1000]);
-};
+/**
+ * ttylinux prints STRATUS_READY <uptime> on its console once dropbear listens and DHCP is bound:
+ * when the host saw that line (ms after the start, no probe involved) and the guest's own uptime
+ * in it, by label.
+ */
+const guestReady = new Map<string, Array<{ seen: number; uptime: number }>>();
+
+function watchReady(label: string | undefined, read: () => string, t0: number): () => void {
+  if (!label) return () => undefined;
+  const stop = watchFor(/STRATUS_READY (\d+\.\d+)/, read, t0);
+  return () => {
+    const found = stop();
+    if (found) guestReady.set(label, [...guestReady.get(label) ?? [], { seen: found.at, uptime: Number(found.match[1]) * 1000 }]);
+  };
+}
 
 // ---- measuring -------------------------------------------------------------------------------
-
-const secs = (xs: number[]): string => `${(median(xs) / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
 
 /** ours − anchor against max(10 %, 300 ms), from the medians. */
 function verdict(ours: number[], anchor: number[]): string {
@@ -129,10 +133,14 @@ class Cloud {
     const started = now() - t0;
     try {
       const each = await Promise.all(vms.map(async (vm) => {
-        await waitForSshBanner(vm.ip, 22, 600_000);
-        return now() - t0;
+        const stop = watchReady(label, fileText(join(dataDir, 'instances', `one-${vm.id}`, 'serial.log')), t0);
+        try {
+          await sshBanner(vm.ip, 22);
+          return now() - t0;
+        } finally {
+          stop();
+        }
       }));
-      for (const vm of vms) noteReady(label, await this.user.instanceConsole(vm.id));
       return { each, started };
     } finally {
       for (const vm of vms) await this.user.killInstance(vm.id);
@@ -144,37 +152,25 @@ class Cloud {
     return ((await this.bootToSsh(image, extra, 1, label)).each[0] as number) / 1000;
   }
 
-  /** POST /instances for `image` (as the command sends it, one context method); QEMU's exec read from outside. */
-  async overheadOnce(image: string): Promise<{ exec: number; log: number; response: number }> {
-    const wall0 = performance.timeOrigin + performance.now();
+  /**
+   * POST /instances (`api`, as the command sends it: the one context method) or the whole
+   * command → QEMU's exec, read from outside; the VM is killed at once.
+   */
+  async execOnce(image: string, via: 'api' | 'command'): Promise<{ exec: number; log: number; response: number }> {
+    const wall0 = Date.now(); // the wall clock, as file times are (performance.timeOrigin drifted from it by 110 ms in one run)
     const t0 = now();
-    const [vm] = await this.user.runInstances({ image, cpu: 1, ramMiB: 256, swapMiB: 0, sshKeys: [publicKey], contextMethod: 'one', context: {} });
+    const [vm] = via === 'api'
+      ? await this.user.runInstances({ image, cpu: 1, ramMiB: 256, swapMiB: 0, sshKeys: [publicKey], contextMethod: 'one', context: {} })
+      : await this.runInstances(image, ['--cpu', '1', '--ram', '256', '--swap', '0']);
     const response = now() - t0;
-    if (!vm) throw new Error('POST /instances started nothing');
+    if (!vm) throw new Error(`${via}: no VM started`);
     try {
-      return { ...this.execOf(vm.id, t0, wall0), response };
+      const dir = join(dataDir, 'instances', `one-${vm.id}`);
+      const pid = Number(readFileSync(join(dir, 'qemu.pid'), 'utf8').trim());
+      return { exec: processStart(pid) - t0, log: statSync(join(dir, 'qemu.log')).birthtimeMs - wall0, response };
     } finally {
       await this.user.killInstance(vm.id);
     }
-  }
-
-  /** The whole command, `stratus-run-instance` started → QEMU's exec. */
-  async commandOnce(image: string): Promise<number> {
-    const wall0 = performance.timeOrigin + performance.now();
-    const t0 = now();
-    const [vm] = await this.runInstances(image, ['--cpu', '1', '--ram', '256', '--swap', '0']);
-    if (!vm) throw new Error('run-instance started nothing');
-    try {
-      return this.execOf(vm.id, t0, wall0).exec;
-    } finally {
-      await this.user.killInstance(vm.id);
-    }
-  }
-
-  private execOf(id: number, t0: number, wall0: number): { exec: number; log: number } {
-    const dir = join(dataDir, 'instances', `one-${id}`);
-    const pid = Number(readFileSync(join(dir, 'qemu.pid'), 'utf8').trim());
-    return { exec: processStart(pid) - t0, log: statSync(join(dir, 'qemu.log')).birthtimeMs - wall0 };
   }
 
   /** The cached origin of a Marketplace ID: the raw file in the volume store. */
@@ -197,54 +193,34 @@ class Cloud {
 // ---- the anchor: QEMU by hand ----------------------------------------------------------------
 
 /** How a bare QEMU is networked: a forwarded loopback port, or a TAP on the bench's own bridge. */
-interface BareNet { host: string; port: number; args: () => Promise<string[]> }
+interface BareNet { host: string; port: number; args: string[] }
 let bareBridge: HostNetwork | undefined;
 let bareCount = 0;
 
 async function bareNet(mode: Mode): Promise<BareNet> {
   if (mode === 'user') {
     const port = await freePort();
-    return { host: '127.0.0.1', port, args: async () => ['-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:22`, '-device', 'virtio-net-pci,netdev=n0'] };
+    return { host: '127.0.0.1', port, args: ['-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:22`, '-device', 'virtio-net-pci,netdev=n0'] };
   }
   bareBridge ??= await HostNetwork.open({ stateDir: join(work, 'bare-network'), bridge: `stbb${tag}` });
   const mac = macFor(`bare-${tag}`);
   const port = bareBridge.ports[0] ?? await bareBridge.attach('bare', 'bench', mac);
-  return { host: port.address, port: 22, args: async () => ['-netdev', `tap,id=n0,ifname=${port.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`] };
+  return { host: port.address, port: 22, args: ['-netdev', `tap,id=n0,ifname=${port.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`] };
 }
 
-/** qemu-img create of an overlay on `image`, a NoCloud seed, QEMU; seconds from `t0` to the SSH banner. */
+/** Bare QEMU (startBareQemu) on `image`; seconds from `t0` to the SSH banner. */
 async function bareBoot(image: string, shape: Shape, net: BareNet, label?: string, t0 = now()): Promise<number> {
-  const n = ++bareCount;
-  const overlay = join(work, `bare-${n}.qcow2`);
-  const seed = join(work, `bare-${n}.iso`);
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image, overlay]);
-  writeFileSync(seed, buildSeed({ instanceId: `bare-${n}`, hostname: 'bare', sshKeys: [publicKey] }));
-  const accel = await detectAccel();
-  const child = spawn('qemu-system-x86_64', ['-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max', '-m', String(shape.memoryMiB), '-smp', String(shape.vcpus), '-nographic',
-    '-drive', `file=${overlay},if=virtio`, '-drive', `file=${seed},if=virtio,format=raw,readonly=on`, ...await net.args(), '-device', 'virtio-rng-pci'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  bare.add(child);
-  let console = '';
-  child.stdout?.on('data', (d: Buffer) => { console += d.toString('latin1'); });
+  const vm = await startBareQemu({ dir: work, name: `bare-${++bareCount}`, image, ...shape, sshKeys: [publicKey], net: net.args });
+  bare.add(vm);
+  const stop = watchReady(label, vm.console, t0);
   try {
-    await waitForSshBanner(net.host, net.port, 600_000, () => child.exitCode === null && child.signalCode === null);
-    const secs = (now() - t0) / 1000;
-    noteReady(label, console);
-    return secs;
+    await sshBanner(net.host, net.port, () => vm.child.exitCode === null && vm.child.signalCode === null);
+    return (now() - t0) / 1000;
   } finally {
-    await stopBare(child);
-    rmSync(overlay, { force: true });
-    rmSync(seed, { force: true });
+    stop();
+    await vm.stop();
+    bare.delete(vm);
   }
-}
-
-async function stopBare(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    await new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGKILL');
-    });
-  }
-  bare.delete(child);
 }
 
 /** The floor of item 1 by hand: qemu-img create of the overlay, then QEMU's exec. */
@@ -253,11 +229,12 @@ async function floorOnce(origin: string): Promise<number> {
   const t0 = now();
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', origin, overlay]);
   const child = spawn('qemu-system-x86_64', ['-S', '-display', 'none', '-m', '256', '-drive', `file=${overlay},if=virtio`], { stdio: 'ignore' });
-  bare.add(child);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
     return processStart(child.pid as number) - t0;
   } finally {
-    await stopBare(child);
+    child.kill('SIGKILL');
+    await exited;
     rmSync(overlay, { force: true });
   }
 }
@@ -268,7 +245,7 @@ async function overhead(cloud: Cloud, sized: Map<number, string>, firstFill: Map
   const rows: Array<[string, string]> = [];
   for (const [mib, id] of sized) {
     // The first run of each image fills the cache (the first server only); then it is a hit.
-    const first = await cloud.overheadOnce(id);
+    const first = await cloud.execOnce(id, 'api');
     if (!firstFill.has(mib)) firstFill.set(mib, first.response);
   }
   const by = new Map(SIZES_MIB.map((mib) => [mib, [] as Array<{ exec: number; log: number; response: number }>]));
@@ -276,7 +253,7 @@ async function overhead(cloud: Cloud, sized: Map<number, string>, firstFill: Map
     for (let k = 0; k < SIZES_MIB.length; k++) {
       const mib = SIZES_MIB[(round + k) % SIZES_MIB.length] as number;
       await settle();
-      by.get(mib)?.push(await cloud.overheadOnce(sized.get(mib) as string));
+      by.get(mib)?.push(await cloud.execOnce(sized.get(mib) as string, 'api'));
     }
   }
   for (const [mib, xs] of by) {
@@ -300,7 +277,7 @@ async function overhead(cloud: Cloud, sized: Map<number, string>, firstFill: Map
     await settle();
     floor.push(await floorOnce(origin));
     await settle();
-    command.push(await cloud.commandOnce(sized.get(1024) as string));
+    command.push((await cloud.execOnce(sized.get(1024) as string, 'command')).exec);
   }
   rows.push(['an authenticated GET /instances (HTTP; the password check is cached after the first)', ms(auth)]);
   rows.push(['floor by hand: qemu-img create -b <origin> + spawn → exec (1 GiB)', ms(floor)]);
@@ -313,12 +290,29 @@ function bootRows(name: string, r: Interleaved, ours = 'stratus-run-instance', a
   const a = r.anchor.map((x) => x * 1000);
   const d = median(o) - median(a);
   return [
-    [`${name}: ${ours} → SSH banner`, secs(o)],
-    [`${name}: ${anchor} → SSH banner`, secs(a)],
+    [`${name}: ${ours} → SSH banner`, secondsList(o)],
+    [`${name}: ${anchor} → SSH banner`, secondsList(a)],
     target
       ? [`${name}: our overhead (target ≤ max(10 %, 300 ms))`, verdict(o, a)]
       : [`${name}: ours − anchor (medians)`, `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms (${((d / median(a)) * 100).toFixed(1)} %)`],
   ];
+}
+
+/** The comparison without a probe: when each console printed STRATUS_READY (ttylinux), ours against bare. */
+function readyRows(ours: string[], bareLabel: string, target: boolean): Array<[string, string]> {
+  const seen = (label: string): number[] => (guestReady.get(label) ?? []).map((x) => x.seen);
+  const rows: Array<[string, string]> = [];
+  for (const label of [...ours, bareLabel]) {
+    const xs = guestReady.get(label) ?? [];
+    if (!xs.length) continue;
+    rows.push([`ttylinux, STRATUS_READY on the console (dropbear up, DHCP bound), ${label}: seen by the host / guest uptime in it`, `${secondsList(seen(label))} / ${secondsList(xs.map((x) => x.uptime))}`]);
+    if (label === bareLabel || !seen(bareLabel).length) continue;
+    const d = median(seen(label)) - median(seen(bareLabel));
+    rows.push([`ttylinux, STRATUS_READY seen, ${label} − ${bareLabel}${target ? ' (target ≤ max(10 %, 300 ms))' : ''}`,
+      target ? verdict(seen(label), seen(bareLabel)) : `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms`]);
+  }
+  guestReady.clear();
+  return rows;
 }
 
 async function boot(cloud: Cloud, tty: Image, debian: Image | undefined): Promise<void> {
@@ -332,8 +326,7 @@ async function boot(cloud: Cloud, tty: Image, debian: Image | undefined): Promis
   rows.push(...bootRows(`ttylinux (${boots} rounds, NoCloud seed both sides)`, t));
   const one = await interleave(boots, () => cloud.boot(tty, [], 'ours, context CD (one)'), () => bareBoot(tty.path, tty.shape, net, 'bare'));
   rows.push(...bootRows(`ttylinux (${boots} rounds, ours with the default context method, one: the context CD)`, one));
-  for (const [label, xs] of guestReady) rows.push([`ttylinux, in the guest: STRATUS_READY at uptime (dropbear up, DHCP bound), ${label}`, secs(xs)]);
-  guestReady.clear();
+  rows.push(...readyRows(['ours, NoCloud seed', 'ours, context CD (one)'], 'bare', true));
   if (debian) {
     const d = await interleave(debianRounds, () => cloud.boot(debian, ci), () => bareBoot(debian.path, debian.shape, net));
     rows.push(...bootRows(`debian-12 (${debianRounds} round${debianRounds > 1 ? 's' : ''}, no warm-up)`, d));
@@ -368,10 +361,10 @@ async function concurrent(cloud: Cloud, tty: Image): Promise<void> {
     process.stderr.write(`  round ${round + 1}/${boots}: one ${((single.at(-1) ?? 0) / 1000).toFixed(2)} s, four ${((all.at(-1) ?? 0) / 1000).toFixed(2)} s\n`);
   }
   out.push([`four ttylinux at once, ${cloud.mode} mode (${boots} rounds, default context method, 2 cores, TCG)`, [
-    ['one instance alone: run-instance → SSH banner', secs(single)],
-    ['`run-instance -n 4`: → all four answer SSH', secs(all)],
-    ['`run-instance -n 4`: → the first answers SSH', secs(first)],
-    ['`run-instance -n 4`: → the command returned (four QEMUs started)', secs(started)],
+    ['one instance alone: run-instance → SSH banner', secondsList(single)],
+    ['`run-instance -n 4`: → all four answer SSH', secondsList(all)],
+    ['`run-instance -n 4`: → the first answers SSH', secondsList(first)],
+    ['`run-instance -n 4`: → the command returned (four QEMUs started)', secondsList(started)],
     ['ratio all four / one alone (medians)', (median(all) / median(single)).toFixed(2)],
   ]]);
 }
@@ -388,18 +381,31 @@ async function firstRun(cloud: Cloud, signer: ReturnType<typeof makeSigner>, bas
   let o = 0;
   let a = 0;
   const download = join(work, 'download.img');
-  const r = await interleave(rounds, () => cloud.boot(images[o++] as Image, ['--context-method', 'cloud-init']), async () => {
+  const started: number[] = [];
+  const downloaded: number[] = [];
+  const watch = name === 'ttylinux';
+  const r = await interleave(rounds, async () => {
+    const run = await cloud.bootToSsh(images[o++] as Image, ['--context-method', 'cloud-init'], 1, watch ? 'ours, first run' : undefined);
+    started.push(run.started);
+    return (run.each[0] as number) / 1000;
+  }, async () => {
     const t0 = now();
     const got = await cloud.cli(['download-image', (images[a++] as Image).id, '-o', download, '--marketplace-endpoint', cloud.server.url, '--pdisk-endpoint', cloud.server.url]);
     if (got.code !== 0) throw new Error(`download-image failed: ${got.stderr}`);
+    downloaded.push(now() - t0);
     try {
-      return await bareBoot(download, base.shape, net, undefined, t0);
+      return await bareBoot(download, base.shape, net, watch ? 'bare, first run' : undefined, t0);
     } finally {
       rmSync(download, { force: true });
     }
   });
-  out.push([`first run of an image not yet cached, ${cloud.mode} mode`, bootRows(`${name} (${rounds} round${rounds > 1 ? 's' : ''}, a new image each)`, r,
-    'stratus-run-instance, not cached (download, verify, boot)', 'stratus-download-image + qemu-img create + qemu-system-x86_64', false)]);
+  out.push([`first run of an image not yet cached, ${cloud.mode} mode`, [
+    ...bootRows(`${name} (${rounds} round${rounds > 1 ? 's' : ''}, a new image each)`, r,
+      'stratus-run-instance, not cached (download, verify, boot)', 'stratus-download-image + qemu-img create + qemu-system-x86_64', false),
+    [`${name}: stratus-run-instance returned (image fetched into the cache, QEMU started)`, secondsList(started)],
+    [`${name}: stratus-download-image done`, secondsList(downloaded)],
+    ...readyRows(['ours, first run'], 'bare, first run', false),
+  ]]);
 }
 
 // ---- the run ---------------------------------------------------------------------------------
@@ -411,6 +417,8 @@ function recipe(built: BuiltImage, name: string): Image {
 
 async function main(): Promise<void> {
   const load0 = loadavg();
+  const loads: number[] = [];
+  setInterval(() => loads.push(loadavg()[0] as number), 30_000).unref();
   const tty = recipe(await buildImage(loadRecipe(join(repoRoot, 'recipes'), 'ttylinux')), 'ttylinux');
   const debian = debianRounds > 0 ? recipe(await buildImage(loadRecipe(join(repoRoot, 'recipes'), 'debian-12')), 'debian-12') : undefined;
   const sizedImages = new Map<number, Awaited<ReturnType<typeof derivedImage>>>();
@@ -456,13 +464,14 @@ async function main(): Promise<void> {
   out.unshift(['machine', [
     ['accelerator', await detectAccel()],
     ['load average (1, 5, 15 min) at the start / at the end', `${load0.map((x) => x.toFixed(2)).join(', ')} / ${load1.map((x) => x.toFixed(2)).join(', ')}`],
+    ['1-min load average every 30 s during the run: median (range)', loads.length ? `${median(loads).toFixed(2)} (${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)})` : '(run under 30 s)'],
   ]]);
   for (const [title, rows] of out) report(`Instances: ${title}`, rows);
 }
 
 /** Whatever is left: bare QEMUs, the bench's bridge, the work dir (the servers killed their VMs on close). */
 async function cleanUp(): Promise<void> {
-  for (const child of bare) await stopBare(child);
+  for (const vm of bare) await vm.stop();
   await bareBridge?.close().catch((e: Error) => process.stderr.write(`bench bridge: ${e.message}\n`));
   // A QEMU of ours that a failed kill left behind (matched by this run's folder, killed by pid).
   try {

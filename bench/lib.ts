@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { waitForSshBanner } from '../src/platform/probe.js';
 
 export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean } = {}): number {
   const t0 = process.hrtime.bigint();
@@ -122,4 +123,56 @@ export function freePort(): Promise<number> {
 /** "35 ms (33–37)": the median and range of a series of milliseconds. */
 export function msSpread(xs: number[]): string {
   return `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+}
+
+/**
+ * Waits for the SSH banner with src's probe (waitForSshBanner), in attempts of at most 1 s. Its
+ * own attempts last 3 s, and in user mode QEMU's slirp holds a connection while the guest has no
+ * address: that put the same bare ttylinux boot at 3.87 s or 6.64 s, on a 3 s grid.
+ */
+export async function sshBanner(host: string, port: number, isAlive: () => boolean = () => true, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await waitForSshBanner(host, port, 1000, isAlive);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline || !isAlive()) throw e;
+    }
+  }
+}
+
+/**
+ * Polls `read()` (a console) every 50 ms for `pattern`; the returned function stops and gives
+ * when it first matched, in ms after `t0` (nowMs), with the match.
+ */
+export function watchFor(pattern: RegExp, read: () => string, t0: number): () => { at: number; match: RegExpExecArray } | undefined {
+  let found: { at: number; match: RegExpExecArray } | undefined;
+  const timer = setInterval(() => {
+    const match = pattern.exec(read());
+    if (match) {
+      found = { at: nowMs() - t0, match };
+      clearInterval(timer);
+    }
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    return found;
+  };
+}
+
+/** A reader of a file that may not exist yet (a serial log). */
+export function fileText(path: string): () => string {
+  return () => {
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+}
+
+/** "6.48 s (6.47, 6.53)": the median and every value of a series of milliseconds, in seconds. */
+export function secondsList(xs: number[]): string {
+  return `${(median(xs) / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
 }

@@ -2,20 +2,23 @@
  * Starts `stratus serve` of this tree (dist/src/main/cli.js, not whatever `stratus` the PATH
  * holds) on a free port for a benchmark, and stops it; the 1 GiB image the pdisk
  * benchmarks share (benchImage); images derived from a real one (derivedImage) and their
- * publication as a pdisk volume with a signed entry (publishGz).
+ * publication as a pdisk volume with a signed entry (publishGz); QEMU run by hand (startBareQemu).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { PdiskClient } from '../src/client/pdisk-client.js';
+import { detectAccel } from '../src/compute/drivers/qemu/accel.js';
+import { buildSeed } from '../src/context/nocloud.js';
 import { identifierFromSha1 } from '../src/domain/identifier.js';
 import { pdiskLocation } from '../src/domain/volume.js';
 import type { EntryDraft } from '../src/metadata/entry/build.js';
+import { run } from '../src/platform/run.js';
 import { tap } from '../src/platform/streams.js';
 import { cliPath } from '../test/helpers/paths.js';
 import { draft, signedXml } from '../test/helpers/signing.js';
@@ -160,4 +163,43 @@ export async function publishGz(url: string, admin: { username: string; password
   const posted = await fetch(`${url}/metadata`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
   if (posted.status !== 201) throw new Error(`metadata upload: ${posted.status} ${await posted.text()}`);
   return { identifier, uuid: volume.uuid };
+}
+
+export interface BareQemu {
+  child: ChildProcess;
+  /** What the guest printed on its serial console so far. */
+  console(): string;
+  /** Kills QEMU (if it still runs), waits for its exit, removes the overlay and the seed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * QEMU as a user would run it by hand, the anchor of the instance benchmarks: a copy-on-write
+ * overlay on `image` (qemu-img create), a NoCloud seed with the keys, and qemu-system-x86_64
+ * with the serial console on stdout and the network `net` gives (-netdev … -device …).
+ */
+export async function startBareQemu(o: { dir: string; name: string; image: string; vcpus: number; memoryMiB: number; sshKeys: string[]; net: string[] }): Promise<BareQemu> {
+  const overlay = join(o.dir, `${o.name}.qcow2`);
+  const seed = join(o.dir, `${o.name}.iso`);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image, overlay]);
+  writeFileSync(seed, buildSeed({ instanceId: o.name, hostname: 'bare', sshKeys: o.sshKeys }));
+  const accel = await detectAccel();
+  const child = spawn('qemu-system-x86_64', ['-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max', '-m', String(o.memoryMiB), '-smp', String(o.vcpus), '-nographic',
+    '-drive', `file=${overlay},if=virtio`, '-drive', `file=${seed},if=virtio,format=raw,readonly=on`, ...o.net, '-device', 'virtio-rng-pci'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+  return {
+    child,
+    console: () => text,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise((resolve) => {
+          child.once('exit', resolve);
+          child.kill('SIGKILL');
+        });
+      }
+      rmSync(overlay, { force: true });
+      rmSync(seed, { force: true });
+    },
+  };
 }
