@@ -1,5 +1,8 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, interleaved runs, and a results line. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { waitForSshBanner } from '../src/platform/probe.js';
 
 export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean } = {}): number {
   const t0 = process.hrtime.bigint();
@@ -91,4 +94,85 @@ export async function interleave(runs: number, ours: () => Promise<number> | num
 
 export function report(title: string, rows: Array<[string, string]>): void {
   process.stdout.write(`\n## ${title}\n\n| measure | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
+}
+
+/** Milliseconds on the monotonic clock (the clock /proc's process start times use). */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** When a process started, in nowMs() terms: /proc's start time, truncated to a clock tick (10 ms). */
+export function processStartMs(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[19]) / ticksPerSecond) * 1000;
+}
+
+/** A TCP port free on loopback now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** "35 ms (33–37)": the median and range of a series of milliseconds. */
+export function msSpread(xs: number[]): string {
+  return `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+}
+
+/**
+ * Waits for the SSH banner with src's probe (waitForSshBanner), in attempts of at most 1 s. Its
+ * own attempts last 3 s, and in user mode QEMU's slirp holds a connection while the guest has no
+ * address: that put the same bare ttylinux boot at 3.87 s or 6.64 s, on a 3 s grid.
+ */
+export async function sshBanner(host: string, port: number, isAlive: () => boolean = () => true, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await waitForSshBanner(host, port, 1000, isAlive);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline || !isAlive()) throw e;
+    }
+  }
+}
+
+/**
+ * Polls `read()` (a console) every 50 ms for `pattern`; the returned function stops and gives
+ * when it first matched, in ms after `t0` (nowMs), with the match.
+ */
+export function watchFor(pattern: RegExp, read: () => string, t0: number): () => { at: number; match: RegExpExecArray } | undefined {
+  let found: { at: number; match: RegExpExecArray } | undefined;
+  const timer = setInterval(() => {
+    const match = pattern.exec(read());
+    if (match) {
+      found = { at: nowMs() - t0, match };
+      clearInterval(timer);
+    }
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    return found;
+  };
+}
+
+/** A reader of a file that may not exist yet (a serial log). */
+export function fileText(path: string): () => string {
+  return () => {
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+}
+
+/** "6.48 s (6.47, 6.53)": the median and every value of a series of milliseconds, in seconds. */
+export function secondsList(xs: number[]): string {
+  return `${(median(xs) / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
 }

@@ -12,7 +12,7 @@
  * Run: node dist/bench/pdisk-download.js [MiB]
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +20,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { tap } from '../src/platform/streams.js';
 import { PdiskClient } from '../src/client/pdisk-client.js';
-import { identifierFromSha1 } from '../src/domain/identifier.js';
-import { pdiskLocation } from '../src/domain/volume.js';
 import { SparseFileWriter } from '../src/platform/sparse-writer.js';
 import { cliPath } from '../test/helpers/paths.js';
-import { draft, makeSigner, signedXml } from '../test/helpers/signing.js';
-import { benchImage, startBenchServer } from './server.js';
+import { makeSigner } from '../test/helpers/signing.js';
+import { benchImage, publishGz, startBenchServer } from './server.js';
 import { benchRuns, interleave, median, method, ratioSpread, report, settle, spread, timeCommand } from './lib.js';
 
 const mib = Number(process.argv[2] ?? 1024);
@@ -62,18 +60,11 @@ async function main(): Promise<void> {
   const rows: Array<[string, string]> = [];
   try {
     const gzBytes = statSync(img.gz).size;
-    const volume = await client.upload(createReadStream(img.gz, { highWaterMark: 1024 * 1024 }), { gzipped: true, size: gzBytes });
-    const identifier = identifierFromSha1(img.sha1);
-    if (volume.identifier !== identifier) throw new Error('upload gave the wrong identifier');
     const signer = makeSigner(dir, 'Bench Signer', 'bench@example.org');
-    const entry = signedXml(signer, draft({
-      identifier, bytes: img.bytes, checksums: { 'SHA-1': img.sha1 }, compression: 'gz', locations: [pdiskLocation(server.url, volume.uuid)],
-    }));
-    const posted = await fetch(`${server.url}/metadata`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: entry });
-    if (posted.status !== 201) throw new Error(`metadata upload: ${posted.status} ${await posted.text()}`);
+    const { identifier, uuid } = await publishGz(server.url, { username: 'admin', password: PASSWORD }, signer, img);
 
     const command = `HOME='${home}' '${process.execPath}' '${cliPath}' download-image ${identifier} -o '${out}' --marketplace-endpoint ${server.url} --pdisk-endpoint ${server.url} -u admin -p ${PASSWORD} > /dev/null`;
-    const url = `${server.url}/pswd/disks/${volume.uuid}`;
+    const url = `${server.url}/pswd/disks/${uuid}`;
     const anchorScript = `curl -s -f -u admin:${PASSWORD} -H 'Accept: application/x-gzip' ${url} | gunzip -c | tee '${out}' | sha1sum > '${dir}/anchor.sha1'`;
     const ours = (): number => {
       const secs = sh(command);
@@ -95,9 +86,9 @@ async function main(): Promise<void> {
     const pipedNoSync: number[] = [];
     for (let run = 0; run < runs; run++) {
       await settle();
-      piped.push(await inProcess(client, volume.uuid, true));
+      piped.push(await inProcess(client, uuid, true));
       await settle();
-      pipedNoSync.push(await inProcess(client, volume.uuid, false));
+      pipedNoSync.push(await inProcess(client, uuid, false));
     }
     const o = median(r.ours);
     const a = median(r.anchor);
