@@ -70,6 +70,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     }
     if (network) {
       notices.push(`Instances get addresses on bridge ${network.bridge} (${network.subnet})${proxy ? `; package proxy at ${proxy.url}` : ''}`);
+      notices.push(...network.notices);
     } else {
       notices.push('Instances use user-mode networking (a loopback address each, with the image\'s inbound ports forwarded): run the server as root for a bridge');
     }

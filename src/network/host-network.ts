@@ -6,6 +6,7 @@ import { run } from '../platform/run.js';
 import { writeFileAtomic } from '../platform/files.js';
 import { DhcpServer } from './dnsmasq.js';
 import { applyFirewall, removeFirewall } from './firewall.js';
+import { defaultRouteInterfaces, natWarnings, setForwarding } from './forwarding.js';
 import type { GuestPort } from './firewall.js';
 import { withHostLock } from '../platform/host-lock.js';
 import { chooseSubnet, formatCidr, formatIpv4, hostAddress, hostNetworksInUse, parseCidr } from './subnet.js';
@@ -45,6 +46,8 @@ const FIRST_GUEST = 10;
  * any point finds, on its next start, exactly what it created and can re-create or remove it.
  */
 export class HostNetwork {
+  private warnings: string[] = [];
+
   private constructor(
     private readonly o: HostNetworkOptions,
     private readonly net: Cidr,
@@ -56,6 +59,8 @@ export class HostNetwork {
   get subnet(): string { return formatCidr(this.net); }
   get hostAddress(): string { return hostAddress(this.net, 1); }
   get ports(): readonly GuestPort[] { return this.guests; }
+  /** What the admin must know at start-up (egress = nat on a host that will not route the replies). */
+  get notices(): readonly string[] { return this.warnings; }
 
   static async open(o: HostNetworkOptions): Promise<HostNetwork> {
     if (!/^[A-Za-z0-9_-]{1,15}$/.test(o.bridge)) {
@@ -104,7 +109,9 @@ export class HostNetwork {
       const hn = new HostNetwork(o, net, guests, dhcp);
       hn.save();
       await hn.applyFirewall();
-      created.push(() => removeFirewall(o.bridge));
+      // An adopted bridge outlives this undo: it must not keep forwarding without its tables.
+      created.push(async () => { setForwarding(o.bridge, false); await removeFirewall(o.bridge); });
+      if (hn.egress === 'nat') hn.warnings = natWarnings((await defaultRouteInterfaces()).filter((d) => d !== o.bridge));
       dhcp.setHosts(hn.dhcpHosts());
       await dhcp.start();
       return hn;
@@ -170,8 +177,11 @@ export class HostNetwork {
   async close(): Promise<void> {
     await this.dhcp.stop();
     for (const g of this.guests) if ((await linkAlias(g.ifname)) !== undefined) await run('ip', ['link', 'del', g.ifname]).catch(() => undefined);
+    const ours = (await linkAlias(this.o.bridge)) === `stratus:${this.o.stateDir}`;
+    // Routing stops before the tables go, so nothing is forwarded unfiltered in between.
+    if (ours) setForwarding(this.o.bridge, false);
     await removeFirewall(this.o.bridge);
-    if ((await linkAlias(this.o.bridge)) === `stratus:${this.o.stateDir}`) await run('ip', ['link', 'del', this.o.bridge]);
+    if (ours) await run('ip', ['link', 'del', this.o.bridge]);
     rmSync(dhcpDir(this.o.bridge), { recursive: true, force: true });
     rmSync(this.o.stateDir, { recursive: true, force: true });
   }
@@ -189,11 +199,21 @@ export class HostNetwork {
     return this.guests.map((g) => ({ mac: g.mac, address: g.address, hostname: g.ifname }));
   }
 
-  private applyFirewall(): Promise<void> {
-    return applyFirewall({
-      bridge: this.o.bridge, hostAddress: this.hostAddress, subnet: this.subnet, egress: this.o.egress ?? 'none',
+  private get egress(): 'none' | 'nat' { return this.o.egress ?? 'none'; }
+
+  /**
+   * The tables, and the bridge's own forwarding flag to match (on only for egress = nat; an
+   * adopted bridge may carry the flag of an earlier server's setting). The flag goes on after
+   * the tables that filter and masquerade, and off before tables that no longer allow it.
+   */
+  private async applyFirewall(): Promise<void> {
+    const nat = this.egress === 'nat';
+    if (!nat) setForwarding(this.o.bridge, false);
+    await applyFirewall({
+      bridge: this.o.bridge, hostAddress: this.hostAddress, subnet: this.subnet, egress: this.egress,
       guests: this.guests, ...(this.o.proxyPort ? { proxyPort: this.o.proxyPort } : {}),
     });
+    if (nat) setForwarding(this.o.bridge, true);
   }
 
   private save(): void {

@@ -12,6 +12,7 @@ import { tableName } from '../../src/network/firewall.js';
 import { PackageProxy } from '../../src/network/package-proxy.js';
 import { lookup } from 'node:dns/promises';
 import { tempDir } from '../helpers/tmp.js';
+import { connectFrom, guestNamespace, inNs, ip } from '../helpers/netns.js';
 
 /**
  * The host-only network with real packets: network namespaces stand in for guests (a veth
@@ -22,37 +23,11 @@ const tag = randomBytes(3).toString('hex');
 const bridge = `stt${tag}`;
 const namespaces: string[] = [];
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8' });
-}
-
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 30_000 });
-}
-
-/** A namespace guest: its NIC is the peer of the port the network creates. */
+/** A namespace guest, removed with the others at the end. */
 async function guest(net: HostNetwork, name: string, owner: string, mac: string): Promise<{ ns: string; address: string }> {
   const ns = `sttns${tag}${name}`;
-  ip('netns', 'add', ns);
   namespaces.push(ns);
-  const peer = `stp${tag}${name}`.slice(0, 15);
-  const port = await net.attach(name, owner, mac, async (ifname) => {
-    ip('link', 'add', ifname, 'type', 'veth', 'peer', 'name', peer);
-    ip('link', 'set', peer, 'netns', ns);
-  });
-  inNs(ns, 'ip', 'link', 'set', peer, 'address', mac);
-  inNs(ns, 'ip', 'addr', 'add', `${port.address}/24`, 'dev', peer);
-  inNs(ns, 'ip', 'link', 'set', peer, 'up');
-  inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
-  return { ns, address: port.address };
-}
-
-/** Tries a TCP connection from inside a namespace: 'open' (connected) or 'blocked'. */
-function connectFrom(ns: string, host: string, port: number): string {
-  const script = `const s=require('net').connect({host:'${host}',port:${port}});s.setTimeout(2500);`
-    + `s.on('connect',()=>{console.log('open');process.exit(0)});s.on('timeout',()=>{console.log('blocked');process.exit(0)});`
-    + `s.on('error',(e)=>{console.log('blocked '+e.code);process.exit(0)});`;
-  return inNs(ns, process.execPath, '-e', script).trim().split(' ')[0] as string;
+  return guestNamespace(net, ns, `stp${tag}${name}`.slice(0, 15), name, owner, mac);
 }
 
 /** Connects from the host and returns what the service said, or 'blocked'. */
