@@ -30,15 +30,20 @@ interface QemuImgInfo {
  * Cheap offline checks before an image is stored or booted, so a broken or hostile one fails
  * with a reason instead of a guest that never answers: a raw disk must carry an MBR boot
  * signature (when `bootable`), a qcow2 must be what it says, stand alone when asked, and pass
- * `qemu-img check`. Returns the virtual size.
+ * `qemu-img check`. Returns the virtual size (for a qcow2, only when it was read: standalone or bounded).
  */
-export async function inspectImage(path: string, format: DiskFormat, opts: InspectOptions = {}): Promise<number> {
+export async function inspectImage(path: string, format: DiskFormat, opts: InspectOptions = {}): Promise<number | undefined> {
   if (format === 'qcow2') return inspectQcow2(path, opts);
   if (opts.bootable ?? true) requireBootSector(path);
   return statSync(path).size;
 }
 
-async function inspectQcow2(path: string, opts: InspectOptions): Promise<number> {
+async function inspectQcow2(path: string, opts: InspectOptions): Promise<number | undefined> {
+  // Booting an overlay Stratus made needs only the soundness check (the run's overhead counts).
+  if (!opts.standalone && opts.maxVirtualBytes === undefined) {
+    await checkQcow2(path);
+    return undefined;
+  }
   let info: QemuImgInfo;
   try {
     // -f: never probe (a raw file could pose as anything). info opens neither a backing file
@@ -61,12 +66,16 @@ async function inspectQcow2(path: string, opts: InspectOptions): Promise<number>
   if (opts.maxVirtualBytes !== undefined && virtual > opts.maxVirtualBytes) {
     throw new StratusError('IMAGE_UNSAFE', `image ${path} is a qcow2 of ${virtual} bytes, more than the ${opts.maxVirtualBytes} bytes a volume may have`);
   }
+  await checkQcow2(path);
+  return virtual;
+}
+
+async function checkQcow2(path: string): Promise<void> {
   try {
     await run('qemu-img', ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 120_000 });
   } catch (e) {
     throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a sound qcow2 disk: ${(e as Error).message}`);
   }
-  return virtual;
 }
 
 function requireBootSector(path: string): void {

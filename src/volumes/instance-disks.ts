@@ -81,7 +81,8 @@ export class InstanceDisks {
    * which would make QEMU read a file of this host) and declare no more than a volume holds.
    */
   async addOrigin(file: string, o: { identifier: string; format: VolumeFormat; owner?: Principal; tag?: string; bootable?: boolean }): Promise<VolumeRow> {
-    const bytes = await inspectImage(file, o.format, { standalone: true, bootable: o.bootable ?? false, maxVirtualBytes: gibToBytes(DEFAULT_MAX_VOLUME_GIB) });
+    // Standalone and bounded, so the virtual size is always read.
+    const bytes = (await inspectImage(file, o.format, { standalone: true, bootable: o.bootable ?? false, maxVirtualBytes: gibToBytes(DEFAULT_MAX_VOLUME_GIB) })) ?? 0;
     const uuid = randomUUID();
     await this.driver.importImage(uuid, file, o.format);
     const row: VolumeRow = {
