@@ -140,7 +140,7 @@ export class CloudService {
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
         contextMethod: spec.contextMethod, context: spec.context,
-        inboundPorts, ...(diskBus ? { diskBus } : {}), spec: serializeSpec(spec),
+        inboundPorts, ...(diskBus ? { diskBus } : {}), ...(req.networkModel ? { nicModel: req.networkModel } : {}), spec: serializeSpec(spec),
       });
       started.push(this.view(row));
     }
