@@ -50,6 +50,13 @@ export class ImageCache {
     const entry = readEntry(allowed[0] as Document);
     const format = formatOf(entry);
     const hit = await this.o.disks.origin(identifier);
+    if (hit && hit.format !== format) {
+      // Cached before origins kept their format, or a volume uploaded as plain bytes: read as
+      // it is stored, the guest would find no boot disk.
+      throw new StratusError('VOLUME_STATE', `the cached image of ${identifier} (volume ${hit.uuid}) is stored as ${hit.format}, but its entry says ${format} (dcterms:format)`, {
+        hint: 'An admin deletes that volume (stratus-delete-volume); the next run then fetches the image again, in its format.',
+      });
+    }
     if (hit) return { volume: hit, entry };
     let pending = this.inFlight.get(identifier);
     if (!pending) {

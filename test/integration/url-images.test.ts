@@ -156,6 +156,24 @@ test('a qcow2 Marketplace image run through the cloud boots: its origin stays qc
   assert.equal(info['backing-filename'], `${origin.uuid}.qcow2`);
 });
 
+test('a cached image stored in another format than its entry says (cached before origins kept formats, or uploaded as plain bytes) is refused with the volume to delete, not booted unreadable', async () => {
+  const image = await qcow2Of(bannerDisk('NEVER BOOTED'), dir, 'uploaded-image');
+  const facts = imageFacts(image);
+  const up = await fetch(`${server.url}/pswd/disks/`, { method: 'POST', body: new Uint8Array(image), headers: { 'content-type': 'application/octet-stream', accept: 'application/json', authorization: basic(ADMIN) } });
+  assert.equal(up.status, 201, await up.text());
+  const volume = (await volumesOf(ADMIN)).find((v) => v.identifier === facts.identifier) as VolumeInfo;
+  assert.equal(volume.format, 'raw');
+  const signer = makeSigner(dir, 'Upload Builder', 'upload@example.org');
+  const entry = draft({ identifier: facts.identifier, checksums: { 'SHA-1': facts.sha1 }, bytes: facts.bytes, format: 'qcow2', locations: [`${web.url}/never-fetched.qcow2`] });
+  const res = await fetch(`${server.url}/metadata`, { method: 'POST', body: signedXml(signer, entry), headers: { 'content-type': 'application/xml' } });
+  assert.equal(res.status, 201, await res.text());
+  const refused = await runImage(ALICE, facts.identifier);
+  assert.deepEqual([refused.status, refused.code, refused.message],
+    [409, 'VOLUME_STATE', `the cached image of ${facts.identifier} (volume ${volume.uuid}) is stored as raw, but its entry says qcow2 (dcterms:format)`]);
+  assert.equal((await api(ADMIN, 'DELETE', `/pswd/disks/${volume.uuid}`)).status, 200);
+  await assertNoOrphans();
+});
+
 test('a Marketplace entry in a format other than raw and qcow2 is refused before anything is fetched', async () => {
   const signer = makeSigner(dir, 'Vmdk Builder', 'vmdk@example.org');
   const entry = draft({ format: 'vmdk', locations: [`${web.url}/never.vmdk`] });
