@@ -7,11 +7,13 @@ import type { DataDisk } from '../compute/launch.js';
 import { vmName } from '../compute/instances.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { InstanceDisks } from '../volumes/instance-disks.js';
+import type { VolumeRow } from '../storage/volumes/store.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 import { USER_DATA_LIMIT } from '../context/nocloud.js';
 import { oneContextVariables } from '../context/one.js';
 import type { ImageCache } from './image-cache.js';
-import { imageRefOf } from './image-ref.js';
+import type { UrlImages } from './url-image.js';
+import { imageRefOf } from '../domain/image-ref.js';
 import { parseSpec, serializeSpec } from './instance-spec.js';
 import type { InstanceSpec } from './instance-spec.js';
 import { Attachments, serialOf } from './attachments.js';
@@ -29,6 +31,8 @@ export interface CloudOptions {
   instances: InstanceService;
   store: InstanceStore;
   cache: ImageCache;
+  /** Plain URLs' images (each user's own origins); without it, a plain URL is refused. */
+  urls?: UrlImages;
   disks: InstanceDisks;
   limits?: InstanceLimits;
   quarantineMs?: number;
@@ -90,15 +94,16 @@ export class CloudService {
     const volatileMiB = volatileSize(req.volatileDiskGiB);
     if (req.persistentDisk !== undefined) await this.attachments.checkStart(actor, req.persistentDisk, count);
     // The images are resolved (and fetched) once for all the VMs of the request.
-    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : undefined;
+    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : ref.kind === 'url' ? { volume: await this.urlOrigin(actor, ref.text, req.diskFormat) } : undefined;
     const readonlyDisk = req.readonlyDisk === undefined ? undefined : await this.readonlyDisk(actor, req.readonlyDisk);
-    const inboundPorts = source?.entry.inboundPorts ?? [22, 80, 443];
-    const diskBus = req.diskBus ?? busOf(source?.entry.disksBus);
+    const entry = source && 'entry' in source ? source.entry : undefined;
+    const inboundPorts = entry?.inboundPorts ?? [22, 80, 443];
+    const diskBus = req.diskBus ?? busOf(entry?.disksBus);
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const spec: InstanceSpec = {
         type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
-        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind === 'marketplace',
+        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind !== 'pdisk',
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
       };
@@ -209,6 +214,11 @@ export class CloudService {
     const { volume } = await this.o.cache.origin(ref.id);
     const at = this.o.disks.locate(this.o.disks.mayStart(actor, volume, ref.text).uuid);
     return { id: 'readonly', serial: serialOf(ref.id), path: at.path, format: at.format, readonly: true };
+  }
+
+  private async urlOrigin(actor: Principal, url: string, format: 'raw' | 'qcow2' | undefined): Promise<VolumeRow> {
+    if (!this.o.urls) throw new StratusError('URL_REFUSED', `cannot run image '${url}': this cloud runs no plain URLs`);
+    return this.o.urls.origin(actor, url, format ?? 'raw');
   }
 
   /** Others' instances do not exist for the caller: the same answer as for a vm ID never used. */

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
+import { inspectImage } from '../platform/disk-image.js';
 import { tailLines } from '../platform/files.js';
 import { waitForSshBanner } from '../platform/probe.js';
 import { buildSeed } from '../context/nocloud.js';
@@ -183,32 +184,4 @@ function hostPortFor(guest: number): number {
 function consoleTail(serialLog: string): string {
   const tail = tailLines(serialLog, 5);
   return tail === undefined ? '(no serial log)' : tail || '(nothing on the serial console)';
-}
-
-/**
- * Cheap offline checks before an image is booted, so a broken one fails with a reason instead
- * of a guest that never answers: a raw disk must carry an MBR boot signature, a qcow2 must
- * pass `qemu-img check`.
- */
-async function inspectImage(path: string, format: 'raw' | 'qcow2'): Promise<void> {
-  if (format === 'qcow2') {
-    try {
-      await run('qemu-img', ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 120_000 });
-    } catch (e) {
-      throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a sound qcow2 disk: ${(e as Error).message}`);
-    }
-    return;
-  }
-  const fd = openSync(path, 'r');
-  const mbr = Buffer.alloc(512);
-  try {
-    readSync(fd, mbr, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (mbr[510] !== 0x55 || mbr[511] !== 0xaa) {
-    throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a bootable disk: it has no boot sector (no 0x55AA signature at byte 510)`, {
-      hint: 'Base images carry a partition table and a boot loader; check that the file is the whole disk image and not corrupted.',
-    });
-  }
 }

@@ -16,8 +16,10 @@ export function networkModelOf(text: string, what: string): NetworkModel {
 
 /** What `POST /instances` takes: one or more VMs of one image (stratus-run-instance's options). */
 export interface RunInstancesRequest {
-  /** A Marketplace ID, a pdisk volume UUID, or a URL (a Marketplace entry URL). */
+  /** A Marketplace ID, a pdisk volume UUID, or a URL (of a Marketplace entry, a pdisk volume, or a plain image). */
   image: string;
+  /** A plain URL's image format (--qcow-disk-format: qcow2; default raw); ignored for the other forms. */
+  diskFormat?: 'raw' | 'qcow2';
   /** How many VMs (default 1). */
   count?: number;
   /** The type's name, as shown back; the figures below are what counts. */

@@ -30,7 +30,8 @@ export const instanceInfo = object({
 const runRequest: JsonSchema = {
   type: 'object',
   properties: {
-    image: { type: 'string', description: 'a Marketplace ID, a pdisk volume UUID, or the URL of a Marketplace entry or pdisk volume' },
+    image: { type: 'string', description: 'a Marketplace ID, a pdisk volume UUID, the URL of a Marketplace entry or pdisk volume, or a plain http(s) URL the server fetches' },
+    diskFormat: { type: 'string', enum: ['raw', 'qcow2'], description: 'a plain URL’s image format (--qcow-disk-format: qcow2; default raw); ignored for the other forms' },
     cpu: { type: 'integer', minimum: 1 },
     ramMiB: { type: 'integer', minimum: 16 },
     swapMiB: { type: 'integer', minimum: 0 },
