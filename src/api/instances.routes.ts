@@ -88,5 +88,6 @@ function runRequest(body: unknown): RunInstancesRequest {
     ...opt('sshKeys', keys as string[] | undefined), ...opt('userData', str('userData')), ...opt('contextMethod', method as RunInstancesRequest['contextMethod']),
     ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', str('networkModel')),
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
+    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')),
   };
 }

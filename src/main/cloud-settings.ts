@@ -3,6 +3,8 @@ import { StratusError } from '../domain/errors.js';
 import type { InstanceLimits } from '../cloud/cloud.js';
 import { DEFAULT_INSTANCE_LIMITS } from '../cloud/cloud.js';
 import type { SitePolicy } from '../cloud/site-policy.js';
+import { parseVncSettings } from '../cloud/vnc.js';
+import type { VncSettings } from '../cloud/vnc.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 
 /** How `stratus serve` runs instances (`[instances]`, `[network]`, `[quarantine]` and `[policy]` in stratus.cfg). */
@@ -21,6 +23,7 @@ export interface CloudSettings {
   limits: InstanceLimits;
   quarantineMs: number;
   policy?: SitePolicy;
+  vnc: VncSettings;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -28,7 +31,12 @@ type Get = (section: string, key: string) => string | undefined;
 /**
  * Reads, all optional:
  *   [instances] instances_dir (default <data-dir>/instances), shutdown_timeout_s (120),
- *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none)
+ *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none),
+ *               vnc_ports (the ports instances' VNC servers take, 5900-5999; QEMU counts them
+ *               from 5900), vnc_listen_allowed (addresses besides loopback that --vnc-listen
+ *               may name: IP addresses, CIDR blocks, or any; default none. Every VNC server asks
+ *               for a password, which only the instance's owner is shown, but VNC sends the
+ *               screen unencrypted: prefer SSH tunnels to opening it)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -73,6 +81,7 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
       ramMiB: whole('instances', 'max_ram_mib', DEFAULT_INSTANCE_LIMITS.ramMiB, 16),
     },
     quarantineMs: quarantinePeriod(get('quarantine', 'quarantine_period'), cfgPath),
+    vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };
 }

@@ -88,7 +88,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       // Called only once instances run, after `cloud` below exists.
       onRelease: async (row): Promise<void> => cloud.released(row),
     });
-    const cloud: CloudService = new CloudService({ instances, store, cache, disks, limits: s.limits, quarantineMs: s.quarantineMs });
+    const cloud: CloudService = new CloudService({ instances, store, cache, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc });
     await instances.adopt();
     cloud.startPurge();
     const service = cloud;
