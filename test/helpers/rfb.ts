@@ -79,12 +79,20 @@ export async function rfbGreeting(host: string, port: number): Promise<RfbGreeti
   return greeting;
 }
 
+/** What the server says of its screen once a client is in (ServerInit). */
+export interface RfbDesktop {
+  width: number;
+  height: number;
+  /** QEMU's: `QEMU (<-name>)`. */
+  name: string;
+}
+
 /**
  * VNC authentication with `password`: the server's 16-byte challenge encrypted with DES under
  * the password (8 bytes, zero-padded, each byte's bits reversed, as every VNC client does).
- * Resolves with whether the server accepted it, and its reason when not.
+ * Resolves with whether the server accepted it, and its reason when not; once in, the desktop.
  */
-export async function vncAuthenticate(host: string, port: number, password: string): Promise<{ ok: boolean; reason: string }> {
+export async function vncAuthenticate(host: string, port: number, password: string): Promise<{ ok: boolean; reason: string; desktop?: RfbDesktop }> {
   const { greeting, reader } = await greet(host, port);
   try {
     if (!greeting.types.includes(RFB_VNC_AUTH)) throw new Error(`the server offers no VNC authentication: ${greeting.types.join(', ')}`);
@@ -92,7 +100,13 @@ export async function vncAuthenticate(host: string, port: number, password: stri
     const challenge = await reader.bytes(16);
     reader.socket.write(desEncrypt(vncKey(password), challenge));
     const result = (await reader.bytes(4)).readUInt32BE(0);
-    if (result === 0) return { ok: true, reason: '' };
+    if (result === 0) {
+      // ClientInit (shared), then ServerInit: the framebuffer's size and the desktop's name.
+      reader.socket.write(Buffer.from([1]));
+      const init = await reader.bytes(24);
+      const name = (await reader.bytes(init.readUInt32BE(20))).toString('utf8');
+      return { ok: true, reason: '', desktop: { width: init.readUInt16BE(0), height: init.readUInt16BE(2), name } };
+    }
     const length = (await reader.bytes(4)).readUInt32BE(0);
     return { ok: false, reason: (await reader.bytes(length)).toString('utf8') };
   } finally {

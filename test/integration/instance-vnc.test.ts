@@ -137,7 +137,9 @@ test('a port asked for is the one QEMU listens on, with VNC authentication; -1 t
   const greeting = await rfbGreeting('127.0.0.1', range + 1);
   assert.equal(greeting.banner, 'RFB 003.008\n');
   assert.deepEqual(greeting.types, [RFB_VNC_AUTH], 'VNC authentication only, never None');
-  assert.equal((await vncAuthenticate('127.0.0.1', range + 1, second.vnc?.password as string)).ok, true, 'the password describe-instance gave opens it');
+  const session = await vncAuthenticate('127.0.0.1', range + 1, second.vnc?.password as string);
+  assert.equal(session.ok, true, 'the password describe-instance gave opens it');
+  assert.equal(session.desktop?.name, `QEMU (one-${second.id})`, 'onto that instance\'s screen');
 
   await refused(['--vnc-port', String(range + 1)], `VNC port ${range + 1} on 127.0.0.1 is in use (another instance asked for it)`);
   const holder = await listen(range);
