@@ -58,7 +58,7 @@ const range = await freeRange(3);
 mkdirSync(dataDir, { recursive: true });
 // 192.0.2.0/24 (TEST-NET-1) is allowed, but is no address of this host.
 writeFileSync(join(dataDir, 'stratus.cfg'), `[instances]\nvnc_ports = ${range}-${range + 2}\nvnc_listen_allowed = 192.0.2.0/24\n`);
-const server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
+let server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
 await addAccount(server.url, ADMIN, ALICE.username, ALICE.password);
 const image = await haltOrigin(server.url, ALICE);
 const keyFile = join(work, 'id.pub');
@@ -154,6 +154,23 @@ test('a port asked for is the one QEMU listens on, with VNC authentication; -1 t
   for (const id of ids.splice(0)) ok(await alice(['kill-instance', String(id)]));
   assert.deepEqual(qemus(), [], 'no QEMU left');
   await assert.rejects(rfbGreeting('127.0.0.1', range + 1), 'the VNC server went with its instance');
+});
+
+test('a restarted server adopts the running VM with its VNC server: same endpoint, same password', async (t) => {
+  const id = Number(ok(await run()).stdout.split(',')[0]);
+  t.after(async () => {
+    await alice(['kill-instance', String(id)]);
+  });
+  const before = (await vm(id)).vnc;
+  server.child.kill('SIGKILL');
+  await new Promise((r) => server.child.once('exit', r));
+  server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
+  const adopted = await vm(id);
+  assert.equal(adopted.state, 'Running');
+  assert.deepEqual(adopted.vnc, before, 'QEMU, asked again, reports the same port; the password is the one kept for the owner');
+  assert.equal((await vncAuthenticate('127.0.0.1', before?.port as number, before?.password as string)).ok, true, 'and it still opens the screen');
+  ok(await alice(['kill-instance', String(id)]));
+  assert.deepEqual(qemus(), [], 'no QEMU left');
 });
 
 test('a server whose VNC settings are wrong does not start, and says which key', async () => {
