@@ -21,6 +21,9 @@ import { haltOrigin } from '../helpers/halt-disk.js';
 import { RFB_VNC_AUTH, rfbGreeting, vncAuthenticate } from '../helpers/rfb.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { DocumentChecker } from '../helpers/openapi-check.js';
+import type { OpenApiDocument } from '../helpers/openapi-check.js';
+import { instanceRoutes as ins } from '../../src/domain/routes/index.js';
 
 const ADMIN = { username: 'admin', password: 'admin-vnc-password' };
 const ALICE = { username: 'alice', password: 'alice-vnc-password' };
@@ -141,6 +144,13 @@ test('a port asked for is the one QEMU listens on, with VNC authentication; -1 t
   assert.equal(session.ok, true, 'the password describe-instance gave opens it');
   assert.equal(session.desktop?.name, `QEMU (one-${second.id})`, 'onto that instance\'s screen');
 
+  // The answers with an endpoint, with and without the password, are what /openapi.json says.
+  const api = new DocumentChecker(server.url, await (await fetch(`${server.url}/openapi.json`)).json() as OpenApiDocument);
+  for (const auth of [ALICE, ADMIN]) {
+    assert.equal((await api.call(ins.get, { auth, params: { id: String(second.id) } })).status, 200);
+    assert.equal((await api.call(ins.list, { auth })).status, 200);
+  }
+
   await refused(['--vnc-port', String(range + 1)], `VNC port ${range + 1} on 127.0.0.1 is in use (another instance asked for it)`);
   const holder = await listen(range);
   try {
@@ -156,19 +166,21 @@ test('a port asked for is the one QEMU listens on, with VNC authentication; -1 t
   await assert.rejects(rfbGreeting('127.0.0.1', range + 1), 'the VNC server went with its instance');
 });
 
-test('a restarted server adopts the running VM with its VNC server: same endpoint, same password', async (t) => {
-  const id = Number(ok(await run()).stdout.split(',')[0]);
+test('IPv6 loopback, and a restarted server adopts the running VM with its VNC server: same endpoint, same password', async (t) => {
+  const id = Number(ok(await run('--vnc-listen', '::1')).stdout.split(',')[0]);
   t.after(async () => {
     await alice(['kill-instance', String(id)]);
   });
   const before = (await vm(id)).vnc;
+  assert.equal(before?.address, '::1');
+  assert.deepEqual((await rfbGreeting('::1', before?.port as number)).types, [RFB_VNC_AUTH]);
   server.child.kill('SIGKILL');
   await new Promise((r) => server.child.once('exit', r));
   server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
   const adopted = await vm(id);
   assert.equal(adopted.state, 'Running');
   assert.deepEqual(adopted.vnc, before, 'QEMU, asked again, reports the same port; the password is the one kept for the owner');
-  assert.equal((await vncAuthenticate('127.0.0.1', before?.port as number, before?.password as string)).ok, true, 'and it still opens the screen');
+  assert.equal((await vncAuthenticate('::1', before?.port as number, before?.password as string)).ok, true, 'and it still opens the screen');
   ok(await alice(['kill-instance', String(id)]));
   assert.deepEqual(qemus(), [], 'no QEMU left');
 });
