@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
@@ -15,7 +14,7 @@ import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { RFB_VNC_AUTH, rfbGreeting, vncAuthenticate } from '../helpers/rfb.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots, qemuProcessesFor, sshKey } from '../helpers/vm.js';
 
 const dir = tempDir();
 const dataDir = join(dir, 'data');
@@ -27,14 +26,6 @@ const key = sshKey(dir);
 
 function asAlice(args: string[]): ReturnType<typeof runCli> {
   return runCli(args, { cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: alice.username, STRATUSLAB_PASSWORD: alice.password } });
-}
-
-function qemuOf(id: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', `${dataDir}/instances/one-${id}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 test('ttylinux with --vnc-port -1: a VNC server answers on the reported loopback port, asks for the password, and the owner\'s password opens the instance\'s screen', async (t) => {
@@ -67,7 +58,8 @@ test('ttylinux with --vnc-port -1: a VNC server answers on the reported loopback
   const all = ok(await asAlice(['describe-instance', '-vvv', String(id)])).stdout.split('\n');
   assert.ok(all.includes(`  vnc_port = ${vnc.port}`) && all.includes(`  vnc_password = ${vnc.password}`), all.join('\n'));
 
+  assert.equal(qemuProcessesFor(`one-${id}`, join(dataDir, 'instances')).length, 1);
   ok(await asAlice(['kill-instance', String(id)]));
-  assert.deepEqual(qemuOf(id), [], 'no QEMU left');
+  assert.deepEqual(qemuProcessesFor(`one-${id}`, join(dataDir, 'instances')), [], 'no QEMU left');
   await assert.rejects(rfbGreeting(vnc.address, vnc.port), 'the VNC server went with the instance');
 });
