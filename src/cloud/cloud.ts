@@ -141,7 +141,8 @@ export class CloudService {
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
         contextMethod: spec.contextMethod, context: spec.context,
-        inboundPorts, ...(diskBus ? { diskBus } : {}), spec: serializeSpec(spec), vnc: vncRequest(vnc, password),
+        inboundPorts, ...(diskBus ? { diskBus } : {}), ...(req.networkModel ? { nicModel: req.networkModel } : {}), spec: serializeSpec(spec),
+        vnc: vncRequest(vnc, password),
       });
       started.push(this.view(row, actor));
     }

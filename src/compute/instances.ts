@@ -43,6 +43,7 @@ export interface RunRequest {
   context?: Record<string, string>;
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
+  nicModel?: VmSpec['nicModel'];
   vnc?: VncRequest;
 }
 
@@ -119,7 +120,7 @@ export class InstanceService {
       const launch: LaunchRequest = {
         name, instancesDir: this.o.instancesDir, base: image, ...(prepared?.ownDisk ? { ownDisk: true } : {}), vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,
-        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
+        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(req.nicModel ? { nicModel: req.nicModel } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
         ...(this.o.tcgCacheMiB ? { tcgCacheMiB: this.o.tcgCacheMiB } : {}),
         ...(prepared?.data?.length ? { data: prepared.data } : {}), ...(req.vnc ? { vnc: req.vnc } : {}),
         usedAddresses: new Set((await this.o.store.live()).map((r) => r.address).filter((a): a is string => !!a)),

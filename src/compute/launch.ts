@@ -36,6 +36,7 @@ export interface LaunchRequest {
   /** Guest ports to forward (22 and the image's inbound ports). */
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
+  nicModel?: VmSpec['nicModel'];
   /** Addresses other instances hold. */
   usedAddresses?: ReadonlySet<string>;
   /**
@@ -139,6 +140,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
       ...(data.length > 0 ? { data } : {}),
       ...(req.diskBus ? { diskBus: req.diskBus } : {}),
+      ...(req.nicModel ? { nicModel: req.nicModel } : {}),
       network: req.bridge
         ? { address, tap: req.bridge.tap, forwards: [], mac: macFor(req.name) }
         : { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },

@@ -1,4 +1,18 @@
+import { StratusError } from './errors.js';
 import type { InstanceState } from './instance.js';
+
+/** The network card models a VM can have (--vm-network-model), by their libvirt/OpenNebula names. */
+export const NETWORK_MODELS = ['virtio', 'e1000', 'e1000e', 'rtl8139'] as const;
+export type NetworkModel = (typeof NETWORK_MODELS)[number];
+
+/** `text` as a network card model; `what` names where it came from in the error. */
+export function networkModelOf(text: string, what: string): NetworkModel {
+  const model = NETWORK_MODELS.find((m) => m === text);
+  if (model) return model;
+  throw new StratusError('USAGE', `${what} must be ${NETWORK_MODELS.join(', ')}, not ${text}`, {
+    hint: 'virtio is the default and the fastest; e1000 or rtl8139 suit guests without virtio drivers.',
+  });
+}
 
 /** What `POST /instances` takes: one or more VMs of one image (stratus-run-instance's options). */
 export interface RunInstancesRequest {
@@ -20,7 +34,8 @@ export interface RunInstancesRequest {
   /** KEY=value context pairs (--context, --context-file), for the `one` method and describe -vvv. */
   context?: Record<string, string>;
   diskBus?: 'ide' | 'scsi' | 'virtio';
-  networkModel?: string;
+  /** The network card (default virtio): old guests without virtio drivers need e1000 or rtl8139. */
+  networkModel?: NetworkModel;
   /** A pdisk volume attached to each VM from the start (--persistent-disk). */
   persistentDisk?: string;
   /** Another Marketplace image, attached read-only (--readonly-disk). */

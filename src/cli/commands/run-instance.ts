@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
 import { requireUuid } from '../../domain/volume.js';
 import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTANCE_TYPE } from '../../domain/instance-types.js';
+import { NETWORK_MODELS, networkModelOf } from '../../domain/instance-wire.js';
 import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
 import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
 import { lintContext } from '../../context/lint.js';
@@ -62,7 +63,7 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--cloud-init <pairs>', 'cloud-init context: mimetype,file pairs separated by # (ssh, none, x-shellscript, cloud-config, …)')
     .option('--no-check-image-url', 'skip the image availability check')
     .option('--vm-disks-bus <bus>', 'ide, scsi or virtio, instead of the image\'s disks-bus')
-    .option('--vm-network-model <model>', 'the network card model (e.g. virtio)')
+    .option('--vm-network-model <model>', `the network card: ${NETWORK_MODELS.join(', ')} (default virtio)`)
     .option('--persistent-disk <uuid>', 'attach this pdisk volume to each VM (yours read-write, a PUBLIC one read-only)')
     .option('--readonly-disk <id>', 'attach another Marketplace image, read-only')
     .option('--volatile-disk <gb>', 'attach an empty disk of this many GB, removed with the VM')
@@ -107,7 +108,7 @@ export default async function main(argv: string[]): Promise<number> {
       const request: RunInstancesRequest = {
         image, count, type: o.type ?? DEFAULT_INSTANCE_TYPE, cpu: type.cpu, ramMiB: type.ramMiB, swapMiB: type.swapMiB,
         ...(o.vmName ? { name: o.vmName } : {}), ...context,
-        ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: o.vmNetworkModel } : {}),
+        ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: networkModelOf(o.vmNetworkModel, '--vm-network-model') } : {}),
         ...(o.persistentDisk !== undefined ? { persistentDisk: requireUuid(o.persistentDisk) } : {}),
         ...(o.readonlyDisk !== undefined ? { readonlyDisk: o.readonlyDisk } : {}),
         ...(o.volatileDisk !== undefined ? { volatileDiskGiB: whole(o.volatileDisk, '--volatile-disk', 1) } : {}),

@@ -1,5 +1,6 @@
 /** The cloud service (/instances): who may call what is in docs/api.md. */
 import { INSTANCE_STATES } from '../instance.js';
+import { NETWORK_MODELS } from '../instance-wire.js';
 import { arrayOf, defineRoute, object, pathParams, text } from './route.js';
 import type { JsonSchema } from './route.js';
 
@@ -50,7 +51,7 @@ const runRequest: JsonSchema = {
     contextMethod: { type: 'string', enum: ['one', 'cloud-init'] },
     context: { type: 'object', additionalProperties: { type: 'string' } },
     diskBus: { type: 'string', enum: ['ide', 'scsi', 'virtio'] },
-    networkModel: { type: 'string' },
+    networkModel: { type: 'string', enum: [...NETWORK_MODELS], description: 'the network card (--vm-network-model), virtio by default' },
     persistentDisk: { type: 'string', description: 'a pdisk volume attached to each VM from the start (--persistent-disk)' },
     readonlyDisk: { type: 'string', description: 'a Marketplace ID attached read-only through the image cache (--readonly-disk)' },
     volatileDiskGiB: { type: 'integer', minimum: 1, maximum: 1024, description: 'an empty disk of this many GiB, removed with the VM (--volatile-disk)' },

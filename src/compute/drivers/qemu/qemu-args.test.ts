@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blockdevOf, dataDevice, macFor, qemuArgs } from './qemu-args.js';
+import { execFileSync } from 'node:child_process';
+import { blockdevOf, dataDevice, macFor, qemuArgs, NIC_DEVICES } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
+import { networkModelOf } from '../../../domain/instance-wire.js';
 
 const base: VmSpec = {
   name: 'i-1', accel: 'tcg', vcpus: 1, memoryMiB: 256,
@@ -46,6 +48,10 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
     assert.equal(after(a, '-netdev'), 'user,id=net0,restrict=on,hostfwd=tcp:127.100.0.2:22-:22,hostfwd=tcp:127.100.0.2:80-:80');
     assert.equal(after(a, '-device', 2), 'virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=');
   }],
+  ['the network card the user asked for (--vm-network-model), with no option ROM', { nicModel: 'e1000' }, (a) => {
+    assert.equal(after(a, '-device', 2), 'e1000,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=');
+  }],
+  ['rtl8139 for guests without virtio drivers', { nicModel: 'rtl8139' }, (a) => assert.match(after(a, '-device', 2) ?? '', /^rtl8139,netdev=net0,/)],
   ['host services the guest may reach are explicit guestfwd rules', { network: { ...base.network, services: [{ guestPort: 80, host: '127.0.0.1', hostPort: 9204 }] } }, (a) => {
     assert.match(after(a, '-netdev') ?? '', /,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:9204$/);
   }],
@@ -99,4 +105,17 @@ test('a data disk\'s serial and id cannot carry more fields into the device or n
   assert.throws(() => dataDevice({ ...disk, serial: 'x'.repeat(21) }), /serial/, 'virtio-blk keeps 20 bytes');
   assert.throws(() => blockdevOf({ ...disk, id: 'a,b' }), /disk id/);
   assert.deepEqual(dataDevice(disk), { driver: 'virtio-blk-pci', drive: 'vol-vdz', id: 'dev-vol-vdz', serial: 'ok' });
+});
+
+test('a network card model outside the list never reaches QEMU\'s command line', () => {
+  assert.throws(() => networkModelOf('e1000,romfile=/etc/shadow', '--vm-network-model'), (e: Error) => {
+    assert.equal(e.message, '--vm-network-model must be virtio, e1000, e1000e, rtl8139, not e1000,romfile=/etc/shadow');
+    return true;
+  });
+  assert.equal(networkModelOf('e1000e', 'field networkModel'), 'e1000e');
+});
+
+test('every network card a user may ask for is a device this QEMU has', () => {
+  const devices = execFileSync('qemu-system-x86_64', ['-device', 'help'], { encoding: 'utf8' });
+  for (const device of Object.values(NIC_DEVICES)) assert.match(devices, new RegExp(`^name "${device}"`, 'm'), device);
 });

@@ -2,6 +2,8 @@
  * The QEMU command line, as a pure function of what the instance needs. Every flag here has
  * a reason; the table tests in qemu-args.test.ts name them.
  */
+import type { NetworkModel } from '../../../domain/instance-wire.js';
+
 export interface DiskSpec {
   path: string;
   format: 'qcow2' | 'raw';
@@ -68,6 +70,8 @@ export interface VmSpec {
   data?: DataDiskSpec[];
   /** virtio (default), or ide / scsi for images whose metadata asks for them. */
   diskBus?: 'virtio' | 'ide' | 'scsi';
+  /** The network card (default virtio). */
+  nicModel?: NetworkModel;
   network: {
     /** The instance's address: its own "IP" in 127.0.0.0/8, or its lease on the bridge. */
     address: string;
@@ -85,6 +89,9 @@ export interface VmSpec {
   /** TCG translation cache in MiB; the default (1 GiB) dominates an idle guest's memory. */
   tcgCacheMiB?: number;
 }
+
+/** QEMU's device for each network card model a user may ask for; nothing else reaches the command line. */
+export const NIC_DEVICES: Readonly<Record<NetworkModel, string>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
 
 export function qemuArgs(s: VmSpec): string[] {
   const args: string[] = [
@@ -133,7 +140,8 @@ export function qemuArgs(s: VmSpec): string[] {
     const svc = (net.services ?? []).map((g) => `,guestfwd=tcp:10.0.2.100:${g.guestPort}-tcp:${g.host}:${g.hostPort}`).join('');
     args.push('-netdev', `user,id=net0,restrict=on${fwd}${svc}`);
   }
-  args.push('-device', `virtio-net-pci,netdev=net0,mac=${net.mac},romfile=`);
+  // No option ROM: iPXE would only slow the boot down, as the guest boots from its disk.
+  args.push('-device', `${NIC_DEVICES[s.nicModel ?? 'virtio']},netdev=net0,mac=${net.mac},romfile=`);
   args.push('-vnc', s.vnc ? vncOption(s.vnc) : 'none');
   // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
   // the driver sees and fails at once instead of waiting out a readiness timeout.
