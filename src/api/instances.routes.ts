@@ -93,5 +93,6 @@ function runRequest(body: unknown): RunInstancesRequest {
     ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', model === undefined ? undefined : networkModelOf(model, 'field networkModel')),
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
     ...opt('diskFormat', format as RunInstancesRequest['diskFormat']),
+    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')),
   };
 }

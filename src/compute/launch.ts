@@ -11,9 +11,9 @@ import { buildContextCd, isOneContext } from '../context/one.js';
 import type { OneContextInput } from '../context/one.js';
 import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
-import { macFor } from './drivers/qemu/qemu-args.js';
+import { macFor, VNC_BASE_PORT } from './drivers/qemu/qemu-args.js';
 import { detectAccel } from './drivers/qemu/accel.js';
-import type { DataDiskSpec, VmSpec } from './drivers/qemu/qemu-args.js';
+import type { DataDiskSpec, VmSpec, VncSpec } from './drivers/qemu/qemu-args.js';
 
 export interface LaunchRequest {
   /** Instance name: also the directory name and QEMU's -name. */
@@ -47,9 +47,21 @@ export interface LaunchRequest {
   bridge?: { tap: string; address: string };
   /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
   tcgCacheMiB?: number;
-  vnc?: boolean;
+  /** A VNC server for the guest's screen (none when absent). */
+  vnc?: VncRequest;
   /** Data disks after the boot disk, seed and swap (volumes, run-instance's read-only and volatile disks). */
   data?: DataDisk[];
+}
+
+/**
+ * The VNC server: on `listen`, at the first free port of `ports` (a range of one for a port
+ * asked for; every port at least VNC_BASE_PORT, as QEMU counts them from there). With
+ * `password`, VNC authentication is required, with that password (at most 8 characters count).
+ */
+export interface VncRequest {
+  listen: string;
+  ports: { from: number; to: number };
+  password?: string;
 }
 
 /**
@@ -74,6 +86,8 @@ export interface LaunchedInstance {
   machine: QemuMachine;
   serialLog: string;
   overlay: string;
+  /** Where the VNC server listens, as QEMU reports it. */
+  vnc?: { address: string; port: number };
 }
 
 /**
@@ -106,6 +120,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   }
   // size and name checks before anything is created
   const seed = isOneContext(req.seed) ? buildContextCd(req.seed) : buildSeed(req.seed);
+  const vnc = req.vnc ? vncSpec(req.vnc) : undefined;
   await inspectImage(req.base.path, req.base.format);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let machine: QemuMachine | undefined;
@@ -130,7 +145,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       network: req.bridge
         ? { address, tap: req.bridge.tap, forwards: [], mac: macFor(req.name) }
         : { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },
-      ...(req.vnc ? { vncDisplay: 0 } : {}),
+      ...(vnc ? { vnc } : {}),
       serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
       ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
     });
@@ -143,7 +158,9 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ? { address: req.bridge.address, machine: await startAt(req.bridge.address) }
       : await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], startAt);
     machine = started.machine;
-    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay };
+    if (req.vnc?.password !== undefined) await machine.setVncPassword(req.vnc.password);
+    const endpoint = req.vnc ? await machine.vncEndpoint() : undefined;
+    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay, ...(endpoint ? { vnc: endpoint } : {}) };
   } catch (e) {
     await machine?.kill().catch(() => undefined);
     rmSync(paths.dir, { recursive: true, force: true });
@@ -165,6 +182,14 @@ export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number):
     throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${why}; console: ${consoleTail(instance.serialLog)}`);
   }
   return Date.now() - started;
+}
+
+function vncSpec(v: VncRequest): VncSpec {
+  const { from, to } = v.ports;
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < VNC_BASE_PORT || to < from || to > 65535) {
+    throw new StratusError('USAGE', `VNC ports ${from}-${to}: QEMU takes ports ${VNC_BASE_PORT}-65535, lowest first`);
+  }
+  return { listen: v.listen, display: from - VNC_BASE_PORT, lastDisplay: to - VNC_BASE_PORT, password: v.password !== undefined };
 }
 
 /** A sparse raw file of `sizeMiB` in the instance directory (removed with it). */

@@ -44,6 +44,17 @@ export interface RunInstancesRequest {
   readonlyDisk?: string;
   /** An empty disk of this many GiB, removed with the VM (--volatile-disk). */
   volatileDiskGiB?: number;
+  /** The VNC server's port (--vnc-port); -1, the default, lets the cloud pick a free one. */
+  vncPort?: number;
+  /** The address the VNC server listens on (--vnc-listen); loopback (127.0.0.1) by default. */
+  vncListen?: string;
+}
+
+/** Where a running instance's VNC server listens; the password is shown to the instance's owner only. */
+export interface VncEndpoint {
+  address: string;
+  port: number;
+  password?: string;
 }
 
 /** A volume attached to an instance (stratus-attach-volume), as the API shows it. */
@@ -79,6 +90,8 @@ export interface InstanceInfo {
   /** Monitored by the host while it runs: QEMU's resident memory (KiB) and CPU use (% of one CPU). */
   memoryKiB: number;
   cpuPercent: number;
+  /** Its VNC server while QEMU runs it; null otherwise. */
+  vnc: VncEndpoint | null;
   created: string;
   updated: string;
 }

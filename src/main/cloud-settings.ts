@@ -3,6 +3,8 @@ import { StratusError } from '../domain/errors.js';
 import type { InstanceLimits } from '../cloud/cloud.js';
 import { DEFAULT_INSTANCE_LIMITS } from '../cloud/cloud.js';
 import type { SitePolicy } from '../cloud/site-policy.js';
+import { parseVncSettings } from '../cloud/vnc.js';
+import type { VncSettings } from '../cloud/vnc.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 import { DEFAULT_URL_MAX_MIB } from '../cloud/url-image.js';
 import { parseUrlAllow } from '../cloud/url-guard.js';
@@ -27,6 +29,7 @@ export interface CloudSettings {
   urlAllow: string[];
   /** The largest image a plain URL may give, in MiB. */
   urlMaxMiB: number;
+  vnc: VncSettings;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -37,7 +40,12 @@ type Get = (section: string, key: string) => string | undefined;
  *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none),
  *               url_allow (addresses or CIDR blocks plain image URLs may reach although they
  *               are loopback, link-local, this host's or the instance network's; none),
- *               url_max_mib (the largest image a plain URL may give; 20480)
+ *               url_max_mib (the largest image a plain URL may give; 20480),
+ *               vnc_ports (the ports instances' VNC servers take, 5900-5999; QEMU counts them
+ *               from 5900), vnc_listen_allowed (addresses besides loopback that --vnc-listen
+ *               may name: IP addresses, CIDR blocks, or any; default none. Every VNC server asks
+ *               for a password, which only the instance's owner is shown, but VNC sends the
+ *               screen unencrypted: prefer SSH tunnels to opening it)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -86,6 +94,7 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     quarantineMs: quarantinePeriod(get('quarantine', 'quarantine_period'), cfgPath),
     urlAllow: (get('instances', 'url_allow') ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean),
     urlMaxMiB: whole('instances', 'url_max_mib', DEFAULT_URL_MAX_MIB, 1) ?? DEFAULT_URL_MAX_MIB,
+    vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };
 }

@@ -95,7 +95,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}),
       guard: urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet }),
     });
-    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs });
+    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc });
     await instances.adopt();
     cloud.startPurge();
     const service = cloud;

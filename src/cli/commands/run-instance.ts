@@ -37,6 +37,8 @@ interface RunOptions extends CloudOptionValues {
   persistentDisk?: string;
   readonlyDisk?: string;
   volatileDisk?: string;
+  vncPort?: string;
+  vncListen?: string;
   quiet?: number;
   qcowDiskFormat?: boolean;
 }
@@ -68,6 +70,8 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--persistent-disk <uuid>', 'attach this pdisk volume to each VM (yours read-write, a PUBLIC one read-only)')
     .option('--readonly-disk <id>', 'attach another Marketplace image, read-only')
     .option('--volatile-disk <gb>', 'attach an empty disk of this many GB, removed with the VM')
+    .option('--vnc-port <port>', 'the VNC server\'s port (default -1: the cloud picks a free one); describe-instance --json shows it, and its password to you alone')
+    .option('--vnc-listen <ip>', 'the VNC server\'s address (default 127.0.0.1; others only if the cloud\'s administrator allows them)')
     .option('--marketplace-endpoint <url>', 'Marketplace for the availability check (env STRATUSLAB_MARKETPLACE_ENDPOINT; default: the cloud endpoint)')
     // OpenNebula-only options StratusLab had: accepted so scripts keep working (docs/compat.md).
     .option('--vm-requirements <text>', 'accepted, ignored (OpenNebula scheduling)')
@@ -115,6 +119,7 @@ export default async function main(argv: string[]): Promise<number> {
         ...(o.readonlyDisk !== undefined ? { readonlyDisk: o.readonlyDisk } : {}),
         ...(o.volatileDisk !== undefined ? { volatileDiskGiB: whole(o.volatileDisk, '--volatile-disk', 1) } : {}),
         ...(plainUrl && o.qcowDiskFormat ? { diskFormat: 'qcow2' as const } : {}),
+        ...(o.vncPort !== undefined ? { vncPort: vncPort(o.vncPort) } : {}), ...(o.vncListen !== undefined ? { vncListen: o.vncListen } : {}),
       };
       const client = await cloudClient(ctx, o);
       const quiet = ctx.output.level < 0;
@@ -222,3 +227,11 @@ function bus(text: string): 'ide' | 'scsi' | 'virtio' {
   throw new StratusError('USAGE', `--vm-disks-bus must be ide, scsi or virtio, not ${text}`);
 }
 
+/** -1 (StratusLab's default: the cloud picks) or a port; the cloud checks it against its range. */
+export function vncPort(text: string): number {
+  const n = Number(text);
+  if (!/^(-1|\d{1,5})$/.test(text.trim()) || (n !== -1 && (n < 1 || n > 65535))) {
+    throw new StratusError('USAGE', `--vnc-port must be -1 (the cloud picks a free port) or a port number, not ${text}`);
+  }
+  return n;
+}

@@ -22,6 +22,15 @@ export const instanceInfo = object({
   address: { ...nullable('string'), description: 'its Public ip' },
   memoryKiB: { type: 'integer', description: "QEMU's resident memory while it runs" },
   cpuPercent: { type: 'integer', description: 'CPU use since it started, in % of one CPU' },
+  vnc: {
+    ...object({
+      address: { type: 'string', description: 'the address its VNC server listens on' },
+      port: { type: 'integer' },
+      password: { type: 'string', description: 'the VNC password: shown to the instance’s owner only' },
+    }, ['password']),
+    type: ['object', 'null'],
+    description: 'its VNC server while QEMU runs it (VNC authentication), else null',
+  },
   created: { type: 'string' },
   updated: { type: 'string' },
 });
@@ -47,6 +56,8 @@ const runRequest: JsonSchema = {
     persistentDisk: { type: 'string', description: 'a pdisk volume attached to each VM from the start (--persistent-disk)' },
     readonlyDisk: { type: 'string', description: 'a Marketplace ID attached read-only through the image cache (--readonly-disk)' },
     volatileDiskGiB: { type: 'integer', minimum: 1, maximum: 1024, description: 'an empty disk of this many GiB, removed with the VM (--volatile-disk)' },
+    vncPort: { type: 'integer', minimum: -1, maximum: 65535, description: 'the VNC port (--vnc-port): -1, the default, lets the cloud pick a free one of its range' },
+    vncListen: { type: 'string', description: 'the VNC listen address (--vnc-listen): loopback (127.0.0.1) unless the administrator allows more' },
   },
   required: ['image', 'cpu', 'ramMiB'],
   additionalProperties: false,

@@ -55,7 +55,13 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
   ['host services the guest may reach are explicit guestfwd rules', { network: { ...base.network, services: [{ guestPort: 80, host: '127.0.0.1', hostPort: 9204 }] } }, (a) => {
     assert.match(after(a, '-netdev') ?? '', /,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:9204$/);
   }],
-  ['VNC listens on the instance loopback address only, or not at all', { vncDisplay: 0 }, (a) => assert.equal(after(a, '-vnc'), '127.100.0.2:0')],
+  ['VNC at one port (5900 + display) on the address asked for', { vnc: { listen: '127.0.0.1', display: 7 } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:7')],
+  ['VNC on the first free port of a range: QEMU binds it, so parallel launches never race for one', { vnc: { listen: '127.0.0.1', display: 0, lastDisplay: 99, password: true } }, (a) => {
+    assert.equal(after(a, '-vnc'), '127.0.0.1:0,to=99,password=on');
+  }],
+  ['a range of one port is that port alone', { vnc: { listen: '127.0.0.1', display: 3, lastDisplay: 3 } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:3')],
+  ['an IPv6 listen address is bracketed (its colons would read as the display)', { vnc: { listen: '::1', display: 0, password: true } }, (a) => assert.equal(after(a, '-vnc'), '[::1]:0,password=on')],
+  ['VNC stays on the address asked for on the bridge too (never the guest\'s)', { vnc: { listen: '127.0.0.1', display: 1 }, network: { ...base.network, tap: 'st0' } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:1')],
   ['no VNC unless asked', {}, (a) => assert.equal(after(a, '-vnc'), 'none')],
   ['serial console to a log file, QMP on a unix socket, a pid file', {}, (a) => {
     assert.equal(after(a, '-serial'), 'file:/d/i-1/serial.log');

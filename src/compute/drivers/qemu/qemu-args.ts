@@ -40,6 +40,22 @@ export interface GuestService {
   hostPort: number;
 }
 
+/** QEMU numbers VNC ports as displays above this one. */
+export const VNC_BASE_PORT = 5900;
+
+/**
+ * A VNC server on `listen`, at port VNC_BASE_PORT + `display`, or, with `lastDisplay`, at the
+ * first of the displays up to it that is free: QEMU binds it itself, so two instances started
+ * at once never race for a port. With `password`, no client gets in until a password is set
+ * through QMP (set_password): the server offers VNC authentication only.
+ */
+export interface VncSpec {
+  listen: string;
+  display: number;
+  lastDisplay?: number;
+  password?: boolean;
+}
+
 export interface VmSpec {
   name: string;
   accel: 'kvm' | 'tcg';
@@ -65,8 +81,8 @@ export interface VmSpec {
     services?: GuestService[];
     mac: string;
   };
-  /** VNC display on the instance address (port 5900 + display). */
-  vncDisplay?: number;
+  /** A VNC server; none when absent. */
+  vnc?: VncSpec;
   serialLog: string;
   qmpSocket: string;
   pidFile: string;
@@ -126,12 +142,17 @@ export function qemuArgs(s: VmSpec): string[] {
   }
   // No option ROM: iPXE would only slow the boot down, as the guest boots from its disk.
   args.push('-device', `${NIC_DEVICES[s.nicModel ?? 'virtio']},netdev=net0,mac=${net.mac},romfile=`);
-  // On the bridge the guest's address is not the host's: VNC stays on loopback.
-  args.push('-vnc', s.vncDisplay === undefined ? 'none' : `${net.tap ? '127.0.0.1' : net.address}:${s.vncDisplay}`);
+  args.push('-vnc', s.vnc ? vncOption(s.vnc) : 'none');
   // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
   // the driver sees and fails at once instead of waiting out a readiness timeout.
   args.push('-device', 'pvpanic', '-action', 'panic=pause');
   return args;
+}
+
+function vncOption(v: VncSpec): string {
+  const host = v.listen.includes(':') ? `[${v.listen}]` : v.listen;
+  const to = v.lastDisplay !== undefined && v.lastDisplay > v.display ? `,to=${v.lastDisplay}` : '';
+  return `${host}:${v.display}${to}${v.password ? ',password=on' : ''}`;
 }
 
 /**
