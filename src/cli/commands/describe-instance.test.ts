@@ -21,3 +21,9 @@ test('-vvv without a VNC server (QEMU not running) prints vnc empty; without the
   const admin = allAttributes({ ...vm, vnc: { address: '127.0.0.1', port: 5901 } }, {}).split('\n');
   assert.ok(admin.includes('  vnc_port = 5901') && !admin.some((l) => l.startsWith('  vnc_password')));
 });
+
+test('regression: -vvv printed ram_mi_b and memory_ki_b; a unit stays one word (ram_mib, swap_mib, memory_kib, cpu_percent)', () => {
+  const lines = allAttributes(vm, {}).split('\n');
+  for (const line of ['  ram_mib = 128', '  swap_mib = 0', '  memory_kib = 1000', '  cpu_percent = 3']) assert.ok(lines.includes(line), `${line} in\n${lines.join('\n')}`);
+  assert.ok(!lines.some((l) => /_mi_b|_ki_b/.test(l)));
+});

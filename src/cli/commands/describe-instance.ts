@@ -55,7 +55,8 @@ export function table(vms: InstanceInfo[], verbose: boolean): string {
 export function allAttributes(vm: InstanceInfo, context: Record<string, string>): string {
   const attrs = new Map<string, string>();
   const put = (k: string, v: unknown): void => {
-    const key = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    // A unit is one word: ramMiB is ram_mib, not ram_mi_b.
+    const key = k.replace(/([KMG])iB$/, '$1ib').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     // vnc as vnc_address, vnc_port (and vnc_password, which the owner alone is sent)
     if (v !== null && typeof v === 'object') for (const [sub, w] of Object.entries(v)) put(`${key}_${sub}`, w);
     else attrs.set(key, v === null || v === undefined ? '' : String(v));
