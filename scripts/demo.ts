@@ -76,6 +76,15 @@ async function webServer(identifier: string, account: Record<string, string>): P
       await new Promise((r) => setTimeout(r, 1000));
     }
     run('stratus-connect-instance', ['-k', join(work, 'id_rsa'), id, '--', 'uname', '-a'], account);
+
+    banner('A persistent disk on the running instance: stratus-attach-volume');
+    const volume = /^DISK (\S+)/.exec(run('stratus-create-volume', ['-s', '1', '-t', 'demo data'], account))?.[1];
+    if (!volume) throw new Error('stratus-create-volume printed no DISK line');
+    run('stratus-attach-volume', ['-i', id, volume], account);
+    // The guest names disks in the order they arrive; the serial (the volume's UUID) finds it.
+    run('stratus-connect-instance', ['-k', join(work, 'id_rsa'), id, '--', 'sleep 2; grep -H . /sys/block/vd*/serial'], account);
+    run('stratus-detach-volume', ['-i', id, volume], account);
+    run('stratus-delete-volume', [volume], account);
   } finally {
     run('stratus-kill-instance', ['-v', id], account);
   }

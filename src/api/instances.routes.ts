@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../domain/errors.js';
+import { networkModelOf } from '../domain/instance-wire.js';
 import type { RunInstancesRequest } from '../domain/instance-wire.js';
 import type { AccountsApi, InstancesApi } from './services.js';
 import { caller } from './auth.js';
@@ -82,11 +83,16 @@ function runRequest(body: unknown): RunInstancesRequest {
   const volatile = int('volatileDiskGiB');
   const bus = str('diskBus');
   if (bus !== undefined && bus !== 'ide' && bus !== 'scsi' && bus !== 'virtio') throw new StratusError('USAGE', `field diskBus must be ide, scsi or virtio, not ${bus}`);
+  const format = str('diskFormat');
+  if (format !== undefined && format !== 'raw' && format !== 'qcow2') throw new StratusError('USAGE', `field diskFormat must be raw or qcow2, not ${format}`);
+  const model = str('networkModel');
   const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
   return {
     image, cpu, ramMiB, ...opt('swapMiB', int('swapMiB')), ...opt('count', int('count')), ...opt('type', str('type')), ...opt('name', str('name')),
     ...opt('sshKeys', keys as string[] | undefined), ...opt('userData', str('userData')), ...opt('contextMethod', method as RunInstancesRequest['contextMethod']),
-    ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', str('networkModel')),
+    ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', model === undefined ? undefined : networkModelOf(model, 'field networkModel')),
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
+    ...opt('diskFormat', format as RunInstancesRequest['diskFormat']),
+    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')),
   };
 }

@@ -2,6 +2,7 @@ import { StratusError } from '../domain/errors.js';
 import { MarketplaceClient } from '../client/marketplace-client.js';
 import { splitEntries } from './marketplace.js';
 import { readEntry } from '../metadata/entry/entry.js';
+import { resolveUrl } from '../images/index.js';
 
 /**
  * StratusLab's image availability check (§11.1), before anything is asked of the cloud: the
@@ -27,3 +28,24 @@ export async function checkImageAvailability(marketplace: string, id: string): P
     throw new StratusError('NO_MATCH', `Image location(s) are not set in manifest for the image with ID ${id}`);
   }
 }
+
+/**
+ * The check for a plain URL (§1.1's third form). There is no entry, so no signature, expiry or
+ * checksum to check: what remains of §11.1 is that the location answers. As StratusLab's
+ * client did, a HEAD request follows the redirects, and the URL it ends at is what the cloud
+ * is asked to run.
+ */
+export async function checkImageUrl(url: string): Promise<string> {
+  let answer: { url: string; status: number; statusText: string };
+  try {
+    answer = await resolveUrl(url);
+  } catch (e) {
+    throw new StratusError('DOWNLOAD_FAILED', `Image URL ${url} does not answer: ${(e as Error).message}`, { hint: URL_HINT });
+  }
+  if (answer.status < 200 || answer.status > 299) {
+    throw new StratusError('DOWNLOAD_FAILED', `Image URL ${answer.url} does not answer: HTTP ${answer.status} ${answer.statusText}`.trim(), { hint: URL_HINT });
+  }
+  return answer.url;
+}
+
+const URL_HINT = 'Check the URL; --no-check-image-url skips this check and lets the cloud try the URL itself.';

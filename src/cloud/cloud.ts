@@ -7,14 +7,18 @@ import type { DataDisk } from '../compute/launch.js';
 import { vmName } from '../compute/instances.js';
 import type { InstanceRow, InstanceStore } from '../storage/instances.js';
 import type { InstanceDisks } from '../volumes/instance-disks.js';
+import type { VolumeRow } from '../storage/volumes/store.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 import { USER_DATA_LIMIT } from '../context/nocloud.js';
 import { oneContextVariables } from '../context/one.js';
 import type { ImageCache } from './image-cache.js';
-import { imageRefOf } from './image-ref.js';
+import type { UrlImages } from './url-image.js';
+import { imageRefOf } from '../domain/image-ref.js';
 import { parseSpec, serializeSpec } from './instance-spec.js';
 import type { InstanceSpec } from './instance-spec.js';
 import { Attachments, serialOf } from './attachments.js';
+import { DEFAULT_VNC_SETTINGS, planVnc, vncPassword, vncRequest, vncView } from './vnc.js';
+import type { VncSettings } from './vnc.js';
 
 /** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
 export interface InstanceLimits {
@@ -29,11 +33,14 @@ export interface CloudOptions {
   instances: InstanceService;
   store: InstanceStore;
   cache: ImageCache;
+  /** Plain URLs' images (each user's own origins); without it, a plain URL is refused. */
+  urls?: UrlImages;
   disks: InstanceDisks;
   limits?: InstanceLimits;
   quarantineMs?: number;
   /** RAM one instance may have at most (default: this host's RAM). */
   hostRamMiB?: number;
+  vnc?: VncSettings;
 }
 
 const MAX_COUNT = 20;
@@ -80,6 +87,7 @@ export class CloudService {
       throw new StratusError('INSTANCE_LIMIT', `an instance of ${type.ramMiB} MB RAM is more than this host has (${hostRam} MB)`, { hint: 'Pick a smaller type or --ram.' });
     }
     await this.checkLimits(actor, count, type.cpu, type.ramMiB);
+    const vnc = await planVnc(req, this.o.vnc ?? DEFAULT_VNC_SETTINGS, count, new Set((await this.o.store.live()).map((r) => parseSpec(r.spec).vnc?.port ?? -1)));
     const userData = req.userData === undefined ? undefined : Buffer.from(req.userData, 'base64');
     if (userData && userData.length > 4 * USER_DATA_LIMIT) {
       throw new StratusError('CONTEXT_TOO_LARGE', `user-data is ${userData.length} bytes, over the limit of ${USER_DATA_LIMIT} bytes gzipped`);
@@ -90,17 +98,20 @@ export class CloudService {
     const volatileMiB = volatileSize(req.volatileDiskGiB);
     if (req.persistentDisk !== undefined) await this.attachments.checkStart(actor, req.persistentDisk, count);
     // The images are resolved (and fetched) once for all the VMs of the request.
-    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : undefined;
+    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : ref.kind === 'url' ? { volume: await this.urlOrigin(actor, ref.text, req.diskFormat) } : undefined;
     const readonlyDisk = req.readonlyDisk === undefined ? undefined : await this.readonlyDisk(actor, req.readonlyDisk);
-    const inboundPorts = source?.entry.inboundPorts ?? [22, 80, 443];
-    const diskBus = req.diskBus ?? busOf(source?.entry.disksBus);
+    const entry = source && 'entry' in source ? source.entry : undefined;
+    const inboundPorts = entry?.inboundPorts ?? [22, 80, 443];
+    const diskBus = req.diskBus ?? busOf(entry?.disksBus);
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
+      const password = vncPassword();
       const spec: InstanceSpec = {
         type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
-        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind === 'marketplace',
+        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind !== 'pdisk',
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
+        vnc: { listen: vnc.listen, port: vnc.port, password },
       };
       const bootDisk = async (row: InstanceRow): Promise<PrologDisk> => {
         if (source) {
@@ -135,9 +146,10 @@ export class CloudService {
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
         contextMethod: spec.contextMethod, context: spec.context,
-        inboundPorts, ...(diskBus ? { diskBus } : {}), spec: serializeSpec(spec),
+        inboundPorts, ...(diskBus ? { diskBus } : {}), ...(req.networkModel ? { nicModel: req.networkModel } : {}), spec: serializeSpec(spec),
+        vnc: vncRequest(vnc, password),
       });
-      started.push(this.view(row));
+      started.push(this.view(row, actor));
     }
     return started;
   }
@@ -145,22 +157,22 @@ export class CloudService {
   /** The caller's listed instances (everyone's for the admin), Done ones left out. */
   async list(actor: Principal): Promise<InstanceInfo[]> {
     const rows = await this.o.store.list(actor.admin ? {} : { owner: actor.username });
-    return rows.filter((r) => actor.admin || r.owner_id === '' || r.owner_id === actor.id).map((r) => this.view(r));
+    return rows.filter((r) => actor.admin || r.owner_id === '' || r.owner_id === actor.id).map((r) => this.view(r, actor));
   }
 
   async get(actor: Principal, id: number): Promise<InstanceInfo> {
-    return this.view(await this.visible(actor, id));
+    return this.view(await this.visible(actor, id), actor);
   }
 
   async kill(actor: Principal, id: number): Promise<InstanceInfo> {
     await this.visible(actor, id);
-    return this.view(await this.o.instances.kill(id));
+    return this.view(await this.o.instances.kill(id), actor);
   }
 
   async shutdown(actor: Principal, id: number): Promise<InstanceInfo> {
     const row = await this.visible(actor, id);
     if (row.state !== 'Running') throw new StratusError('INSTANCE_STATE', `VM ${id} is not in running state (it is ${row.state})`);
-    return this.view(await this.o.instances.shutdown(id));
+    return this.view(await this.o.instances.shutdown(id), actor);
   }
 
   async consoleLog(actor: Principal, id: number): Promise<string> {
@@ -211,6 +223,11 @@ export class CloudService {
     return { id: 'readonly', serial: serialOf(ref.id), path: at.path, format: at.format, readonly: true };
   }
 
+  private async urlOrigin(actor: Principal, url: string, format: 'raw' | 'qcow2' | undefined): Promise<VolumeRow> {
+    if (!this.o.urls) throw new StratusError('URL_REFUSED', `cannot run image '${url}': this cloud runs no plain URLs`);
+    return this.o.urls.origin(actor, url, format ?? 'raw');
+  }
+
   /** Others' instances do not exist for the caller: the same answer as for a vm ID never used. */
   private async visible(actor: Principal, id: number): Promise<InstanceRow> {
     const row = Number.isSafeInteger(id) && id > 0 ? await this.o.store.get(id) : undefined;
@@ -233,12 +250,15 @@ export class CloudService {
     over('of RAM', live.reduce((n, r) => n + r.ram_mib, 0), count * ramMiB, limits.ramMiB, ' MB');
   }
 
-  private view(row: InstanceRow): InstanceInfo {
+  /** The password goes to the instance's owner only, never to the admin looking on. */
+  private view(row: InstanceRow, actor: Principal): InstanceInfo {
     const usage = row.state === 'Running' ? this.o.instances.usage(row.id) : undefined;
+    const owner = row.owner === actor.username && (row.owner_id === '' || row.owner_id === actor.id);
     return {
       id: row.id, name: row.name || vmName(row.id), owner: row.owner, state: row.state, message: row.message, image: row.image, disk: row.disk,
       type: parseSpec(row.spec).type, cpu: row.cpu, ramMiB: row.ram_mib, swapMiB: row.swap_mib, address: row.address,
-      memoryKiB: usage?.memoryKiB ?? 0, cpuPercent: usage?.cpuPercent ?? 0, created: row.created, updated: row.updated,
+      memoryKiB: usage?.memoryKiB ?? 0, cpuPercent: usage?.cpuPercent ?? 0,
+      vnc: vncView(this.o.instances.vncOf(row.id), parseSpec(row.spec).vnc, owner), created: row.created, updated: row.updated,
     };
   }
 }

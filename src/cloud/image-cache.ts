@@ -48,17 +48,25 @@ export class ImageCache {
     }
     const allowed = applySitePolicy(docs, this.o.policy);
     const entry = readEntry(allowed[0] as Document);
+    const format = formatOf(entry);
     const hit = await this.o.disks.origin(identifier);
+    if (hit && hit.format !== format) {
+      // Cached before origins kept their format, or a volume uploaded as plain bytes: read as
+      // it is stored, the guest would find no boot disk.
+      throw new StratusError('VOLUME_STATE', `the cached image of ${identifier} (volume ${hit.uuid}) is stored as ${hit.format}, but its entry says ${format} (dcterms:format)`, {
+        hint: 'An admin deletes that volume (stratus-delete-volume); the next run then fetches the image again, in its format.',
+      });
+    }
     if (hit) return { volume: hit, entry };
     let pending = this.inFlight.get(identifier);
     if (!pending) {
-      pending = this.download(identifier, allowed).finally(() => this.inFlight.delete(identifier));
+      pending = this.download(identifier, allowed, format).finally(() => this.inFlight.delete(identifier));
       this.inFlight.set(identifier, pending);
     }
     return { volume: await pending, entry };
   }
 
-  private async download(identifier: string, docs: Document[]): Promise<VolumeRow> {
+  private async download(identifier: string, docs: Document[], format: 'raw' | 'qcow2'): Promise<VolumeRow> {
     mkdirSync(this.o.disks.scratchDir, { recursive: true, mode: 0o700 });
     const output = join(this.o.disks.scratchDir, `${identifier}.img`);
     const own = this.o.ownUrl();
@@ -69,11 +77,20 @@ export class ImageCache {
     }, this.o.events ?? quietEvents);
     try {
       // Another server sharing the database may have cached it meanwhile.
-      return (await this.o.disks.origin(identifier)) ?? (await this.o.disks.addOrigin(output, identifier));
+      return (await this.o.disks.origin(identifier)) ?? (await this.o.disks.addOrigin(output, { identifier, format }));
     } finally {
       rmSync(output, { force: true });
     }
   }
+}
+
+/** The entry's dcterms:format: the origin keeps it, so its snapshot reads a qcow2 image as qcow2. */
+function formatOf(entry: Entry): 'raw' | 'qcow2' {
+  const format = (entry.format ?? 'raw').trim().toLowerCase() || 'raw';
+  if (format === 'raw' || format === 'qcow2') return format;
+  throw new StratusError('IMAGE_UNSAFE', `image ${entry.identifier} is in format ${format} (dcterms:format); only raw and qcow2 images run here`, {
+    hint: 'Ask the endorser for a raw or qcow2 image (qemu-img convert -O qcow2).',
+  });
 }
 
 function sameServer(a: string, b: string): boolean {

@@ -1,3 +1,5 @@
+import type { VncSpec } from './vnc.js';
+
 /** What an instance was given, kept as JSON on its row (instances.spec). */
 export interface InstanceSpec {
   /** The type's name as asked for ('custom' when only figures were given). */
@@ -12,6 +14,8 @@ export interface InstanceSpec {
   persistentDisk?: string;
   readonlyDisk?: string;
   volatileDiskGiB?: number;
+  /** Its VNC server as asked for, and the password its owner is shown. */
+  vnc?: VncSpec;
 }
 
 export function serializeSpec(spec: InstanceSpec): string {

@@ -8,7 +8,7 @@ import { aptProxyVendorData } from '../context/apt-proxy.js';
 import { instancePaths, launchInstance } from './launch.js';
 import { readTailBytes } from '../platform/files.js';
 import { processUsage } from '../platform/proc.js';
-import type { DataDisk, LaunchRequest } from './launch.js';
+import type { DataDisk, LaunchRequest, VncRequest } from './launch.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
 import type { DataDiskSpec, VmSpec } from './drivers/qemu/qemu-args.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
@@ -43,6 +43,8 @@ export interface RunRequest {
   context?: Record<string, string>;
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
+  nicModel?: VmSpec['nicModel'];
+  vnc?: VncRequest;
 }
 
 /** The disk Prolog made or found: `ownDisk` boots it as is (a pdisk snapshot for this instance). */
@@ -83,6 +85,8 @@ export interface InstanceServiceOptions {
  */
 export class InstanceService {
   private readonly machines = new Map<number, QemuMachine>();
+  /** Where each machine's VNC server listens, as QEMU said when it started or was adopted. */
+  private readonly vncs = new Map<number, { address: string; port: number }>();
   private readonly shuttingDown = new Set<number>();
 
   constructor(private readonly o: InstanceServiceOptions) {}
@@ -116,9 +120,9 @@ export class InstanceService {
       const launch: LaunchRequest = {
         name, instancesDir: this.o.instancesDir, base: image, ...(prepared?.ownDisk ? { ownDisk: true } : {}), vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,
-        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
+        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(req.nicModel ? { nicModel: req.nicModel } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
         ...(this.o.tcgCacheMiB ? { tcgCacheMiB: this.o.tcgCacheMiB } : {}),
-        ...(prepared?.data?.length ? { data: prepared.data } : {}),
+        ...(prepared?.data?.length ? { data: prepared.data } : {}), ...(req.vnc ? { vnc: req.vnc } : {}),
         usedAddresses: new Set((await this.o.store.live()).map((r) => r.address).filter((a): a is string => !!a)),
       };
       await this.step(row.id, 'Prolog', 'Boot', { dir: instancePaths(this.o.instancesDir, name).dir, ...(prepared ? { disk: prepared.disk } : {}) });
@@ -127,6 +131,7 @@ export class InstanceService {
       // Killed while QEMU started: the step below fails, and the catch ends this machine.
       const running = await this.step(row.id, 'Boot', 'Running', { address: launched.address });
       this.watch(row.id, launched.machine);
+      if (launched.vnc) this.vncs.set(row.id, launched.vnc);
       return running;
     } catch (e) {
       await machine?.kill().catch(() => undefined);
@@ -200,6 +205,8 @@ export class InstanceService {
       const machine = await QemuMachine.adopt({ name, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile }, paths.log);
       if (machine) {
         this.watch(row.id, machine);
+        const vnc = await machine.vncEndpoint().catch(() => undefined);
+        if (vnc) this.vncs.set(row.id, vnc);
       } else if (row.state === 'Running') {
         await this.o.store.transition(row.id, 'Running', 'Unknown', { message: 'QEMU had stopped when the server started again' });
       } else if (row.state !== 'Unknown') {
@@ -216,6 +223,7 @@ export class InstanceService {
   close(): void {
     for (const machine of this.machines.values()) machine.release();
     this.machines.clear();
+    this.vncs.clear();
   }
 
   /** A guest that powers itself off (not through shutdown) leaves Unknown, holding its resources. */
@@ -238,6 +246,7 @@ export class InstanceService {
   /** What an instance holds on the host: its directory (overlay, seed, sockets) and its port. */
   private async release(row: InstanceRow): Promise<void> {
     const name = vmName(row.id);
+    this.vncs.delete(row.id);
     await this.o.network?.detach(name).catch(() => undefined);
     rmSync(instancePaths(this.o.instancesDir, name).dir, { recursive: true, force: true });
     await this.o.onRelease?.(row).catch(() => undefined);
@@ -256,6 +265,11 @@ export class InstanceService {
   /** The data disks QEMU has plugged into a running instance (none when it does not run). */
   async dataDisks(id: number): Promise<Array<{ id: string; serial: string }>> {
     return (await this.machines.get(id)?.dataDisks()) ?? [];
+  }
+
+  /** Where the running instance's VNC server listens (none once QEMU is gone). */
+  vncOf(id: number): { address: string; port: number } | undefined {
+    return this.machines.has(id) ? this.vncs.get(id) : undefined;
   }
 
   /** Whether this server runs the instance's QEMU now. */

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
 import { run } from '../platform/run.js';
+import { inspectImage } from '../platform/disk-image.js';
 import { tailLines } from '../platform/files.js';
 import { waitForSshBanner } from '../platform/probe.js';
 import { buildSeed } from '../context/nocloud.js';
@@ -10,9 +11,9 @@ import { buildContextCd, isOneContext } from '../context/one.js';
 import type { OneContextInput } from '../context/one.js';
 import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
-import { macFor } from './drivers/qemu/qemu-args.js';
+import { macFor, VNC_BASE_PORT } from './drivers/qemu/qemu-args.js';
 import { detectAccel } from './drivers/qemu/accel.js';
-import type { DataDiskSpec, VmSpec } from './drivers/qemu/qemu-args.js';
+import type { DataDiskSpec, VmSpec, VncSpec } from './drivers/qemu/qemu-args.js';
 
 export interface LaunchRequest {
   /** Instance name: also the directory name and QEMU's -name. */
@@ -36,6 +37,7 @@ export interface LaunchRequest {
   /** Guest ports to forward (22 and the image's inbound ports). */
   inboundPorts: number[];
   diskBus?: VmSpec['diskBus'];
+  nicModel?: VmSpec['nicModel'];
   /** Addresses other instances hold. */
   usedAddresses?: ReadonlySet<string>;
   /**
@@ -45,9 +47,21 @@ export interface LaunchRequest {
   bridge?: { tap: string; address: string };
   /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
   tcgCacheMiB?: number;
-  vnc?: boolean;
+  /** A VNC server for the guest's screen (none when absent). */
+  vnc?: VncRequest;
   /** Data disks after the boot disk, seed and swap (volumes, run-instance's read-only and volatile disks). */
   data?: DataDisk[];
+}
+
+/**
+ * The VNC server: on `listen`, at the first free port of `ports` (a range of one for a port
+ * asked for; every port at least VNC_BASE_PORT, as QEMU counts them from there). With
+ * `password`, VNC authentication is required, with that password (at most 8 characters count).
+ */
+export interface VncRequest {
+  listen: string;
+  ports: { from: number; to: number };
+  password?: string;
 }
 
 /**
@@ -72,6 +86,8 @@ export interface LaunchedInstance {
   machine: QemuMachine;
   serialLog: string;
   overlay: string;
+  /** Where the VNC server listens, as QEMU reports it. */
+  vnc?: { address: string; port: number };
 }
 
 /**
@@ -104,6 +120,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
   }
   // size and name checks before anything is created
   const seed = isOneContext(req.seed) ? buildContextCd(req.seed) : buildSeed(req.seed);
+  const vnc = req.vnc ? vncSpec(req.vnc) : undefined;
   await inspectImage(req.base.path, req.base.format);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let machine: QemuMachine | undefined;
@@ -124,10 +141,11 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),
       ...(data.length > 0 ? { data } : {}),
       ...(req.diskBus ? { diskBus: req.diskBus } : {}),
+      ...(req.nicModel ? { nicModel: req.nicModel } : {}),
       network: req.bridge
         ? { address, tap: req.bridge.tap, forwards: [], mac: macFor(req.name) }
         : { address, forwards: [...ports].map(([guest, host]) => ({ guest, host })), mac: macFor(req.name) },
-      ...(req.vnc ? { vncDisplay: 0 } : {}),
+      ...(vnc ? { vnc } : {}),
       serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
       ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
     });
@@ -140,7 +158,9 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ? { address: req.bridge.address, machine: await startAt(req.bridge.address) }
       : await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], startAt);
     machine = started.machine;
-    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay };
+    if (req.vnc?.password !== undefined) await machine.setVncPassword(req.vnc.password);
+    const endpoint = req.vnc ? await machine.vncEndpoint() : undefined;
+    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay, ...(endpoint ? { vnc: endpoint } : {}) };
   } catch (e) {
     await machine?.kill().catch(() => undefined);
     rmSync(paths.dir, { recursive: true, force: true });
@@ -164,6 +184,14 @@ export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number):
   return Date.now() - started;
 }
 
+function vncSpec(v: VncRequest): VncSpec {
+  const { from, to } = v.ports;
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < VNC_BASE_PORT || to < from || to > 65535) {
+    throw new StratusError('USAGE', `VNC ports ${from}-${to}: QEMU takes ports ${VNC_BASE_PORT}-65535, lowest first`);
+  }
+  return { listen: v.listen, display: from - VNC_BASE_PORT, lastDisplay: to - VNC_BASE_PORT, password: v.password !== undefined };
+}
+
 /** A sparse raw file of `sizeMiB` in the instance directory (removed with it). */
 function emptyDisk(dir: string, d: DataDisk): string {
   const path = join(dir, `${d.id}.raw`);
@@ -181,32 +209,4 @@ function hostPortFor(guest: number): number {
 function consoleTail(serialLog: string): string {
   const tail = tailLines(serialLog, 5);
   return tail === undefined ? '(no serial log)' : tail || '(nothing on the serial console)';
-}
-
-/**
- * Cheap offline checks before an image is booted, so a broken one fails with a reason instead
- * of a guest that never answers: a raw disk must carry an MBR boot signature, a qcow2 must
- * pass `qemu-img check`.
- */
-async function inspectImage(path: string, format: 'raw' | 'qcow2'): Promise<void> {
-  if (format === 'qcow2') {
-    try {
-      await run('qemu-img', ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 120_000 });
-    } catch (e) {
-      throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a sound qcow2 disk: ${(e as Error).message}`);
-    }
-    return;
-  }
-  const fd = openSync(path, 'r');
-  const mbr = Buffer.alloc(512);
-  try {
-    readSync(fd, mbr, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (mbr[510] !== 0x55 || mbr[511] !== 0xaa) {
-    throw new StratusError('IMAGE_NOT_READABLE', `image ${path} is not a bootable disk: it has no boot sector (no 0x55AA signature at byte 510)`, {
-      hint: 'Base images carry a partition table and a boot loader; check that the file is the whole disk image and not corrupted.',
-    });
-  }
 }

@@ -7,7 +7,8 @@ import type { Entry } from '../metadata/entry/entry.js';
 import type { Credentials } from '../client/pdisk-client.js';
 import type { PipelineEvents } from './events.js';
 import { PartFiles } from './transfer/part.js';
-import { sourceFor } from './transfer/locations.js';
+import { httpGet, sourceFor } from './transfer/locations.js';
+import type { Source, UrlGuard } from './transfer/locations.js';
 import { receive } from './transfer/receive.js';
 import type { Expected, Outcome } from './transfer/receive.js';
 
@@ -60,17 +61,7 @@ export async function fetchImage(req: FetchRequest, events: PipelineEvents): Pro
       continue;
     }
     events.info(`Trying ${location}`);
-    let outcome: Outcome;
-    for (let tries = 1; ; tries++) {
-      outcome = await receive({
-        source, files, output: req.output, expected,
-        temp: join(dirname(req.output), `.${basename(req.output)}.download`),
-        progress: (total) => events.progress(`downloading ${basename(req.output)}`, total),
-        note: (m) => events.info(m),
-      });
-      if (outcome.ok || outcome.kind !== 'network' || !outcome.progressed || tries >= NETWORK_TRIES) break;
-      events.warn(`${location}: ${outcome.reason}; resuming`);
-    }
+    const outcome = await receiveResuming(source, files, req.output, expected, events);
     if (outcome.ok) return { identifier: expected.identifier, location };
     fail(location, outcome.reason);
   }
@@ -78,6 +69,61 @@ export async function fetchImage(req: FetchRequest, events: PipelineEvents): Pro
   throw new StratusError('DOWNLOAD_FAILED', `no location of ${expected.identifier} gave the image:\n${failures.map((f) => `    ${f}`).join('\n')}`, kept
     ? { hint: `The partial download is kept in ${files.part}; run the same command again to resume it.` }
     : {});
+}
+
+export interface UrlFetchRequest {
+  /** A plain http(s) URL: no entry, so nothing to verify the content against. */
+  url: string;
+  output: string;
+  /** The most the image may take, decompressed (the raw download gets the compression margin on top). */
+  maxBytes: number;
+  /** Whose limit that is, for the refusal. */
+  limitFrom: string;
+  /** Where the fetch may connect, checked on every hop. */
+  guard: UrlGuard;
+}
+
+/**
+ * Fetches a plain URL's image through the same receiver as fetchImage (decompressed when
+ * gzip or bzip2, sparse, bounded, a broken connection resumed within the call), for a server
+ * fetching on a user's behalf. Nothing is kept on failure: a URL is the user's to give, so
+ * partial downloads would pile up unbounded. Returns the SHA-1 and size of what it got.
+ */
+export async function fetchUrl(req: UrlFetchRequest, events: PipelineEvents): Promise<{ sha1: string; bytes: number }> {
+  const files = new PartFiles(req.output);
+  files.remove();
+  const source = sourceFor(req.url, () => req.url, async () => undefined, req.guard);
+  if (typeof source === 'string') throw new StratusError('URL_REFUSED', `${req.url}: ${source}`);
+  try {
+    const outcome = await receiveResuming(source, files, req.output, { identifier: req.url, bytes: req.maxBytes, limitFrom: req.limitFrom }, events);
+    if (outcome.ok) return { sha1: outcome.sha1, bytes: outcome.bytes };
+    throw new StratusError(outcome.oversize ? 'VOLUME_TOO_LARGE' : 'DOWNLOAD_FAILED', `cannot fetch ${req.url}: ${outcome.reason}`, {
+      hint: outcome.oversize ? `The image is larger than ${req.limitFrom} lets this cloud fetch from a URL; ask the administrator, or publish it in the Marketplace.` : 'Check the URL (it must give the whole disk image) and try again.',
+    });
+  } finally {
+    files.remove();
+  }
+}
+
+/** The URL a HEAD request ends at after redirects, and its status (StratusLab's client sent one for URL images). */
+export async function resolveUrl(url: string): Promise<{ url: string; status: number; statusText: string }> {
+  const res = await httpGet(url, {}, { method: 'HEAD' });
+  res.resume();
+  return { url: res.url, status: res.statusCode ?? 0, statusText: res.statusMessage ?? '' };
+}
+
+/** One location, its broken connections resumed up to NETWORK_TRIES times while bytes keep arriving. */
+async function receiveResuming(source: Source, files: PartFiles, output: string, expected: Expected, events: PipelineEvents): Promise<Outcome> {
+  for (let tries = 1; ; tries++) {
+    const outcome = await receive({
+      source, files, output, expected,
+      temp: join(dirname(output), `.${basename(output)}.download`),
+      progress: (total) => events.progress(`downloading ${basename(output)}`, total),
+      note: (m) => events.info(m),
+    });
+    if (outcome.ok || outcome.kind !== 'network' || !outcome.progressed || tries >= NETWORK_TRIES) return outcome;
+    events.warn(`${source.location}: ${outcome.reason}; resuming`);
+  }
 }
 
 /**

@@ -2,13 +2,14 @@
  * The images layer's public surface: what cli/ (and later the compute image cache and the
  * Epilog) may use. Everything else under images/ is internal; the lint rules enforce it.
  */
-import type { FetchRequest, FetchResult } from './fetch.js';
+import type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
 import type { PublishRequest, PublishResult } from './publish.js';
 import type { BuildOptions, BuiltImage } from './builder.js';
 import type { PipelineEvents } from './events.js';
 import type { Recipe } from './recipe.js';
 
-export type { FetchRequest, FetchResult } from './fetch.js';
+export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
+export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 
 /*
@@ -20,6 +21,16 @@ export type { EntryPublication, EntrySource, PublishRequest, PublishResult, Volu
 /** Fetches an entry's image, verified (see fetch.ts). */
 export async function fetchImage(req: FetchRequest, events: PipelineEvents): Promise<FetchResult> {
   return (await import('./fetch.js')).fetchImage(req, events);
+}
+
+/** Fetches a plain URL's image, unverified but bounded and guarded (see fetch.ts). */
+export async function fetchUrl(req: UrlFetchRequest, events: PipelineEvents): Promise<{ sha1: string; bytes: number }> {
+  return (await import('./fetch.js')).fetchUrl(req, events);
+}
+
+/** Where a HEAD request to `url` ends after redirects, and its status (see fetch.ts). */
+export async function resolveUrl(url: string): Promise<{ url: string; status: number; statusText: string }> {
+  return (await import('./fetch.js')).resolveUrl(url);
 }
 
 /** Publishes an image: compress, pdisk volume, entry, sign, upload (see publish.ts). */

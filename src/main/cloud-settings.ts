@@ -3,7 +3,11 @@ import { StratusError } from '../domain/errors.js';
 import type { InstanceLimits } from '../cloud/cloud.js';
 import { DEFAULT_INSTANCE_LIMITS } from '../cloud/cloud.js';
 import type { SitePolicy } from '../cloud/site-policy.js';
+import { parseVncSettings } from '../cloud/vnc.js';
+import type { VncSettings } from '../cloud/vnc.js';
 import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
+import { DEFAULT_URL_MAX_MIB } from '../cloud/url-image.js';
+import { parseUrlAllow } from '../cloud/url-guard.js';
 
 /** How `stratus serve` runs instances (`[instances]`, `[network]`, `[quarantine]` and `[policy]` in stratus.cfg). */
 export interface CloudSettings {
@@ -21,6 +25,11 @@ export interface CloudSettings {
   limits: InstanceLimits;
   quarantineMs: number;
   policy?: SitePolicy;
+  /** Addresses and CIDR blocks a plain URL may reach although they are the server's own or the instance network's. */
+  urlAllow: string[];
+  /** The largest image a plain URL may give, in MiB. */
+  urlMaxMiB: number;
+  vnc: VncSettings;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -28,7 +37,15 @@ type Get = (section: string, key: string) => string | undefined;
 /**
  * Reads, all optional:
  *   [instances] instances_dir (default <data-dir>/instances), shutdown_timeout_s (120),
- *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none)
+ *               max_instances (per account, 10), max_cpu, max_ram_mib (per account; none),
+ *               url_allow (addresses or CIDR blocks plain image URLs may reach although they
+ *               are loopback, link-local, this host's or the instance network's; none),
+ *               url_max_mib (the largest image a plain URL may give; 20480),
+ *               vnc_ports (the ports instances' VNC servers take, 5900-5999; QEMU counts them
+ *               from 5900), vnc_listen_allowed (addresses besides loopback that --vnc-listen
+ *               may name: IP addresses, CIDR blocks, or any; default none. Every VNC server asks
+ *               for a password, which only the instance's owner is shown, but VNC sends the
+ *               screen unencrypted: prefer SSH tunnels to opening it)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -55,6 +72,8 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     return (options as readonly string[]).includes(raw) ? (raw as T) : bad(section, key, raw, options.join(' or '));
   };
   const subnet = get('network', 'subnet')?.trim();
+  // Read now, so a bad item stops the server at start-up rather than the first run.
+  parseUrlAllow((get('instances', 'url_allow') ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean), `${cfgPath}: [instances]`);
   const policy = sitePolicy(get);
   return {
     instancesDir: get('instances', 'instances_dir') ?? join(dataDir, 'instances'),
@@ -73,6 +92,9 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
       ramMiB: whole('instances', 'max_ram_mib', DEFAULT_INSTANCE_LIMITS.ramMiB, 16),
     },
     quarantineMs: quarantinePeriod(get('quarantine', 'quarantine_period'), cfgPath),
+    urlAllow: (get('instances', 'url_allow') ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean),
+    urlMaxMiB: whole('instances', 'url_max_mib', DEFAULT_URL_MAX_MIB, 1) ?? DEFAULT_URL_MAX_MIB,
+    vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };
 }

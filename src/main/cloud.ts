@@ -15,6 +15,8 @@ import { HostNetwork } from '../network/host-network.js';
 import { PackageProxy } from '../network/package-proxy.js';
 import { ImageCache } from '../cloud/image-cache.js';
 import { CloudService } from '../cloud/cloud.js';
+import { UrlImages } from '../cloud/url-image.js';
+import { parseUrlAllow, urlGuard } from '../cloud/url-guard.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import type { CloudSettings } from './cloud-settings.js';
 
@@ -89,7 +91,12 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       // Called only once instances run, after `cloud` below exists.
       onRelease: async (row): Promise<void> => cloud.released(row),
     });
-    const cloud: CloudService = new CloudService({ instances, store, cache, disks, limits: s.limits, quarantineMs: s.quarantineMs });
+    const bridge = network;
+    const urls = new UrlImages({
+      disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}),
+      guard: urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet }),
+    });
+    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc });
     await instances.adopt();
     cloud.startPurge();
     const service = cloud;

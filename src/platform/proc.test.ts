@@ -9,7 +9,9 @@ test('processUsage: a busy child shows its resident memory and CPU use; a gone o
   const u = processUsage(child.pid as number);
   assert.ok(u, 'the child is running');
   assert.ok(u.memoryKiB > 64 * 1024, `resident memory ${u.memoryKiB} KiB holds the 64 MiB buffer`);
-  assert.ok(u.cpuPercent >= 30, `cpu ${u.cpuPercent}% for a spinning process`);
+  // A spinner's share of a core: near 100 on a quiet machine, 25 was seen at load 9.6 on two
+  // cores; an idle process shows 0.
+  assert.ok(u.cpuPercent >= 5, `cpu ${u.cpuPercent}% for a spinning process`);
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   assert.equal(processUsage(child.pid as number), undefined);

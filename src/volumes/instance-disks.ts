@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
-import { bytesToGib, requireUuid } from '../domain/volume.js';
+import { bytesToGib, gibToBytes, requireUuid } from '../domain/volume.js';
+import { inspectImage } from '../platform/disk-image.js';
 import type { Principal } from '../accounts/accounts.js';
-import type { VolumeDriver, VolumeLocation } from '../storage/volumes/driver.js';
+import type { VolumeDriver, VolumeFormat, VolumeLocation } from '../storage/volumes/driver.js';
+import { DEFAULT_MAX_VOLUME_GIB } from './service.js';
 import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 
 /** quarantine_period's default (§11.4): 15 minutes. */
@@ -72,21 +74,35 @@ export class InstanceDisks {
     return own && own.type === 'DATA_IMAGE_RAW_READONLY' && own.format === 'raw' && !own.quarantine ? own : undefined;
   }
 
-  /** Makes a verified download the cached origin of `identifier`. */
-  async addOrigin(file: string, identifier: string, tag = ''): Promise<VolumeRow> {
+  /**
+   * Makes a download an origin volume: the cached origin of a Marketplace image (held by the
+   * pdisk user, shared by all), or, with `owner`, a plain URL's image (theirs, PRIVATE, in
+   * their quota). It keeps its format; a qcow2 must stand alone (no backing or data file,
+   * which would make QEMU read a file of this host) and declare no more than a volume holds.
+   */
+  async addOrigin(file: string, o: { identifier: string; format: VolumeFormat; owner?: Principal; tag?: string; bootable?: boolean }): Promise<VolumeRow> {
+    // Standalone and bounded, so the virtual size is always read.
+    const bytes = (await inspectImage(file, o.format, { standalone: true, bootable: o.bootable ?? false, maxVirtualBytes: gibToBytes(DEFAULT_MAX_VOLUME_GIB) })) ?? 0;
     const uuid = randomUUID();
-    const { bytes } = await this.driver.importRaw(uuid, file);
+    await this.driver.importImage(uuid, file, o.format);
     const row: VolumeRow = {
-      uuid, owner: this.pdiskUser, tag: tag.slice(0, 40), visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier,
-      size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null, quarantine: '', created: this.clock().toISOString(), deleted: null,
+      uuid, owner: o.owner?.username ?? this.pdiskUser, tag: (o.tag ?? '').slice(0, 40), visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: o.identifier,
+      size_gib: bytesToGib(bytes), bytes, format: o.format, origin: null, quarantine: '', created: this.clock().toISOString(), deleted: null,
     };
     try {
-      await this.store.insertWithinQuota(row, { gib: null, volumes: null });
+      if (o.owner) await this.store.insertWithinQuota(row, await this.quotas.quotaOf(o.owner.username), { username: o.owner.username, id: o.owner.id });
+      else await this.store.insertWithinQuota(row, { gib: null, volumes: null });
     } catch (e) {
       await this.driver.delete(uuid);
       throw e;
     }
     return row;
+  }
+
+  /** `owner`'s origin of this identifier (a plain URL's image fetched before, the same bytes), if any. */
+  async ownOrigin(owner: Principal, identifier: string): Promise<VolumeRow | undefined> {
+    const row = await this.store.findByIdentifier(owner.username, identifier);
+    return row && row.type === 'MACHINE_IMAGE_ORIGIN' && !row.quarantine ? row : undefined;
   }
 
   /**

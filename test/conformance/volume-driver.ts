@@ -181,21 +181,41 @@ export function volumeDriverConformance(name: string, makeDriver: () => VolumeDr
     assert.deepEqual(await driver.inventory(), { volumes: [], temporary: [] });
   });
 
-  test(`${name}: importRaw moves a verified file in (sparse, same content), leaves nothing in the scratch dir, and a missing file adds no volume`, async () => {
+  test(`${name}: importImage moves a verified file in (sparse, same content), leaves nothing in the scratch dir, and a missing file adds no volume`, async () => {
     const driver = makeDriver();
     const content = sectorImage(9);
     mkdirSync(driver.scratchDir, { recursive: true });
     const file = `${driver.scratchDir}/import-${randomUUID()}.img`;
     writeFileSync(file, content);
     const uuid = randomUUID();
-    assert.deepEqual(await driver.importRaw(uuid, file), { bytes: content.length });
+    assert.deepEqual(await driver.importImage(uuid, file, 'raw'), { bytes: content.length });
     assert.equal(existsSync(file), false, 'the downloaded file was moved, not copied');
     assert.equal(sha1(await readAll(await driver.openRaw(uuid))), sha1(content));
     assert.deepEqual(readdirSync(driver.scratchDir), []);
     const absent = randomUUID();
-    await assert.rejects(driver.importRaw(absent, `${driver.scratchDir}/no-such-file`));
+    await assert.rejects(driver.importImage(absent, `${driver.scratchDir}/no-such-file`, 'raw'));
     assert.equal(await driver.exists(absent), false);
     assert.deepEqual((await driver.inventory()).temporary, []);
+  });
+
+  test(`${name}: a qcow2 image is imported as qcow2, and its snapshot reads through it with backing format qcow2`, async () => {
+    const driver = makeDriver();
+    const content = sectorImage(11);
+    mkdirSync(driver.scratchDir, { recursive: true });
+    const plain = `${driver.scratchDir}/plain-${randomUUID()}.img`;
+    const file = `${driver.scratchDir}/import-${randomUUID()}.qcow2`;
+    writeFileSync(plain, content);
+    await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', plain, file]);
+    const origin = randomUUID();
+    await driver.importImage(origin, file, 'qcow2');
+    assert.equal(driver.locate(origin).format, 'qcow2');
+    assert.equal(await driver.size(origin), content.length);
+    const snap = randomUUID();
+    await driver.snapshot(origin, snap);
+    const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', driver.locate(snap).path])).stdout) as Record<string, unknown>;
+    assert.equal(info['backing-filename-format'], 'qcow2');
+    assert.equal(await driver.size(snap), content.length);
+    assert.equal(sha1(await readAll(await driver.openRaw(snap))), sha1(content), 'the snapshot reads the image, not its qcow2 bytes');
   });
 
   test(`${name}: snapshot is a constant-time copy-on-write overlay; writes leave the origin alone; flatten gives the snapshot's content`, async () => {

@@ -39,6 +39,8 @@ export interface FileServer {
   /** Body bytes sent for `path` so far, over every request. */
   sentFor(path: string): number;
   serve(path: string, route: Route): void;
+  /** Answers `path` with a redirect to `location` (any text: the client must judge it). */
+  redirect(path: string, location: string, status?: number): void;
   proxy(prefix: string, target: string, opts?: { stallAfter?: number }): void;
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function startFileServer(): Promise<FileServer> {
   const proxies: Array<{ prefix: string; target: string; stallAfter?: number; served: number }> = [];
   const requests: SeenRequest[] = [];
   const sent = new Map<string, number>();
+  const redirects = new Map<string, { location: string; status: number }>();
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -55,6 +58,12 @@ export async function startFileServer(): Promise<FileServer> {
     requests.push(seen);
     const proxy = proxies.find((p) => path.startsWith(p.prefix));
     if (proxy) return forward(req, res, proxy, seen);
+    const moved = redirects.get(path);
+    if (moved) {
+      seen.status = moved.status;
+      res.writeHead(moved.status, { location: moved.location }).end();
+      return;
+    }
     const route = routes.get(path);
     if (!route) {
       seen.status = 404;
@@ -94,6 +103,7 @@ export async function startFileServer(): Promise<FileServer> {
     requests,
     sentFor: (path) => sent.get(path) ?? 0,
     serve: (path, route) => { routes.set(path, { ...route, served: 0 }); },
+    redirect: (path, location, status = 302) => { redirects.set(path, { location, status }); },
     proxy: (prefix, target, opts = {}) => { proxies.push({ prefix, target, served: 0, ...opts }); },
     close,
   };

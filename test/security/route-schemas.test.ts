@@ -61,3 +61,12 @@ test('a schema refusal comes through the one error mapper, in XML, HTML and plai
     assert.match(a.text, pattern, accept);
   }
 });
+
+test('attack: a network card model carrying more QEMU device options is refused before anything runs', async () => {
+  const body = { image: 'PxJQ0F1u9P0vKrrVafwoOm6zH7a', cpu: 1, ramMiB: 128, networkModel: 'e1000,romfile=/etc/shadow' };
+  const a = await call(base, 'POST', '/instances', ALICE, { body });
+  assertError(a, 400, 'USAGE', /networkModel (\(in the request body\) )?must be/);
+  const listed = await call(base, 'GET', '/instances', ALICE);
+  assert.equal(listed.status, 200);
+  assert.deepEqual(JSON.parse(listed.text), []);
+});

@@ -10,7 +10,7 @@ import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
-import { acquireGuestSlot, recipeImage, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlot, acquireGuestSlots, recipeImage, sshKey } from '../helpers/vm.js';
 import { tapName } from '../../src/network/host-network.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -92,11 +92,12 @@ test('isolation on the server\'s bridge, with real listeners: bob\'s guest reach
   t.after(() => secret.close());
   const secretPort = (secret.address() as AddressInfo).port;
 
-  const slots = [await acquireGuestSlot(), await acquireGuestSlot()];
-  t.after(() => slots.forEach((r) => r()));
+  // Both slots at once: holding one while waiting for another deadlocks with a test doing the same.
+  const releaseSlots = await acquireGuestSlots(2);
   const ids: Array<[typeof alice, string]> = [];
   t.after(async () => {
     for (const [who, id] of ids) await who(['kill-instance', id]);
+    releaseSlots();
   });
   const start = async (who: typeof alice, options: string[]): Promise<{ id: string; ip: string }> => {
     const out = ok(await who(['run-instance', '--ram', '256', ...options, image.identifier])).stdout;

@@ -54,7 +54,14 @@ export function table(vms: InstanceInfo[], verbose: boolean): string {
 /** `-vvv` with one ID: every attribute, flattened with `_`, lower-cased and sorted (the context as template_context_*). */
 export function allAttributes(vm: InstanceInfo, context: Record<string, string>): string {
   const attrs = new Map<string, string>();
-  for (const [k, v] of Object.entries(vm)) attrs.set(k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v === null ? '' : String(v));
+  const put = (k: string, v: unknown): void => {
+    // A unit is one word: ramMiB is ram_mib, not ram_mi_b.
+    const key = k.replace(/([KMG])iB$/, '$1ib').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    // vnc as vnc_address, vnc_port (and vnc_password, which the owner alone is sent)
+    if (v !== null && typeof v === 'object') for (const [sub, w] of Object.entries(v)) put(`${key}_${sub}`, w);
+    else attrs.set(key, v === null || v === undefined ? '' : String(v));
+  };
+  for (const [k, v] of Object.entries(vm)) put(k, v);
   for (const [k, v] of Object.entries(context)) attrs.set(`template_context_${k.toLowerCase()}`, v);
   const keys = [...attrs.keys()].sort();
   return ['-'.repeat(25), `${vm.id} (all attributes)`, ...keys.map((k) => `  ${k} = ${attrs.get(k) ?? ''}`)].join('\n');

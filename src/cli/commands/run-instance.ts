@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
 import { requireUuid } from '../../domain/volume.js';
 import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTANCE_TYPE } from '../../domain/instance-types.js';
+import { NETWORK_MODELS, networkModelOf } from '../../domain/instance-wire.js';
 import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
 import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
 import { lintContext } from '../../context/lint.js';
@@ -13,7 +14,8 @@ import type { Context } from '../program.js';
 import { printAction, printDetail, printStep, printWarning } from '../output.js';
 import { addCloudOptions, cloudClient, cloudUrl, homePath } from '../cloud.js';
 import type { CloudOptionValues } from '../cloud.js';
-import { checkImageAvailability } from '../image-check.js';
+import { checkImageAvailability, checkImageUrl } from '../image-check.js';
+import { imageRefOf } from '../../domain/image-ref.js';
 
 interface RunOptions extends CloudOptionValues {
   key?: string;
@@ -35,14 +37,17 @@ interface RunOptions extends CloudOptionValues {
   persistentDisk?: string;
   readonlyDisk?: string;
   volatileDisk?: string;
+  vncPort?: string;
+  vncListen?: string;
   quiet?: number;
+  qcowDiskFormat?: boolean;
 }
 
 const MARKETPLACE_ID = /^[A-Za-z0-9_-]{27}$/;
 
 /** `stratus-run-instance [options] image` (reference §1.1): starts VMs and prints their IDs and addresses. */
 export default async function main(argv: string[]): Promise<number> {
-  const program = addCloudOptions(newProgram('stratus-run-instance', 'Start one or more virtual machines from a Marketplace ID, a pdisk volume UUID or the URL of a Marketplace entry.'))
+  const program = addCloudOptions(newProgram('stratus-run-instance', 'Start one or more virtual machines from a Marketplace ID, a pdisk volume UUID, or a URL (of a Marketplace entry, or of an image the cloud fetches).'))
     .argument('[image]', 'Marketplace ID, pdisk volume UUID, or URL')
     .option('-k, --key <file>', 'SSH public key file (env STRATUSLAB_KEY; default ~/.ssh/id_rsa.pub)')
     .option('-t, --type <type>', `instance type (default ${DEFAULT_INSTANCE_TYPE}; -l lists them)`)
@@ -59,11 +64,14 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--context-method <method>', 'one or cloud-init (config default_context_method; default one)')
     .option('--cloud-init <pairs>', 'cloud-init context: mimetype,file pairs separated by # (ssh, none, x-shellscript, cloud-config, …)')
     .option('--no-check-image-url', 'skip the image availability check')
+    .option('--qcow-disk-format', 'the image, when a plain URL, is qcow2 (default raw; ignored for IDs)')
     .option('--vm-disks-bus <bus>', 'ide, scsi or virtio, instead of the image\'s disks-bus')
-    .option('--vm-network-model <model>', 'the network card model (e.g. virtio)')
+    .option('--vm-network-model <model>', `the network card: ${NETWORK_MODELS.join(', ')} (default virtio)`)
     .option('--persistent-disk <uuid>', 'attach this pdisk volume to each VM (yours read-write, a PUBLIC one read-only)')
     .option('--readonly-disk <id>', 'attach another Marketplace image, read-only')
     .option('--volatile-disk <gb>', 'attach an empty disk of this many GB, removed with the VM')
+    .option('--vnc-port <port>', 'the VNC server\'s port (default -1: the cloud picks a free one); describe-instance --json shows it, and its password to you alone')
+    .option('--vnc-listen <ip>', 'the VNC server\'s address (default 127.0.0.1; others only if the cloud\'s administrator allows them)')
     .option('--marketplace-endpoint <url>', 'Marketplace for the availability check (env STRATUSLAB_MARKETPLACE_ENDPOINT; default: the cloud endpoint)')
     // OpenNebula-only options StratusLab had: accepted so scripts keep working (docs/compat.md).
     .option('--vm-requirements <text>', 'accepted, ignored (OpenNebula scheduling)')
@@ -74,7 +82,8 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--vm-template-file <file>', 'accepted, ignored (no OpenNebula template)')
     .option('--local-ip', 'accepted, ignored (one network)')
     .option('--private-ip', 'accepted, ignored (one network)')
-    .action(async (image: string | undefined, o: RunOptions & { listType?: boolean }) => {
+    .action(async (given: string | undefined, o: RunOptions & { listType?: boolean }) => {
+      let image = given;
       const ctx = contextOf(program);
       const types = instanceTypes(ctx.config.sectionValues('instance_types'));
       for (const name of types.ignored) printWarning(ctx.output, `[instance_types] ${name} is not "cpu, ram, swap": ignored`);
@@ -100,13 +109,17 @@ export default async function main(argv: string[]): Promise<number> {
           printWarning(ctx.output, 'Image availability check is disabled.');
         }
       }
+      const plainUrl = imageRefOf(image).kind === 'url';
+      if (plainUrl) image = await checkPlainUrl(ctx, image, o.checkImageUrl);
       const request: RunInstancesRequest = {
         image, count, type: o.type ?? DEFAULT_INSTANCE_TYPE, cpu: type.cpu, ramMiB: type.ramMiB, swapMiB: type.swapMiB,
         ...(o.vmName ? { name: o.vmName } : {}), ...context,
-        ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: o.vmNetworkModel } : {}),
+        ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: networkModelOf(o.vmNetworkModel, '--vm-network-model') } : {}),
         ...(o.persistentDisk !== undefined ? { persistentDisk: requireUuid(o.persistentDisk) } : {}),
         ...(o.readonlyDisk !== undefined ? { readonlyDisk: o.readonlyDisk } : {}),
         ...(o.volatileDisk !== undefined ? { volatileDiskGiB: whole(o.volatileDisk, '--volatile-disk', 1) } : {}),
+        ...(plainUrl && o.qcowDiskFormat ? { diskFormat: 'qcow2' as const } : {}),
+        ...(o.vncPort !== undefined ? { vncPort: vncPort(o.vncPort) } : {}), ...(o.vncListen !== undefined ? { vncListen: o.vncListen } : {}),
       };
       const client = await cloudClient(ctx, o);
       const quiet = ctx.output.level < 0;
@@ -119,6 +132,19 @@ export default async function main(argv: string[]): Promise<number> {
       if (o.output) writeFileAtomic(o.output, started.map((i) => String(i.id)).join('\n'));
     });
   return runProgram(program, argv);
+}
+
+/** A plain URL: the HEAD check (unless disabled) and the warning that nothing vouches for it; returns the URL to run. */
+async function checkPlainUrl(ctx: Context, url: string, check: boolean): Promise<string> {
+  let final = url;
+  if (check) {
+    printDetail(ctx.output, 'Checking image availability.');
+    final = await checkImageUrl(url);
+  } else {
+    printWarning(ctx.output, 'Image availability check is disabled.');
+  }
+  printWarning(ctx.output, `${final} is a plain URL: no signature or checksum vouches for the image it gives.`);
+  return final;
 }
 
 function report(ctx: Context, started: InstanceInfo[], quiet: boolean): void {
@@ -201,3 +227,11 @@ function bus(text: string): 'ide' | 'scsi' | 'virtio' {
   throw new StratusError('USAGE', `--vm-disks-bus must be ide, scsi or virtio, not ${text}`);
 }
 
+/** -1 (StratusLab's default: the cloud picks) or a port; the cloud checks it against its range. */
+export function vncPort(text: string): number {
+  const n = Number(text);
+  if (!/^(-1|\d{1,5})$/.test(text.trim()) || (n !== -1 && (n < 1 || n > 65535))) {
+    throw new StratusError('USAGE', `--vnc-port must be -1 (the cloud picks a free port) or a port number, not ${text}`);
+  }
+  return n;
+}

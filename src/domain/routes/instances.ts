@@ -1,5 +1,6 @@
 /** The cloud service (/instances): who may call what is in docs/api.md. */
 import { INSTANCE_STATES } from '../instance.js';
+import { NETWORK_MODELS } from '../instance-wire.js';
 import { arrayOf, defineRoute, object, pathParams, text } from './route.js';
 import type { JsonSchema } from './route.js';
 
@@ -21,6 +22,15 @@ export const instanceInfo = object({
   address: { ...nullable('string'), description: 'its Public ip' },
   memoryKiB: { type: 'integer', description: "QEMU's resident memory while it runs" },
   cpuPercent: { type: 'integer', description: 'CPU use since it started, in % of one CPU' },
+  vnc: {
+    ...object({
+      address: { type: 'string', description: 'the address its VNC server listens on' },
+      port: { type: 'integer' },
+      password: { type: 'string', description: 'the VNC password: shown to the instance’s owner only' },
+    }, ['password']),
+    type: ['object', 'null'],
+    description: 'its VNC server while QEMU runs it (VNC authentication), else null',
+  },
   created: { type: 'string' },
   updated: { type: 'string' },
 });
@@ -29,7 +39,8 @@ export const instanceInfo = object({
 const runRequest: JsonSchema = {
   type: 'object',
   properties: {
-    image: { type: 'string', description: 'a Marketplace ID, a pdisk volume UUID, or the URL of a Marketplace entry or pdisk volume' },
+    image: { type: 'string', description: 'a Marketplace ID, a pdisk volume UUID, the URL of a Marketplace entry or pdisk volume, or a plain http(s) URL the server fetches' },
+    diskFormat: { type: 'string', enum: ['raw', 'qcow2'], description: 'a plain URL’s image format (--qcow-disk-format: qcow2; default raw); ignored for the other forms' },
     cpu: { type: 'integer', minimum: 1 },
     ramMiB: { type: 'integer', minimum: 16 },
     swapMiB: { type: 'integer', minimum: 0 },
@@ -41,10 +52,12 @@ const runRequest: JsonSchema = {
     contextMethod: { type: 'string', enum: ['one', 'cloud-init'] },
     context: { type: 'object', additionalProperties: { type: 'string' } },
     diskBus: { type: 'string', enum: ['ide', 'scsi', 'virtio'] },
-    networkModel: { type: 'string' },
+    networkModel: { type: 'string', enum: [...NETWORK_MODELS], description: 'the network card (--vm-network-model), virtio by default' },
     persistentDisk: { type: 'string', description: 'a pdisk volume attached to each VM from the start (--persistent-disk)' },
     readonlyDisk: { type: 'string', description: 'a Marketplace ID attached read-only through the image cache (--readonly-disk)' },
     volatileDiskGiB: { type: 'integer', minimum: 1, maximum: 1024, description: 'an empty disk of this many GiB, removed with the VM (--volatile-disk)' },
+    vncPort: { type: 'integer', minimum: -1, maximum: 65535, description: 'the VNC port (--vnc-port): -1, the default, lets the cloud pick a free one of its range' },
+    vncListen: { type: 'string', description: 'the VNC listen address (--vnc-listen): loopback (127.0.0.1) unless the administrator allows more' },
   },
   required: ['image', 'cpu', 'ramMiB'],
   additionalProperties: false,

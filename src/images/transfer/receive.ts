@@ -20,11 +20,16 @@ import type { PartFiles, PartState } from './part.js';
  * download's budget: no more than that is written decompressed, and no more than
  * compressedBound(bytes) is taken from the location, so a location serving a decompression
  * bomb or an endless stream fills neither the disk nor the .part file.
+ *
+ * A plain URL promises nothing: without `sha1`, the content is not checked and `bytes` is
+ * only the budget (`limitFrom` says whose), and `identifier` merely names the .part state.
  */
 export interface Expected {
   identifier: string;
-  sha1: string;
+  sha1?: string;
   bytes: number;
+  /** Where the budget comes from, for the refusal (default: slreq:bytes in the metadata). */
+  limitFrom?: string;
 }
 
 /**
@@ -32,8 +37,8 @@ export interface Expected {
  * `network`: the transfer broke off, .part is kept for a resume; `refused`: the location
  * answered with an error.
  */
-type Failure = { ok: false; kind: 'mismatch' | 'network' | 'refused'; reason: string; progressed: boolean };
-export type Outcome = { ok: true } | Failure;
+type Failure = { ok: false; kind: 'mismatch' | 'network' | 'refused'; reason: string; progressed: boolean; oversize?: true };
+export type Outcome = { ok: true; sha1: string; bytes: number } | Failure;
 
 interface Attempt {
   source: Source;
@@ -48,10 +53,11 @@ interface Attempt {
 
 class NetworkError extends Error {}
 class MismatchError extends Error {}
+class OversizeError extends MismatchError {}
 
 /** More than the entry's size: a decompression bomb, an endless stream, or simply not this image. */
-function oversize(what: string, limit: number): MismatchError {
-  return new MismatchError(`refused: the location gave more than the ${limit} bytes ${what} may take (from slreq:bytes in the metadata); the download was stopped and nothing was kept`);
+function oversize(what: string, limit: number, from = 'slreq:bytes in the metadata'): OversizeError {
+  return new OversizeError(`refused: the location gave more than the ${limit} bytes ${what} may take (from ${from}); the download was stopped and nothing was kept`);
 }
 
 /**
@@ -79,7 +85,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   if (Number.isFinite(length) && start + length > rawLimit) {
     res.destroy();
     files.remove();
-    return { ok: false, kind: 'mismatch', reason: `${oversize('the download', rawLimit).message} (it announced ${start + length} bytes)`, progressed: false };
+    return { ok: false, kind: 'mismatch', reason: `${oversize('the download', rawLimit, expected.limitFrom).message} (it announced ${start + length} bytes)`, progressed: false, oversize: true };
   }
   const partState: PartState = {
     identifier: expected.identifier, location: source.location, bytes: start,
@@ -91,10 +97,10 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   files.save(partState);
   rmSync(a.temp, { force: true });
   const dispose = removeOnExit(a.temp);
-  const verifier = new Verifier(expected.bytes);
+  const verifier = new Verifier(expected.bytes, expected.limitFrom);
   let raw = 0;
   let saved = Date.now();
-  const chunks = rawChunks(files.part, start, res, part, Number.isFinite(length) ? length : undefined, rawLimit, (n, written) => {
+  const chunks = rawChunks(files.part, start, res, part, Number.isFinite(length) ? length : undefined, { bytes: rawLimit, from: expected.limitFrom }, (n, written) => {
     bar.update(raw += n);
     // Keeps .part.json's count roughly current; resuming trusts the .part file's size.
     if (written !== undefined && Date.now() - saved >= 1000) {
@@ -120,7 +126,7 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
       files.remove();
       if (isStratusError(e, 'STORAGE_FULL')) throw e;
       const reason = isCorruptData(e) ? `checksum mismatch: the compressed data is corrupt (${(e as Error).message})` : (e as Error).message;
-      failure = { ok: false, kind: isCorruptData(e) || e instanceof MismatchError ? 'mismatch' : 'refused', reason, progressed: true };
+      failure = { ok: false, kind: isCorruptData(e) || e instanceof MismatchError ? 'mismatch' : 'refused', reason, progressed: true, ...(e instanceof OversizeError ? { oversize: true as const } : {}) };
     }
   } finally {
     await chunks.return();
@@ -130,17 +136,19 @@ async function receiveOnce(a: Attempt, mayRetry = true): Promise<Outcome | 'agai
   }
   if (!failure) {
     const sha1 = verifier.sha1();
-    if (sameHex(expected.sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && expected.bytes === verifier.bytes) {
+    const verified = expected.sha1 === undefined
+      || (sameHex(expected.sha1, sha1) && identifierFromSha1(sha1) === expected.identifier && expected.bytes === verifier.bytes);
+    if (verified) {
       chmodSync(a.temp, 0o644);
       renameSync(a.temp, a.output);
       files.remove();
-      return { ok: true };
+      return { ok: true, sha1, bytes: verifier.bytes };
     }
     rmSync(a.temp, { force: true });
     files.remove();
     failure = {
       ok: false, kind: 'mismatch', progressed: true,
-      reason: `checksum mismatch: expected SHA-1 ${expected.sha1} and ${expected.bytes} bytes, got ${sha1} and ${verifier.bytes} bytes`,
+      reason: `checksum mismatch: expected SHA-1 ${expected.sha1 ?? ''} and ${expected.bytes} bytes, got ${sha1} and ${verifier.bytes} bytes`,
     };
   }
   return failure.kind === 'mismatch' && start > 0 && mayRetry ? 'again' : failure;
@@ -159,6 +167,8 @@ async function openAt(a: Attempt, mayRetry: boolean): Promise<{ res: IncomingMes
   try {
     res = await source.open(resume?.bytes ?? 0, resume ? validatorOf(resume) : undefined);
   } catch (e) {
+    // A refused URL (or redirect) is the caller's answer, not a location that failed.
+    if (isStratusError(e, 'URL_REFUSED')) throw e;
     return { ok: false, kind: 'network', reason: (e as Error).message, progressed: false };
   }
   const status = res.statusCode ?? 0;
@@ -187,7 +197,7 @@ async function openAt(a: Attempt, mayRetry: boolean): Promise<{ res: IncomingMes
  * failures of the response itself become NetworkErrors; a response shorter than its
  * Content-Length is one too.
  */
-async function* rawChunks(partPath: string, start: number, res: IncomingMessage, part: FileHandle, length: number | undefined, limit: number,
+async function* rawChunks(partPath: string, start: number, res: IncomingMessage, part: FileHandle, length: number | undefined, limit: { bytes: number; from: string | undefined },
   onChunk: (n: number, written?: number) => void): AsyncGenerator<Buffer, void, undefined> {
   if (start > 0) {
     for await (const c of createReadStream(partPath, { start: 0, end: start - 1, highWaterMark: 1024 * 1024 })) {
@@ -206,7 +216,7 @@ async function* rawChunks(partPath: string, start: number, res: IncomingMessage,
         throw new NetworkError(`connection lost after ${start + received} bytes: ${(e as Error).message}`);
       }
       if (next.done) break;
-      if (start + received + next.value.length > limit) throw oversize('the download', limit);
+      if (start + received + next.value.length > limit.bytes) throw oversize('the download', limit.bytes, limit.from);
       for (let off = 0; off < next.value.length;) off += (await part.write(next.value, off)).bytesWritten;
       received += next.value.length;
       onChunk(next.value.length, start + received);
@@ -223,13 +233,13 @@ class Verifier extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha1');
 
-  constructor(private readonly limit: number) {
+  constructor(private readonly limit: number, private readonly from: string | undefined) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.limit) return cb(oversize('the decompressed image', this.limit));
+    if (this.bytes > this.limit) return cb(oversize('the decompressed image', this.limit, this.from));
     this.hash.update(chunk);
     cb(null, chunk);
   }

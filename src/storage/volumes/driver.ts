@@ -33,13 +33,14 @@ export interface VolumeDriver {
   /** Starts writing a new raw volume; `withCompressed` keeps the gzip stream too. */
   beginUpload(uuid: string, withCompressed: boolean): Promise<VolumeUpload>;
   /**
-   * Makes the raw file at `path` (already verified) the content of a new volume, moving it
-   * rather than copying when it sits on the store's filesystem (see scratchDir).
+   * Makes the image file at `path` (already verified; a qcow2 one standing alone, with no
+   * backing or data file) the content of a new volume in that format, moving it rather than
+   * copying when it sits on the store's filesystem (see scratchDir). `bytes`: the file's size.
    */
-  importRaw(uuid: string, path: string): Promise<{ bytes: number }>;
-  /** A directory on the store's filesystem for downloads that importRaw then moves in (the caller creates it); never swept. */
+  importImage(uuid: string, path: string, format: VolumeFormat): Promise<{ bytes: number }>;
+  /** A directory on the store's filesystem for downloads that importImage then moves in (the caller creates it); never swept. */
   readonly scratchDir: string;
-  /** A copy-on-write overlay of `origin`, in constant time. */
+  /** A copy-on-write overlay of `origin` (raw or qcow2), in constant time. */
   snapshot(origin: string, uuid: string): Promise<void>;
   /** A standalone raw copy of `source` (a snapshot flattened onto its origin). */
   flatten(source: string, uuid: string): Promise<{ bytes: number }>;

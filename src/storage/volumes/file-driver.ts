@@ -16,8 +16,9 @@ const MIB = 1024 * 1024;
  * Volumes as files in one directory:
  *
  *   <root>/<uuid>.raw     raw content (sparse)
- *   <root>/<uuid>.qcow2   a copy-on-write snapshot; its backing file is "<origin>.raw",
- *                         relative, so the data dir can move
+ *   <root>/<uuid>.qcow2   a copy-on-write snapshot; its backing file is "<origin>.raw" (or
+ *                         ".qcow2"), relative, so the data dir can move; or a qcow2 image
+ *                         imported as it is, with no backing file
  *   <root>/<uuid>.gz      gzipped content: the upload as received, or made on first download
  *   <root>/.tmp/          uploads and conversions in progress; swept at start-up
  */
@@ -59,8 +60,9 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
     locate,
     scratchDir,
 
-    async importRaw(uuid, path) {
-      const t = tmp(`${uuid}.raw`);
+    async importImage(uuid, path, format) {
+      const final = format === 'qcow2' ? qcow(uuid) : raw(uuid);
+      const t = tmp(`${uuid}.${format}`);
       try {
         try {
           await rename(path, t);
@@ -70,12 +72,12 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
           await run('cp', ['--sparse=always', path, t], { timeoutMs: 3_600_000 });
           await rm(path, { force: true });
         }
-        await rename(t, raw(uuid));
+        await rename(t, final);
       } catch (e) {
         await rm(t, { force: true });
         throw storageError(e, 'the volume store');
       }
-      return { bytes: await fileSize(raw(uuid)) };
+      return { bytes: await fileSize(final) };
     },
 
     async createEmpty(uuid, bytes) {
@@ -130,13 +132,15 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
     },
 
     async snapshot(origin, uuid) {
-      if (!existsSync(raw(origin))) throw new StratusError('VOLUME_STATE', `volume ${origin} has no raw content to snapshot`);
+      const base = locate(origin);
+      if (!existsSync(base.path)) throw new StratusError('VOLUME_STATE', `volume ${origin} has no content to snapshot`);
       const t = tmp(`${uuid}.qcow2`);
       try {
         // The backing path is relative to the overlay's own directory. The overlay is made in
         // .tmp and then renamed beside its origin, so it names the origin without "../";
         // -u skips opening the backing file from .tmp, which is why the size is given.
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', `${origin}.raw`, '-u', t, String(await fileSize(raw(origin)))], { cwd: root });
+        const size = base.format === 'raw' ? await fileSize(base.path) : await virtualSize(base.path, root);
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', `${origin}.${base.format}`, '-u', t, String(size)], { cwd: root });
         await rename(t, qcow(uuid));
       } catch (e) {
         await rm(t, { force: true });
@@ -193,9 +197,7 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
 
     async size(uuid) {
       const loc = requireVolume(uuid);
-      if (loc.format === 'raw') return fileSize(loc.path);
-      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', loc.path], { cwd: root })).stdout) as { 'virtual-size': number };
-      return info['virtual-size'];
+      return loc.format === 'raw' ? fileSize(loc.path) : virtualSize(loc.path, root);
     },
 
     async exists(uuid) {
@@ -220,6 +222,11 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
       return left.length;
     },
   };
+}
+
+async function virtualSize(path: string, root: string): Promise<number> {
+  const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', '-f', 'qcow2', path], { cwd: root })).stdout) as { 'virtual-size': number };
+  return info['virtual-size'];
 }
 
 async function fileSize(path: string): Promise<number> {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blockdevOf, dataDevice, macFor, qemuArgs } from './qemu-args.js';
+import { execFileSync } from 'node:child_process';
+import { blockdevOf, dataDevice, macFor, qemuArgs, NIC_DEVICES } from './qemu-args.js';
 import type { VmSpec } from './qemu-args.js';
+import { networkModelOf } from '../../../domain/instance-wire.js';
 
 const base: VmSpec = {
   name: 'i-1', accel: 'tcg', vcpus: 1, memoryMiB: 256,
@@ -46,10 +48,20 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
     assert.equal(after(a, '-netdev'), 'user,id=net0,restrict=on,hostfwd=tcp:127.100.0.2:22-:22,hostfwd=tcp:127.100.0.2:80-:80');
     assert.equal(after(a, '-device', 2), 'virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=');
   }],
+  ['the network card the user asked for (--vm-network-model), with no option ROM', { nicModel: 'e1000' }, (a) => {
+    assert.equal(after(a, '-device', 2), 'e1000,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=');
+  }],
+  ['rtl8139 for guests without virtio drivers', { nicModel: 'rtl8139' }, (a) => assert.match(after(a, '-device', 2) ?? '', /^rtl8139,netdev=net0,/)],
   ['host services the guest may reach are explicit guestfwd rules', { network: { ...base.network, services: [{ guestPort: 80, host: '127.0.0.1', hostPort: 9204 }] } }, (a) => {
     assert.match(after(a, '-netdev') ?? '', /,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:9204$/);
   }],
-  ['VNC listens on the instance loopback address only, or not at all', { vncDisplay: 0 }, (a) => assert.equal(after(a, '-vnc'), '127.100.0.2:0')],
+  ['VNC at one port (5900 + display) on the address asked for', { vnc: { listen: '127.0.0.1', display: 7 } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:7')],
+  ['VNC on the first free port of a range: QEMU binds it, so parallel launches never race for one', { vnc: { listen: '127.0.0.1', display: 0, lastDisplay: 99, password: true } }, (a) => {
+    assert.equal(after(a, '-vnc'), '127.0.0.1:0,to=99,password=on');
+  }],
+  ['a range of one port is that port alone', { vnc: { listen: '127.0.0.1', display: 3, lastDisplay: 3 } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:3')],
+  ['an IPv6 listen address is bracketed (its colons would read as the display)', { vnc: { listen: '::1', display: 0, password: true } }, (a) => assert.equal(after(a, '-vnc'), '[::1]:0,password=on')],
+  ['VNC stays on the address asked for on the bridge too (never the guest\'s)', { vnc: { listen: '127.0.0.1', display: 1 }, network: { ...base.network, tap: 'st0' } }, (a) => assert.equal(after(a, '-vnc'), '127.0.0.1:1')],
   ['no VNC unless asked', {}, (a) => assert.equal(after(a, '-vnc'), 'none')],
   ['serial console to a log file, QMP on a unix socket, a pid file', {}, (a) => {
     assert.equal(after(a, '-serial'), 'file:/d/i-1/serial.log');
@@ -93,4 +105,17 @@ test('a data disk\'s serial and id cannot carry more fields into the device or n
   assert.throws(() => dataDevice({ ...disk, serial: 'x'.repeat(21) }), /serial/, 'virtio-blk keeps 20 bytes');
   assert.throws(() => blockdevOf({ ...disk, id: 'a,b' }), /disk id/);
   assert.deepEqual(dataDevice(disk), { driver: 'virtio-blk-pci', drive: 'vol-vdz', id: 'dev-vol-vdz', serial: 'ok' });
+});
+
+test('a network card model outside the list never reaches QEMU\'s command line', () => {
+  assert.throws(() => networkModelOf('e1000,romfile=/etc/shadow', '--vm-network-model'), (e: Error) => {
+    assert.equal(e.message, '--vm-network-model must be virtio, e1000, e1000e, rtl8139, not e1000,romfile=/etc/shadow');
+    return true;
+  });
+  assert.equal(networkModelOf('e1000e', 'field networkModel'), 'e1000e');
+});
+
+test('every network card a user may ask for is a device this QEMU has', () => {
+  const devices = execFileSync('qemu-system-x86_64', ['-device', 'help'], { encoding: 'utf8' });
+  for (const device of Object.values(NIC_DEVICES)) assert.match(devices, new RegExp(`^name "${device}"`, 'm'), device);
 });

@@ -2,6 +2,8 @@
  * The QEMU command line, as a pure function of what the instance needs. Every flag here has
  * a reason; the table tests in qemu-args.test.ts name them.
  */
+import type { NetworkModel } from '../../../domain/instance-wire.js';
+
 export interface DiskSpec {
   path: string;
   format: 'qcow2' | 'raw';
@@ -38,6 +40,22 @@ export interface GuestService {
   hostPort: number;
 }
 
+/** QEMU numbers VNC ports as displays above this one. */
+export const VNC_BASE_PORT = 5900;
+
+/**
+ * A VNC server on `listen`, at port VNC_BASE_PORT + `display`, or, with `lastDisplay`, at the
+ * first of the displays up to it that is free: QEMU binds it itself, so two instances started
+ * at once never race for a port. With `password`, no client gets in until a password is set
+ * through QMP (set_password): the server offers VNC authentication only.
+ */
+export interface VncSpec {
+  listen: string;
+  display: number;
+  lastDisplay?: number;
+  password?: boolean;
+}
+
 export interface VmSpec {
   name: string;
   accel: 'kvm' | 'tcg';
@@ -52,6 +70,8 @@ export interface VmSpec {
   data?: DataDiskSpec[];
   /** virtio (default), or ide / scsi for images whose metadata asks for them. */
   diskBus?: 'virtio' | 'ide' | 'scsi';
+  /** The network card (default virtio). */
+  nicModel?: NetworkModel;
   network: {
     /** The instance's address: its own "IP" in 127.0.0.0/8, or its lease on the bridge. */
     address: string;
@@ -61,14 +81,17 @@ export interface VmSpec {
     services?: GuestService[];
     mac: string;
   };
-  /** VNC display on the instance address (port 5900 + display). */
-  vncDisplay?: number;
+  /** A VNC server; none when absent. */
+  vnc?: VncSpec;
   serialLog: string;
   qmpSocket: string;
   pidFile: string;
   /** TCG translation cache in MiB; the default (1 GiB) dominates an idle guest's memory. */
   tcgCacheMiB?: number;
 }
+
+/** QEMU's device for each network card model a user may ask for; nothing else reaches the command line. */
+export const NIC_DEVICES: Readonly<Record<NetworkModel, string>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
 
 export function qemuArgs(s: VmSpec): string[] {
   const args: string[] = [
@@ -117,13 +140,19 @@ export function qemuArgs(s: VmSpec): string[] {
     const svc = (net.services ?? []).map((g) => `,guestfwd=tcp:10.0.2.100:${g.guestPort}-tcp:${g.host}:${g.hostPort}`).join('');
     args.push('-netdev', `user,id=net0,restrict=on${fwd}${svc}`);
   }
-  args.push('-device', `virtio-net-pci,netdev=net0,mac=${net.mac},romfile=`);
-  // On the bridge the guest's address is not the host's: VNC stays on loopback.
-  args.push('-vnc', s.vncDisplay === undefined ? 'none' : `${net.tap ? '127.0.0.1' : net.address}:${s.vncDisplay}`);
+  // No option ROM: iPXE would only slow the boot down, as the guest boots from its disk.
+  args.push('-device', `${NIC_DEVICES[s.nicModel ?? 'virtio']},netdev=net0,mac=${net.mac},romfile=`);
+  args.push('-vnc', s.vnc ? vncOption(s.vnc) : 'none');
   // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
   // the driver sees and fails at once instead of waiting out a readiness timeout.
   args.push('-device', 'pvpanic', '-action', 'panic=pause');
   return args;
+}
+
+function vncOption(v: VncSpec): string {
+  const host = v.listen.includes(':') ? `[${v.listen}]` : v.listen;
+  const to = v.lastDisplay !== undefined && v.lastDisplay > v.display ? `,to=${v.lastDisplay}` : '';
+  return `${host}:${v.display}${to}${v.password ? ',password=on' : ''}`;
 }
 
 /**

@@ -147,6 +147,21 @@ export class QemuMachine {
     await this.qmp.execute('system_powerdown');
   }
 
+  /**
+   * Sets the VNC password (QEMU started with `password=on` lets no one in before this). The
+   * password lives in QEMU's memory only, so it is never written beside the instance.
+   */
+  async setVncPassword(password: string): Promise<void> {
+    await this.qmp.execute('set_password', { protocol: 'vnc', password });
+  }
+
+  /** Where QEMU's VNC server listens (the port it bound), or undefined when it has none. */
+  async vncEndpoint(): Promise<{ address: string; port: number } | undefined> {
+    const vnc = await this.qmp.execute<{ enabled: boolean; host?: string; service?: string }>('query-vnc');
+    const port = Number(vnc.service);
+    return vnc.enabled && vnc.host && Number.isInteger(port) && port > 0 ? { address: vnc.host, port } : undefined;
+  }
+
   /** Ends the machine now: QMP quit, then signals if QEMU does not go. */
   async kill(timeoutMs = 10_000): Promise<MachineExit> {
     if (this.exitInfo) return this.exitInfo;
