@@ -105,3 +105,12 @@ export function headerLines(raw: string): string[] {
   const split = raw.search(/\r?\n\r?\n/);
   return raw.slice(0, split).replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
 }
+
+/** RFC 2047 encoded words (`=?UTF-8?Q?…?=`, `=?UTF-8?B?…?=`) decoded; whitespace between two of them dropped. */
+export function decodeWords(value: string): string {
+  return value.replace(/\?=\s+=\?/g, '?==?').replace(/=\?([^?]+)\?([QqBb])\?([^?]*)\?=/g, (_m, charset: string, enc: string, text: string) => {
+    const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64')
+      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    return new TextDecoder(charset).decode(bytes);
+  });
+}
