@@ -13,3 +13,7 @@ export type { SavedImage } from './saved-image.js';
 export function createMailer(settings: MailSettings): Mailer {
   return settings.smtp ? new SmtpMailer(settings.smtp, settings.from) : new OutboxMailer(settings.outboxDir, settings.from);
 }
+export { endorserSummaryMessage, expiryWarningMessage, expiringSoon, entryXmlUrl } from './reminders.js';
+export type { EndorserEntries, ReminderEntry } from './reminders.js';
+export { ReminderScheduler } from './reminder-schedule.js';
+export type { ReminderSchedulerOptions, ReminderRun } from './reminder-schedule.js';

@@ -20,7 +20,7 @@ export interface TestSmtp {
 }
 
 /** A real SMTP server on a free loopback port that keeps what arrives; closed when the test file ends. */
-export async function startSmtp(options: { tls?: { key: string; cert: string }; secure?: boolean; login?: { user: string; password: string } }): Promise<TestSmtp> {
+export async function startSmtp(options: { tls?: { key: string; cert: string }; secure?: boolean; login?: { user: string; password: string }; refuseRecipient?: (address: string) => boolean }): Promise<TestSmtp> {
   const arrived: Arrived[] = [];
   const config: SMTPServerOptions = {
     logger: false,
@@ -30,6 +30,9 @@ export async function startSmtp(options: { tls?: { key: string; cert: string }; 
     onAuth(auth, _session, done) {
       const ok = auth.username === options.login?.user && auth.password === options.login?.password;
       done(ok ? null : new Error('Invalid username or password'), ok ? { user: auth.username } : undefined);
+    },
+    onRcptTo(address, _session, done) {
+      done(options.refuseRecipient?.(address.address) ? Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }) : undefined);
     },
     onData(stream, session, done) {
       const chunks: Buffer[] = [];
