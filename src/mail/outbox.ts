@@ -19,9 +19,14 @@ export class OutboxMailer implements Mailer {
 
   constructor(readonly dir: string, private readonly from: string) {
     this.destination = dir;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // A crash between write and rename leaves a hidden temporary file; it was never a message.
-    for (const name of readdirSync(dir)) if (name.startsWith('.') && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // A crash between write and rename leaves a hidden temporary file; it was never a message.
+      for (const name of readdirSync(dir)) if (name.startsWith('.') && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+    } catch (e) {
+      throw new StratusError('CONFIG_INVALID', `cannot use ${dir} as the mail outbox: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { hint: 'Make the data dir writable by the server, or configure [mail] host (an SMTP server) in stratus.cfg.' });
+    }
   }
 
   /** Writes the message; resolves with the file's path. */

@@ -157,6 +157,8 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 
 /** Wires the services onto the database and starts listening. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
+  // Before the database: a mailer that cannot be made leaves nothing open.
+  const mailer = createMailer(settings.mail);
   const database = await openDatabase(settings.database);
   const trust = settings.trust;
   const verifier = settings.verifyThreads > 0
@@ -171,7 +173,6 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   });
   const notices: string[] = [];
   const { limits } = settings;
-  const mailer = createMailer(settings.mail);
   notices.push(mailDestinationLine(settings.mail));
   const accounts = new Accounts(new UserStore(database));
   const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);

@@ -59,6 +59,9 @@ test('nothing half-written: a temporary file a crash left is removed at start-up
   await mailer.send(noticeFor('IOeo3R5qEdCas5j_r1HxVne3JMk')).catch((e: unknown) => { caught = e; });
   assert.ok(isStratusError(caught, 'MAIL_FAILED') && caught.message.startsWith(`cannot write a message to the outbox ${outbox}: `), String(caught));
   assert.deepEqual(readdirSync(join(dir, 'b')), ['outbox']);
+  // An outbox that cannot be made is a configuration error at start-up, naming the folder.
+  assert.throws(() => new OutboxMailer(join(outbox, 'outbox'), 'noreply@stratuslab.eu'),
+    (e: unknown) => isStratusError(e, 'CONFIG_INVALID') && e.message === `cannot use ${join(outbox, 'outbox')} as the mail outbox: ENOTDIR`);
 });
 
 test('stratus serve says where mail goes: the outbox without [mail] host, the SMTP server with it', async () => {
