@@ -30,6 +30,7 @@ test('an SMTP server: the port follows the security, auth and timeout as given',
   assert.equal(mailDestinationLine(s), 'Mail goes to SMTP server mx.example.org:2525 (TLS, as stratus), from cloud@example.org');
   // A relay on this host may take a password without TLS.
   assert.equal(load({ host: 'localhost', security: 'none', user: 'u', password: 'p' }).smtp?.auth?.user, 'u');
+  assert.equal(load({ host: '[::1]', security: 'none', user: 'u', password: 'p' }).smtp?.host, '::1');
 });
 
 test('bad [mail] values stop the server, naming the key', () => {

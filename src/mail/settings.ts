@@ -61,14 +61,15 @@ export function loadMailSettings(get: (key: string) => string | undefined, dataD
   const from = value('from') ?? DEFAULT_FROM;
   if (!isPlainAddress(from)) bad('from', `= ${from} is not a plain e-mail address`, 'Give one address such as noreply@example.org, with no name or list.');
   const outboxDir = join(dataDir, 'outbox');
-  const host = value('host');
+  // An IPv6 address may be written in brackets, as in URLs; the transport takes it bare.
+  const host = value('host')?.replace(/^\[(.*)\]$/, '$1');
   if (host === undefined) {
     for (const key of ['port', 'security', 'user', 'password', 'ca_file', 'timeout_s']) {
       if (value(key) !== undefined) bad(key, 'is set but host is not', 'Give [mail] host (the SMTP server), or remove the key: without a host, mail goes to the outbox.');
     }
     return { from, outboxDir };
   }
-  if (!/^[A-Za-z0-9.-]+$/.test(host) && isIP(host.replace(/^\[|\]$/g, '')) === 0) bad('host', `= ${host} is not a host name or IP address`);
+  if (!/^[A-Za-z0-9.-]+$/.test(host) && isIP(host) === 0) bad('host', `= ${host} is not a host name or IP address`);
   const security = value('security') ?? 'starttls';
   if (!(security in DEFAULT_PORTS)) bad('security', `= ${security} is not starttls, tls or none`, 'starttls (port 587) or tls (port 465) protect the password and the mail; none only for a relay on this host.');
   const sec = security as MailSecurity;
@@ -104,7 +105,7 @@ export function loadMailSettings(get: (key: string) => string | undefined, dataD
 }
 
 function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const h = host.toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
@@ -112,6 +113,6 @@ function isLoopback(host: string): boolean {
 export function mailDestinationLine(settings: MailSettings): string {
   const s = settings.smtp;
   return s
-    ? `Mail goes to SMTP server ${s.host}:${s.port} (${s.security === 'none' ? 'no TLS' : s.security === 'tls' ? 'TLS' : 'STARTTLS'}${s.auth ? `, as ${s.auth.user}` : ''}), from ${settings.from}`
+    ? `Mail goes to SMTP server ${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port} (${s.security === 'none' ? 'no TLS' : s.security === 'tls' ? 'TLS' : 'STARTTLS'}${s.auth ? `, as ${s.auth.user}` : ''}), from ${settings.from}`
     : `No SMTP server configured: mail goes to ${settings.outboxDir}`;
 }
