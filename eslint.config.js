@@ -4,10 +4,10 @@ import tseslint from 'typescript-eslint';
 
 /** Folders each layer must not import (relative import patterns). */
 const forbidden = {
-  domain: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
-  platform: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
-  metadata: ['storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
-  storage: ['marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  domain: ['mail', 'platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  platform: ['mail', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  metadata: ['mail', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
+  storage: ['mail', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
   marketplace: ['context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'accounts', 'cloud'],
   accounts: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'volumes', 'cloud'],
   volumes: ['metadata', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'cloud'],
@@ -15,12 +15,14 @@ const forbidden = {
   network: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
   images: ['storage', 'marketplace', 'context', 'compute', 'notify', 'api', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
   context: ['storage', 'marketplace', 'compute', 'images', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud'],
-  client: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts', 'cloud'],
+  client: ['mail', 'platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'web', 'main', 'volumes', 'accounts', 'cloud'],
   // cloud: run requests, the image cache in pdisk and quarantine, over compute's InstanceService.
   cloud: ['marketplace', 'api', 'cli', 'web', 'main', 'network'],
+  // mail: the SMTP and outbox mailers and the messages; services get a Mailer from main/.
+  mail: ['metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'client', 'cli', 'web', 'main', 'accounts', 'volumes', 'cloud', 'network'],
   // api renders pages with web/'s pure functions (server-side HTML; docs/architecture.md).
   api: ['storage', 'cli', 'main'],
-  web: ['platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main', 'cloud'],
+  web: ['mail', 'platform', 'metadata', 'storage', 'marketplace', 'context', 'compute', 'images', 'notify', 'api', 'cli', 'main', 'cloud'],
   cli: ['storage', 'marketplace', 'compute', 'api', 'web', 'main', 'volumes', 'accounts', 'cloud'],
 };
 

@@ -75,6 +75,7 @@ export const errorCatalogue = {
   VNC_PORT_BUSY: { status: 409, description: 'The VNC port asked for is in use (by another instance or program), or the site\'s VNC ports have no free one left.', hint: 'Give another port, or --vnc-port -1 to let the cloud pick a free one.' },
   POLICY_REFUSED: { status: 403, description: 'The site policy of this cloud refuses the image (white and black lists of endorsers, images and checksums).', hint: 'Run an image the site allows, or ask the site administrator.' },
   INSTANCE_FAILED: { status: 500, description: 'A virtual machine did not start or did not become ready.', hint: 'Read the quoted serial console lines; the image may not be bootable.' },
+  MAIL_FAILED: { status: 502, description: 'A message could not be sent: the SMTP server of the server configuration ([mail]) could not be reached, refused the TLS handshake, the login, the sender or the recipient, or did not answer in time; or the outbox could not be written.', hint: 'Check [mail] host, port, security, user, password and ca_file in stratus.cfg (without host, mail goes to <data-dir>/outbox/).' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside Stratus. The API answers with the code and a request id only; the server log has the detail under that id.', hint: 'Report the request id to the server operator (the detail is in the server log under it), or run again with -vvv and report the trace.' },
 } as const satisfies Record<string, ErrorSpec>;
 

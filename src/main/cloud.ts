@@ -19,6 +19,7 @@ import { UrlImages } from '../cloud/url-image.js';
 import { parseUrlAllow, urlGuard } from '../cloud/url-guard.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import type { CloudSettings } from './cloud-settings.js';
+import type { Mailer } from '../mail/index.js';
 
 export interface RunningCloud {
   service: CloudService;
@@ -35,6 +36,8 @@ export interface CloudParts {
   driver: VolumeDriver;
   accounts: Accounts;
   marketplace: Pick<Marketplace, 'listXml'>;
+  /** Where notices to users go (the saved-image mail of §2.4 step 8). */
+  mailer: Mailer;
   ownUrl: () => string;
 }
 

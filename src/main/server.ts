@@ -24,6 +24,8 @@ import type { ServerLimits } from './server-limits.js';
 import { loadCloudSettings } from './cloud-settings.js';
 import type { CloudSettings } from './cloud-settings.js';
 import { startCloud } from './cloud.js';
+import { createMailer, loadMailSettings, mailDestinationLine } from '../mail/index.js';
+import type { Mailer, MailSettings } from '../mail/index.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -51,6 +53,8 @@ export interface ServerSettings {
   logger: boolean;
   /** Instances, their network and disks (cloud-settings.ts); no cloud service when absent. */
   cloud?: CloudSettings;
+  /** The SMTP server, or the outbox when [mail] has no host (mail/settings.ts). */
+  mail: MailSettings;
 }
 
 /**
@@ -62,6 +66,7 @@ export interface ServerSettings {
  *                 endorsement date may be; default 300)
  *   [pdisk] volumes_dir, fsync (true|false), max_volume_gib (the largest volume, whole GiB;
  *           default 1024: an upload is stopped as soon as its content passes it)
+ *   [mail] host, port, security, user, password, from, ca_file, timeout_s (loadMailSettings)
  *   and the limits of loadServerLimits (public_url, timeouts, connection caps, login and
  *   anonymous-upload rates; max_metadata_bytes, default 64 KiB).
  * Command-line options override the file.
@@ -88,6 +93,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     maxVolumeGib: positiveInt(get('pdisk', 'max_volume_gib') ?? String(DEFAULT_MAX_VOLUME_GIB), 'max_volume_gib', cfgPath),
     limits,
     logger: opts.logger ?? false,
+    mail: loadMailSettings((key) => get('mail', key), dataDir, cfgPath, sections.get('mail')?.keys()),
   };
   const network = opts.network ?? get('network', 'mode')?.trim();
   if (network !== 'none') {
@@ -143,6 +149,7 @@ export interface RunningServer {
   url: string;
   /** Lines worth telling the operator at start-up (admin password file, repairs). */
   notices: string[];
+  mailer: Mailer;
   close(): Promise<void>;
 }
 
@@ -150,6 +157,8 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 
 /** Wires the services onto the database and starts listening. */
 export async function startServer(settings: ServerSettings): Promise<RunningServer> {
+  // Before the database: a mailer that cannot be made leaves nothing open.
+  const mailer = createMailer(settings.mail);
   const database = await openDatabase(settings.database);
   const trust = settings.trust;
   const verifier = settings.verifyThreads > 0
@@ -164,6 +173,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   });
   const notices: string[] = [];
   const { limits } = settings;
+  notices.push(mailDestinationLine(settings.mail));
   const accounts = new Accounts(new UserStore(database));
   const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);
   if (admin.password) {
@@ -182,7 +192,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
   let url = '';
   const cloud = settings.cloud
-    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
+    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, mailer, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
       await marketplace.close();
       await database.close();
       throw e;
@@ -222,6 +232,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     app,
     database,
     notices,
+    mailer,
     url,
     close: async () => {
       await app.close();
