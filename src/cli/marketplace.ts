@@ -21,6 +21,16 @@ export function marketplaceUrl(ctx: Context, o: { marketplaceEndpoint?: string }
 }
 
 /**
+ * The account to show the Marketplace, when both its name and password are configured (never
+ * prompted: listings and uploads need no account, but with one the account's drafts are seen).
+ */
+export function marketplaceCredentials(ctx: Context): { username: string; password: string } | undefined {
+  const username = ctx.setting({ key: 'username' });
+  const password = ctx.setting({ key: 'password' });
+  return username && password ? { username, password } : undefined;
+}
+
+/**
  * Resolves a Marketplace identifier or an entry URL to signed entry documents: an identifier
  * gives each endorser's latest valid entry; a URL gives what it points at. A <metadata>
  * wrapper is split into its rdf:RDF documents.
