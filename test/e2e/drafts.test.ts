@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runCli } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -51,6 +53,28 @@ test('a draft signed by the service becomes public once its owner re-signs it wi
     assert.match(mine.stdout, new RegExp(id));
     const theirs = await anonymousCli(['search-image', '--text', 'saved by alice']);
     assert.doesNotMatch(theirs.stdout, new RegExp(id));
+  });
+
+  await t.test('her password goes to her own server only: with another cloud endpoint configured, this Marketplace is searched anonymously', async () => {
+    let sawPassword = false;
+    let requests = 0;
+    const spy = createServer((req, res) => {
+      requests++;
+      sawPassword ||= req.headers.authorization !== undefined;
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => spy.listen(0, '127.0.0.1', r));
+    t.after(() => spy.close());
+    const elsewhere = runCli(['search-image', '--text', 'saved by alice', '--marketplace-endpoint', `http://127.0.0.1:${(spy.address() as AddressInfo).port}`], {
+      cwd: home, home, env: { STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: ALICE.username, STRATUSLAB_PASSWORD: ALICE.password },
+    });
+    await elsewhere;
+    assert.ok(requests > 0, 'the foreign Marketplace was searched');
+    assert.equal(sawPassword, false, 'a foreign Marketplace never gets the password');
+    const other = await runCli(['search-image', '--text', 'saved by alice'], {
+      cwd: home, home, env: { STRATUSLAB_MARKETPLACE_ENDPOINT: server.url, STRATUSLAB_ENDPOINT: 'http://127.0.0.1:9', STRATUSLAB_USERNAME: ALICE.username, STRATUSLAB_PASSWORD: ALICE.password },
+    });
+    assert.doesNotMatch(other.stdout, new RegExp(id), 'no credentials, so no draft');
   });
 
   await t.test('alice re-signs it with her own P12 and a longer validity, and uploads it: public and valid', async () => {

@@ -15,7 +15,7 @@ export default async function main(argv: string[]): Promise<number> {
       const bytes = readFileSync(file);
       const entry = readEntry(parseXml(bytes, { source: file }));
       const endpoint = marketplaceUrl(ctx, o);
-      await new MarketplaceClient(endpoint, marketplaceCredentials(ctx)).upload(bytes);
+      await new MarketplaceClient(endpoint, marketplaceCredentials(ctx, endpoint, o)).upload(bytes);
       ctx.output.out(`${endpoint}/metadata/${entry.identifier}/${entry.endorsement.email ?? ''}/${entry.endorsement.created ?? ''}`);
     });
   return runProgram(program, argv);
