@@ -107,6 +107,13 @@ export class Accounts {
     return info(await this.store.get(username) as UserRow);
   }
 
+  /** The account of that name, as a request made with its credentials would be (drafts are filed under its id). */
+  async account(username: string): Promise<Principal> {
+    const row = await this.store.get(username);
+    if (!row) throw new StratusError('USER_NOT_FOUND', `user ${username} does not exist`);
+    return principal(row);
+  }
+
   /** The limits that apply to a user's volumes (none for the admin). */
   async quotaOf(username: string): Promise<Quota> {
     const row = await this.store.get(username);

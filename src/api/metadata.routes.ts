@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import type { EntryListing } from '../domain/wire.js';
 import type { AccountsApi, MarketplaceApi } from './services.js';
-import type { FoundEntry } from '../marketplace/marketplace.js';
+import type { FoundEntry, PublishResult } from '../marketplace/marketplace.js';
 import type { ListingRequest } from './listing.js';
 import { listingFromParams, classifyPathArgs } from './listing.js';
 import { baseUrl, contentType, negotiate } from './negotiate.js';
@@ -13,7 +13,8 @@ import { readBody } from './body.js';
 import type { BodyBudget } from './body.js';
 import { formParts, malformed } from './multipart.js';
 import { bodyKind } from './body-policy.js';
-import { caller } from './auth.js';
+import { caller, optionalCaller } from './auth.js';
+import type { Principal } from '../accounts/accounts.js';
 import { SlidingWindow, addressKey } from '../platform/rate-limit.js';
 import { marketplaceRoutes } from '../domain/routes/index.js';
 import { serve } from './serve.js';
@@ -50,31 +51,47 @@ export function metadataRoutes(app: FastifyInstance, mp: MarketplaceApi, options
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => done(null, parseQuery(body as string)));
 
   const routes = marketplaceRoutes;
-  serve(app, routes.searchPage, async (request, reply) => listing(request, reply, mp, [], 'html'));
+  // Drafts are seen by their owner and the admin only, so listings and entries know who asks.
+  const viewer = (request: FastifyRequest): Promise<Principal | undefined> => (options.accounts ? optionalCaller(request, options.accounts) : Promise.resolve(undefined));
+  const listing = async (request: FastifyRequest, reply: FastifyReply, pathArgs: string[], fallback?: 'xml' | 'html' | 'json', params?: Record<string, string | string[]>): Promise<FastifyReply> =>
+    listingOf(request, reply, mp, await viewer(request), pathArgs, fallback, params);
+  serve(app, routes.searchPage, async (request, reply) => listing(request, reply, [], 'html'));
   serve(app, routes.uploadPage, async (_request, reply) => reply.type('text/html; charset=utf-8').send(uploadPage()));
 
   serve(app, routes.upload, async (request, reply) => {
-    if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes, budget));
+    if (request.isMultipart()) return upload(request, reply, mp, await firstFile(request, maxBytes, budget), options.accounts);
     const type = contentType(request);
     if (type === 'application/x-www-form-urlencoded') {
-      return listing(request, reply, mp, [], 'json', request.body as Record<string, string | string[]>);
+      return listing(request, reply, [], 'json', request.body as Record<string, string | string[]>);
     }
     if (!Buffer.isBuffer(request.body)) {
       throw new StratusError('PAYLOAD_UNSUPPORTED', `POST /metadata takes signed XML (application/xml), not ${type || 'an empty body'}`);
     }
-    return upload(request, reply, mp, request.body);
+    return upload(request, reply, mp, request.body, options.accounts);
   }, { onRequest: uploadGate(options) });
 
-  serve(app, routes.list, async (request, reply) => listing(request, reply, mp, []));
-  serve(app, routes.listBy, async (request, reply) => listing(request, reply, mp, [request.params.arg1]));
-  serve(app, routes.listBy2, async (request, reply) => listing(request, reply, mp, [request.params.arg1, request.params.arg2]));
+  serve(app, routes.drafts, async (request, reply) => {
+    const accounts = options.accounts;
+    if (!accounts) throw new StratusError('FORBIDDEN', 'this server has no accounts, so no drafts');
+    const admin = await caller(request, accounts);
+    if (!admin.admin) throw new StratusError('FORBIDDEN', 'only the admin makes drafts through the API', { hint: 'Drafts come from saved instances; upload your own entries with POST /metadata.' });
+    if (!Buffer.isBuffer(request.body)) {
+      throw new StratusError('PAYLOAD_UNSUPPORTED', `POST /metadata/drafts takes metadata XML (application/xml), not ${contentType(request) || 'an empty body'}`);
+    }
+    const owner = await accounts.account(request.query.owner ?? '');
+    return created(request, reply, await mp.publishServiceDraft({ id: owner.id, username: owner.username }, request.body));
+  });
+
+  serve(app, routes.list, async (request, reply) => listing(request, reply, []));
+  serve(app, routes.listBy, async (request, reply) => listing(request, reply, [request.params.arg1]));
+  serve(app, routes.listBy2, async (request, reply) => listing(request, reply, [request.params.arg1, request.params.arg2]));
   serve(app, routes.entry, async (request, reply) => {
     const given = [request.params.identifier, request.params.email, request.params.created];
     const args = classifyPathArgs(given);
-    if (!args.identifier || !args.email || !args.created) return listing(request, reply, mp, given);
-    return single(request, reply, mp, await mp.get({ identifier: args.identifier, email: args.email, created: args.created }));
+    if (!args.identifier || !args.email || !args.created) return listing(request, reply, given);
+    return single(request, reply, mp, await mp.get({ identifier: args.identifier, email: args.email, created: args.created }, await viewer(request)));
   });
-  serve(app, routes.tag, async (request, reply) => single(request, reply, mp, await mp.byTag(request.params.email, request.params.tag)));
+  serve(app, routes.tag, async (request, reply) => single(request, reply, mp, await mp.byTag(request.params.email, request.params.tag, await viewer(request))));
 }
 
 /**
@@ -127,8 +144,14 @@ async function firstFile(request: FastifyRequest, maxBytes: number, budget: Body
   throw new StratusError('USAGE', 'the form has no file part', { hint: 'Choose a signed metadata file in the upload form.' });
 }
 
-async function upload(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, body: Buffer): Promise<FastifyReply> {
-  const result = await mp.publish(body);
+async function upload(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, body: Buffer, accounts: AccountsApi | undefined): Promise<FastifyReply> {
+  // Checked by the upload gate already (remembered for a minute), so this costs no second scrypt.
+  const uploader = accounts ? await optionalCaller(request, accounts) : undefined;
+  return created(request, reply, await mp.publish(body, uploader));
+}
+
+/** The answer to a stored entry: 201 with Location, or 200 when the very same one was stored before. */
+function created(request: FastifyRequest, reply: FastifyReply, result: PublishResult): FastifyReply {
   const path = `/metadata/${result.path}`;
   reply.code(result.status === 'created' ? 201 : 200).header('Location', baseUrl(request) + path);
   const media = negotiate(request, 'text');
@@ -147,11 +170,11 @@ async function single(request: FastifyRequest, reply: FastifyReply, mp: Marketpl
   return reply.type('application/rdf+xml; charset=utf-8').header('Content-Disposition', `attachment; filename=${detail.identifier}.xml`).send(found.xml);
 }
 
-async function listing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, pathArgs: string[], fallback: 'xml' | 'html' | 'json' = 'xml', params?: Record<string, string | string[]>): Promise<FastifyReply> {
+async function listingOf(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, viewer: Principal | undefined, pathArgs: string[], fallback: 'xml' | 'html' | 'json' = 'xml', params?: Record<string, string | string[]>): Promise<FastifyReply> {
   const media = params ? 'json' : negotiate(request, fallback);
   const req: ListingRequest = listingFromParams(params ?? (request.query as Record<string, string | string[]>), pathArgs, media);
-  if (media === 'xml') return xmlListing(request, reply, mp, req);
-  const result = await mp.list(req.query);
+  if (media === 'xml') return xmlListing(request, reply, mp, req, viewer);
+  const result = await mp.list(req.query, viewer);
   const out: EntryListing = {
     sEcho: req.echo,
     iTotalRecords: result.total,
@@ -174,8 +197,8 @@ async function listing(request: FastifyRequest, reply: FastifyReply, mp: Marketp
  * StratusLab's XML listing: the stored signed documents in a <metadata> wrapper, streamed as
  * they are read. A page that leaves entries out says where the next one starts (Link rel=next).
  */
-async function xmlListing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, req: ListingRequest): Promise<FastifyReply> {
-  const page = await mp.listXml(req.query);
+async function xmlListing(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, req: ListingRequest, viewer: Principal | undefined): Promise<FastifyReply> {
+  const page = await mp.listXml(req.query, viewer);
   if (page.count === 0) throw new StratusError('NO_MATCH', 'no metadata matching query found');
   const offset = req.query.offset ?? 0;
   if (!page.totalExact || offset + page.count < page.total) {

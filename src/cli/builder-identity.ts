@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StratusError, isStratusError } from '../domain/errors.js';
-import { generateSelfSignedP12 } from '../metadata/cert/generate.js';
-import { loadP12 } from '../metadata/cert/credentials.js';
+import { keptP12 } from '../metadata/cert/kept-p12.js';
 import type { SigningCredentials } from '../metadata/cert/credentials.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import { randomPassword } from '../platform/password.js';
@@ -20,16 +19,7 @@ const BUILDER_ACCOUNT = 'builder';
  * self-signed P12, as StratusLab's Hudson jobs made with stratus-generate-p12).
  */
 export function builderCredentials(dataDir: string): SigningCredentials {
-  const dir = join(dataDir, 'builder');
-  const p12 = join(dir, 'builder.p12');
-  const secret = join(dir, 'p12-password');
-  if (!existsSync(p12)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const password = randomPassword();
-    writeFileAtomic(secret, password + '\n', 0o600);
-    writeFileAtomic(p12, generateSelfSignedP12({ commonName: BUILDER_NAME, email: BUILDER_EMAIL, password, validityDays: 3650 }), 0o600);
-  }
-  return loadP12(p12, readFileSync(secret, 'utf8').trim());
+  return keptP12({ dir: join(dataDir, 'builder'), file: 'builder.p12', commonName: BUILDER_NAME, email: BUILDER_EMAIL, validityDays: 3650 });
 }
 
 /**

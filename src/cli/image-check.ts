@@ -9,8 +9,9 @@ import { resolveUrl } from '../images/index.js';
  * Marketplace must list a latest, valid, not deprecated entry for the ID, with a location.
  * The failures read as StratusLab's did.
  */
-export async function checkImageAvailability(marketplace: string, id: string): Promise<void> {
-  const client = new MarketplaceClient(marketplace);
+export async function checkImageAvailability(marketplace: string, id: string, credentials?: { username: string; password: string }): Promise<void> {
+  // With the account (marketplaceCredentials), its own drafts count as available.
+  const client = new MarketplaceClient(marketplace, credentials);
   const url = `${client.endpoint}/metadata/${id}`;
   let xml: string | undefined;
   try {

@@ -10,6 +10,8 @@ import type { MarketplaceClient } from '../client/marketplace-client.js';
 import { MARKETPLACE_ENDPOINT } from './program.js';
 import type { Context } from './program.js';
 import { marketplaceEndpoint } from './user-config.js';
+import { cloudUrl } from './cloud.js';
+import type { CloudOptionValues } from './cloud.js';
 
 export function marketplaceOption(program: Command): Command {
   return program.option('--marketplace-endpoint <url>', 'Marketplace URL (env STRATUSLAB_MARKETPLACE_ENDPOINT, config marketplace_endpoint)');
@@ -18,6 +20,25 @@ export function marketplaceOption(program: Command): Command {
 /** The Marketplace URL by CLI > env > config > default, sanitised the StratusLab way. */
 export function marketplaceUrl(ctx: Context, o: { marketplaceEndpoint?: string }): string {
   return marketplaceEndpoint(ctx.setting(MARKETPLACE_ENDPOINT, o.marketplaceEndpoint) as string);
+}
+
+/**
+ * The account to show the Marketplace at `marketplace`, so that its drafts are listed: only when
+ * both name and password are configured (never prompted: listings and uploads need no account)
+ * and that Marketplace is the account's own server (the cloud endpoint, which falls back to a
+ * configured Marketplace). A password is never sent to another Marketplace.
+ */
+export function marketplaceCredentials(ctx: Context, marketplace: string, o: CloudOptionValues = {}): { username: string; password: string } | undefined {
+  const username = ctx.setting({ key: 'username' }, o.username);
+  const password = ctx.setting({ key: 'password' }, o.password);
+  if (!username || !password) return undefined;
+  let server: string;
+  try {
+    server = cloudUrl(ctx, o);
+  } catch {
+    return undefined;
+  }
+  return new URL(server).origin === new URL(marketplace).origin ? { username, password } : undefined;
 }
 
 /**

@@ -21,7 +21,8 @@ export type ListParams = Record<string, string | number | undefined>;
 export class MarketplaceClient {
   readonly endpoint: string;
 
-  constructor(endpoint: string) {
+  /** With `credentials`, the account's drafts are listed too, and its uploads end its drafts of the identifier. */
+  constructor(endpoint: string, private readonly credentials?: { username: string; password: string }) {
     this.endpoint = endpoint.replace(/\/+$/, '');
   }
 
@@ -104,7 +105,10 @@ export class MarketplaceClient {
   private async request(method: string, pathOrUrl: string, init: { body?: string | Blob; headers?: Record<string, string> }): Promise<Response> {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.endpoint + pathOrUrl;
     try {
-      return await fetch(url, { method, ...init, redirect: 'follow' });
+      const auth: Record<string, string> = this.credentials && url.startsWith(this.endpoint + '/')
+        ? { Authorization: 'Basic ' + Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64') }
+        : {};
+      return await fetch(url, { method, ...init, headers: { ...init.headers, ...auth }, redirect: 'follow' });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new StratusError('MARKETPLACE_UNREACHABLE', `cannot reach the Marketplace at ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);

@@ -98,7 +98,7 @@ export class CloudService {
     const volatileMiB = volatileSize(req.volatileDiskGiB);
     if (req.persistentDisk !== undefined) await this.attachments.checkStart(actor, req.persistentDisk, count);
     // The images are resolved (and fetched) once for all the VMs of the request.
-    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id) : ref.kind === 'url' ? { volume: await this.urlOrigin(actor, ref.text, req.diskFormat) } : undefined;
+    const source = ref.kind === 'marketplace' ? await this.o.cache.origin(ref.id, actor) : ref.kind === 'url' ? { volume: await this.urlOrigin(actor, ref.text, req.diskFormat) } : undefined;
     const readonlyDisk = req.readonlyDisk === undefined ? undefined : await this.readonlyDisk(actor, req.readonlyDisk);
     const entry = source && 'entry' in source ? source.entry : undefined;
     const inboundPorts = entry?.inboundPorts ?? [22, 80, 443];
@@ -218,7 +218,7 @@ export class CloudService {
     if (ref.kind !== 'marketplace') {
       throw new StratusError('USAGE', `--readonly-disk takes a Marketplace ID (or the URL of an entry), not ${text}`, { hint: 'Attach a volume with --persistent-disk <uuid>.' });
     }
-    const { volume } = await this.o.cache.origin(ref.id);
+    const { volume } = await this.o.cache.origin(ref.id, actor);
     const at = this.o.disks.locate(this.o.disks.mayStart(actor, volume, ref.text).uuid);
     return { id: 'readonly', serial: serialOf(ref.id), path: at.path, format: at.format, readonly: true };
   }

@@ -12,8 +12,17 @@ import type { VolumeRow } from '../storage/volumes/store.js';
 import { applySitePolicy } from './site-policy.js';
 import type { SitePolicy } from './site-policy.js';
 
-/** What the cache needs from the Marketplace: the signed entries of an identifier, each endorser's latest valid one. */
-export type EntriesOf = (identifier: string) => Promise<Document[]>;
+/**
+ * What the cache needs from the Marketplace: the signed entries of an identifier, each
+ * endorser's latest valid one, as `viewer` sees them (a draft only for its owner and the admin).
+ */
+export type EntriesOf = (identifier: string, viewer: EntryViewer) => Promise<Document[]>;
+
+/** Who runs the image: the Marketplace shows drafts to their owner and the admin only. */
+export interface EntryViewer {
+  id: string;
+  admin: boolean;
+}
 
 export interface ImageCacheOptions {
   disks: InstanceDisks;
@@ -41,8 +50,8 @@ export class ImageCache {
    * The cached origin of a Marketplace ID, fetched on a miss, with the entry it was fetched
    * for (format, bus and inbound ports come from it); the site policy holds in both cases.
    */
-  async origin(identifier: string): Promise<{ volume: VolumeRow; entry: Entry }> {
-    const docs = await this.o.entriesOf(identifier);
+  async origin(identifier: string, viewer: EntryViewer): Promise<{ volume: VolumeRow; entry: Entry }> {
+    const docs = await this.o.entriesOf(identifier, viewer);
     if (docs.length === 0) {
       throw new StratusError('NO_MATCH', `no valid metadata entry for image ${identifier}`, { hint: 'Deprecated and expired entries cannot be run; check the identifier with stratus-search-image.' });
     }

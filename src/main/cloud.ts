@@ -14,6 +14,7 @@ import { InstanceService } from '../compute/instances.js';
 import { HostNetwork } from '../network/host-network.js';
 import { PackageProxy } from '../network/package-proxy.js';
 import { ImageCache } from '../cloud/image-cache.js';
+import type { EntryViewer } from '../cloud/image-cache.js';
 import { CloudService } from '../cloud/cloud.js';
 import { UrlImages } from '../cloud/url-image.js';
 import { parseUrlAllow, urlGuard } from '../cloud/url-guard.js';
@@ -83,7 +84,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const disks = new InstanceDisks(new VolumeStore(p.database), p.driver, p.accounts, ADMIN);
     const cache = new ImageCache({
       disks,
-      entriesOf: (id) => entriesOf(p.marketplace, id),
+      entriesOf: (id, viewer) => entriesOf(p.marketplace, id, viewer),
       ownUrl: p.ownUrl,
       ownCredentials: () => adminCredentials(p.dataDir),
       ...(s.policy ? { policy: s.policy } : {}),
@@ -120,9 +121,9 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
   }
 }
 
-/** The signed entries of an identifier this Marketplace lists as valid: each endorser's latest. */
-async function entriesOf(marketplace: Pick<Marketplace, 'listXml'>, identifier: string): Promise<Document[]> {
-  const listing = await marketplace.listXml({ identifier, status: 'valid', limit: 100 });
+/** The signed entries of an identifier this Marketplace lists as valid to `viewer`: each endorser's latest. */
+async function entriesOf(marketplace: Pick<Marketplace, 'listXml'>, identifier: string, viewer: EntryViewer): Promise<Document[]> {
+  const listing = await marketplace.listXml({ identifier, status: 'valid', limit: 100 }, viewer);
   const docs: Document[] = [];
   for await (const xml of listing.documents) docs.push(parseXml(xml, { source: `entry ${identifier}` }));
   return docs;

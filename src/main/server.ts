@@ -11,6 +11,8 @@ import { openDatabase } from '../storage/database.js';
 import type { Database } from '../storage/database.js';
 import { EntryStore } from '../storage/entries.js';
 import { Marketplace } from '../marketplace/marketplace.js';
+import { defaultServiceNames, serviceIdentity } from '../marketplace/service-identity.js';
+import type { ServiceIdentity, ServiceNames } from '../marketplace/service-identity.js';
 import { buildApp } from '../api/build-app.js';
 import { Accounts } from '../accounts/accounts.js';
 import { UserStore } from '../storage/users.js';
@@ -55,11 +57,15 @@ export interface ServerSettings {
   cloud?: CloudSettings;
   /** The SMTP server, or the outbox when [mail] has no host (mail/settings.ts). */
   mail: MailSettings;
+  /** The names the service identity (the P12 that signs drafts) is made with, once. */
+  serviceNames: ServiceNames;
 }
 
 /**
  * Reads <data-dir>/stratus.cfg (INI) if present. Keys, all optional:
- *   [server] host, port, database
+ *   [server] host, port, database, identity_name and identity_email (the CN and e-mail of
+ *            the service identity that signs drafts, used when it is made; default
+ *            "stratus service <host>", stratus-service@<host>)
  *   [marketplace] max_metadata_bytes, trust_endorsers (file of RFC 2253 DNs, one per line),
  *                 trust_ca_bundle (PEM file of CA certificates), verify_threads,
  *                 max_created_ahead_seconds (how far ahead of this server's clock an
@@ -85,6 +91,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     host: opts.host ?? get('server', 'host') ?? '127.0.0.1',
     port,
     database: opts.database ?? get('server', 'database') ?? join(dataDir, 'stratus.db'),
+    serviceNames: { ...defaultServiceNames(), ...definedNames(get('server', 'identity_name'), get('server', 'identity_email')) },
     maxMetadataBytes: limits.maxMetadataBytes,
     maxCreatedAheadSeconds: wholeNumber(get('marketplace', 'max_created_ahead_seconds') ?? String(DEFAULT_MAX_CREATED_AHEAD_SECONDS), 'max_created_ahead_seconds', cfgPath, 0),
     verifyThreads: Number(get('marketplace', 'verify_threads') ?? Math.max(1, availableParallelism() - 1)),
@@ -120,6 +127,10 @@ function wholeNumber(value: string, key: string, cfgPath: string, min: number): 
   return n;
 }
 
+function definedNames(commonName: string | undefined, email: string | undefined): Partial<ServiceNames> {
+  return { ...(commonName ? { commonName } : {}), ...(email ? { email } : {}) };
+}
+
 function trustPolicy(endorsersFile: string | undefined, caFile: string | undefined, cfgPath: string): TrustSettings | undefined {
   if (!endorsersFile && !caFile) return undefined;
   const policy: TrustSettings = {};
@@ -146,6 +157,9 @@ function trustPolicy(endorsersFile: string | undefined, caFile: string | undefin
 export interface RunningServer {
   app: FastifyInstance;
   database: Database;
+  marketplace: Marketplace;
+  /** The server's own identity: what drafts are signed with (Marketplace.publishDraft). */
+  service: ServiceIdentity;
   url: string;
   /** Lines worth telling the operator at start-up (admin password file, repairs). */
   notices: string[];
@@ -165,7 +179,9 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     ? workerVerifier(settings.verifyThreads, { maxBytes: settings.maxMetadataBytes, maxCreatedAheadSeconds: settings.maxCreatedAheadSeconds, fields: database.entryFields, ...(trust ? { trust } : {}) })
     : undefined;
   const compiled = compileTrust(trust);
+  const service = serviceIdentity(settings.dataDir, settings.serviceNames);
   const marketplace = new Marketplace(new EntryStore(database), {
+    service,
     maxBytes: settings.maxMetadataBytes,
     maxCreatedAheadSeconds: settings.maxCreatedAheadSeconds,
     ...(verifier ? { verifier } : {}),
@@ -231,6 +247,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   return {
     app,
     database,
+    marketplace,
+    service,
     notices,
     mailer,
     url,

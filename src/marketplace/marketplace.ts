@@ -7,7 +7,7 @@ import type { Entry } from '../metadata/entry/entry.js';
 import type { TrustPolicy } from '../metadata/trust.js';
 import { inlineVerifier } from './verifier.js';
 import type { UploadVerifier } from './verifier.js';
-import type { EntryStore, EntryRow, NewEntryRow } from '../storage/entries.js';
+import type { EntryStore, EntryRow, EntryViewer, NewEntryRow } from '../storage/entries.js';
 import type { EndorserSummary, EntryDetail, EntryStatusName, EntrySummary, ListQuery } from '../domain/wire.js';
 import { toDataTablesRow, toDetail, toSummary } from './views.js';
 
@@ -31,7 +31,35 @@ export interface MarketplaceOptions {
   /** How far ahead of the clock an endorsement date may be, in seconds (default 300). */
   maxCreatedAheadSeconds?: number;
   clock?: () => Date;
+  /**
+   * This server's own signing identity (its certificate's e-mail and subject): only drafts
+   * carry it, and a public upload that claims it is refused.
+   */
+  service?: ServiceSigner;
 }
+
+/** Who the service signs as. */
+export interface ServiceEndorser {
+  email: string;
+  subject: string;
+}
+
+/** The service identity as the Marketplace uses it: who it is, and how it signs a draft. */
+export interface ServiceSigner {
+  endorser: ServiceEndorser;
+  /** Signs an entry as the service (the endorsement refilled from its certificate). */
+  sign(xml: Buffer | string): string;
+}
+
+/** The account a draft belongs to. */
+export interface DraftOwner {
+  /** The account's stable id (a later account of the same name does not inherit drafts). */
+  id: string;
+  username: string;
+}
+
+/** Who uploads publicly: an account (whose own drafts of the identifier the upload ends), or nobody. */
+export type Uploader = { id: string } | undefined;
 
 export interface PublishResult {
   key: EntryKey;
@@ -52,11 +80,13 @@ export class Marketplace {
   readonly fields: EntryFields;
   private readonly clock: () => Date;
   private readonly verifier: UploadVerifier;
+  private readonly service: ServiceSigner | undefined;
 
   constructor(private readonly store: EntryStore, options: MarketplaceOptions = {}) {
     const clock = options.clock ?? (() => new Date());
     this.clock = clock;
     this.fields = store.fields;
+    this.service = options.service;
     this.verifier = options.verifier ?? inlineVerifier({
       now: clock,
       fields: this.fields,
@@ -66,12 +96,60 @@ export class Marketplace {
     });
   }
 
-  /** Runs every upload check of §5.4 (plus the schema), then stores the entry. */
-  async publish(body: Buffer | string): Promise<PublishResult> {
+  /**
+   * Runs every upload check of §5.4 (plus the schema), then stores the entry as a public one.
+   * An entry signed as this server's own identity is refused: only drafts carry it. When
+   * `uploader` is an account, its drafts of the identifier are superseded by this entry.
+   */
+  async publish(body: Buffer | string, uploader?: Uploader): Promise<PublishResult> {
     const { entry, text } = await this.verifier.verify(body);
+    if (this.isService(entry)) {
+      throw new StratusError('TRUST_REJECTED', `the endorser ${entry.endorsement.email ?? ''} (${entry.endorsement.subject ?? ''}) is this server's own identity, which signs drafts only`, {
+        hint: 'Sign the entry with your own certificate (stratus-generate-p12, then stratus-sign-metadata) and upload it again.',
+      });
+    }
     const key = keyOf(entry);
-    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock()), this.fields));
+    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock()), this.fields), { retireDraftsOf: uploader?.id });
     return { key, entry, status, path: entryPath(key) };
+  }
+
+  /**
+   * Stores a draft: an entry signed by this server's own identity (the Epilog's), seen by
+   * `owner` and the admin only until the owner uploads it signed with their own certificate.
+   * Internal: no HTTP route reaches it but the admin's.
+   */
+  async publishDraft(owner: DraftOwner, signedXml: Buffer | string): Promise<PublishResult> {
+    if (!owner.id) throw new StratusError('USAGE', `a draft needs its owner's account id (account ${owner.username})`);
+    const { entry, text } = await this.verifier.verify(signedXml);
+    if (!this.isService(entry)) {
+      throw new StratusError('TRUST_REJECTED', `a draft must be signed by this server's identity (${this.service?.endorser.email ?? 'none configured'}), not by ${entry.endorsement.email ?? '(no e-mail)'}`, {
+        hint: 'Sign drafts with the service identity kept in the data dir (<data-dir>/service/).',
+      });
+    }
+    const key = keyOf(entry);
+    const row = { ...toRow(entry, key, text, formatUtc(this.clock()), this.fields), draft_owner: owner.id };
+    const status = await this.store.insert(row);
+    return { key, entry, status, path: entryPath(key) };
+  }
+
+  /** Signs `xml` (unsigned or signed) with the service identity, then stores it as `owner`'s draft. */
+  async publishServiceDraft(owner: DraftOwner, xml: Buffer | string): Promise<PublishResult> {
+    if (!this.service) throw new StratusError('FORBIDDEN', 'this Marketplace has no service identity, so it makes no drafts');
+    let signed: string;
+    try {
+      signed = this.service.sign(xml);
+    } catch (e) {
+      if (e instanceof StratusError) throw new StratusError(e.code, `cannot sign the draft: ${e.message}`, { hint: e.hint });
+      throw e;
+    }
+    return this.publishDraft(owner, signed);
+  }
+
+  /** Whether an entry is endorsed as this server: by its e-mail or by its certificate's subject. */
+  private isService(entry: Entry): boolean {
+    if (!this.service) return false;
+    const { email, subject } = this.service.endorser;
+    return entry.endorsement.email?.trim().toLowerCase() === email.toLowerCase() || entry.endorsement.subject === subject;
   }
 
   /** Stops the verifier's threads, if it has any. */
@@ -80,22 +158,22 @@ export class Marketplace {
   }
 
   /** One stored entry by its full key, whatever its status. */
-  async get(key: EntryKey): Promise<FoundEntry> {
-    const row = await this.store.get(key.identifier, key.email, key.created);
+  async get(key: EntryKey, viewer?: EntryViewer): Promise<FoundEntry> {
+    const row = await this.store.get(key.identifier, key.email, key.created, viewer);
     if (!row) throw new StratusError('ENTRY_NOT_FOUND', 'metadata entry not found.');
     return this.found(row);
   }
 
   /** The newest non-deprecated entry of an endorser carrying a dcterms:alternative tag. */
-  async byTag(email: string, tag: string): Promise<FoundEntry> {
-    const row = await this.store.latestByTag(email, tag.replace(/^["']|["']$/g, ''));
+  async byTag(email: string, tag: string, viewer?: EntryViewer): Promise<FoundEntry> {
+    const row = await this.store.latestByTag(email, tag.replace(/^["']|["']$/g, ''), viewer);
     if (!row) throw new StratusError('ENTRY_NOT_FOUND', 'metadata entry not found.');
     return this.found(row);
   }
 
   /** A page of a listing, as summaries and DataTables rows (the XML listing is listXml's). */
-  async list(query: ListQuery): Promise<ListResult> {
-    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, { withXml: false });
+  async list(query: ListQuery, viewer?: EntryViewer): Promise<ListResult> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()), viewer }, { withXml: false });
     const entries = page.rows.map((r) => toSummary(r, this.statusOf(r), this.fields));
     return { total: page.total, totalExact: page.totalExact, entries, rows: entries.map(toDataTablesRow) };
   }
@@ -104,24 +182,24 @@ export class Marketplace {
    * A page of the XML listing: how many entries it holds, and their stored documents, read
    * from the store a few at a time as the answer is written.
    */
-  async listXml(query: ListQuery): Promise<XmlListing> {
-    const page = await this.store.search({ ...query, now: formatUtc(this.clock()) }, { withXml: false });
+  async listXml(query: ListQuery, viewer?: EntryViewer): Promise<XmlListing> {
+    const page = await this.store.search({ ...query, now: formatUtc(this.clock()), viewer }, { withXml: false });
     return { total: page.total, totalExact: page.totalExact, count: page.rows.length, documents: this.store.documents(page.rows.map((r) => r.id)) };
   }
 
-  async endorsers(): Promise<EndorserSummary[]> {
-    return this.store.endorsers();
+  async endorsers(viewer?: EntryViewer): Promise<EndorserSummary[]> {
+    return this.store.endorsers(viewer);
   }
 
   /** An endorser's entries endorsed within the last `days` days (default 30), all statuses. */
-  async endorserEntries(email: string, days = 30): Promise<EntrySummary[]> {
+  async endorserEntries(email: string, days = 30, viewer?: EntryViewer): Promise<EntrySummary[]> {
     const since = formatUtc(new Date(this.clock().getTime() - days * 86_400_000));
-    const page = await this.store.search({ email, status: 'all', now: formatUtc(this.clock()), limit: 10_000 });
+    const page = await this.store.search({ email, status: 'all', now: formatUtc(this.clock()), limit: 10_000, viewer });
     return page.rows.filter((r) => r.created >= since).map((r) => toSummary(r, this.statusOf(r), this.fields));
   }
 
-  async tags(email: string): Promise<string[]> {
-    return this.store.tags(email);
+  async tags(email: string, viewer?: EntryViewer): Promise<string[]> {
+    return this.store.tags(email, viewer);
   }
 
   /** Status of a row now: StratusLab's three states plus "superseded" for older entries. */

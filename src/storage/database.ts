@@ -22,8 +22,16 @@ export interface EntriesTable extends FieldColumns {
   location_kind: string;
   subject: string | null;
   issuer: string | null;
-  /** 1 on the newest entry of each (identifier, email) pair: StratusLab's "latest" tag. */
+  /**
+   * 1 on the newest entry of each (identifier, email) pair: StratusLab's "latest" tag. Drafts
+   * keep their own chain per owner, apart from the public one.
+   */
   is_latest: number;
+  /**
+   * The account id a draft (an entry the service signed for a user) belongs to; null for every
+   * public entry. A draft is seen by its owner and the admin only.
+   */
+  draft_owner: string | null;
   uploaded_at: string;
   /** Lower-cased text of the searchable fields, for free-text search. */
   search: string;

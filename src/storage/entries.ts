@@ -8,13 +8,23 @@ import type { Database, EntriesTable, Tables } from './database.js';
 export type EntryRow = Selectable<EntriesTable>;
 export type NewEntryRow = Omit<Insertable<EntriesTable>, 'id' | 'is_latest'>;
 
+/**
+ * Who is looking: drafts are seen by their owner (by account id) and the admin only;
+ * undefined is anonymous, who sees public entries only.
+ */
+export interface EntryViewer {
+  id: string;
+  admin: boolean;
+}
+
 /** A listing query plus the time status is judged against (yyyy-MM-ddTHH:mm:ssZ). */
 export interface EntryQuery extends ListQuery {
   now: string;
+  viewer?: EntryViewer | undefined;
 }
 
 /** The columns every entry row has besides those of its fields, but the stored XML. */
-const KEY_COLUMNS = ['id', 'identifier', 'email', 'created', 'location', 'location_kind', 'subject', 'issuer', 'is_latest', 'uploaded_at', 'search'];
+const KEY_COLUMNS = ['id', 'identifier', 'email', 'created', 'location', 'location_kind', 'subject', 'issuer', 'is_latest', 'draft_owner', 'uploaded_at', 'search'];
 
 export interface EntryPage {
   /** Matches; a lower bound when totalExact is false. */
@@ -44,22 +54,26 @@ export class EntryStore {
   /**
    * Stores a new entry and moves the "latest" flag, in one transaction. An entry older than
    * the latest of its (identifier, email) pair is refused; re-sending the very same document
-   * is a no-op that reports 'exists'.
+   * is a no-op that reports 'exists'. A draft (row.draft_owner set) is latest within its
+   * owner's drafts only, so a draft and anyone's public entries never move each other's flag.
+   * `retireDraftsOf`: a public entry its owner uploads ends that account's drafts of the
+   * identifier (they stay, superseded).
    */
-  async insert(row: NewEntryRow): Promise<'created' | 'exists'> {
+  async insert(row: NewEntryRow, opts: { retireDraftsOf?: string | undefined } = {}): Promise<'created' | 'exists'> {
+    const owner = row.draft_owner ?? null;
     return this.database.db.transaction().execute(async (trx) => {
       if (this.database.dialect === 'postgres') {
         await sql`SELECT pg_advisory_xact_lock(hashtext(${row.identifier + '/' + row.email}))`.execute(trx);
       }
       // One query finds both the current latest entry and an entry with the very same key.
-      const found = await trx.selectFrom('entries').select(['id', 'created', 'xml', 'is_latest'])
+      const found = await trx.selectFrom('entries').select(['id', 'created', 'xml', 'is_latest', 'draft_owner'])
         .where('identifier', '=', row.identifier).where('email', '=', row.email)
         .where((eb) => eb.or([eb('is_latest', '=', 1), eb('created', '=', row.created)]))
         .execute();
-      const latest = found.find((r) => r.is_latest === 1);
+      const latest = found.find((r) => r.is_latest === 1 && r.draft_owner === owner);
       const same = found.find((r) => r.created === row.created);
       if (same) {
-        if (same.xml === row.xml) return 'exists';
+        if (same.xml === row.xml && same.draft_owner === owner) return 'exists';
         throw new StratusError('METADATA_INVALID', `invalid metadata: an entry for ${row.identifier} by ${row.email} endorsed at ${row.created} already exists`, {
           hint: 'Entries are never replaced; re-sign the file to make a newer entry.',
         });
@@ -68,13 +82,18 @@ export class EntryStore {
         throw new StratusError('ENTRY_OLDER_THAN_LATEST', 'invalid metadata: older than latest entry');
       }
       if (latest) await trx.updateTable('entries').set({ is_latest: 0 }).where('id', '=', latest.id).execute();
-      await trx.insertInto('entries').values({ ...row, is_latest: 1 }).execute();
+      if (owner === null && opts.retireDraftsOf !== undefined) {
+        await trx.updateTable('entries').set({ is_latest: 0 })
+          .where('identifier', '=', row.identifier).where('draft_owner', '=', opts.retireDraftsOf).execute();
+      }
+      await trx.insertInto('entries').values({ ...row, draft_owner: owner, is_latest: 1 }).execute();
       return 'created';
     });
   }
 
-  async get(identifier: string, email: string, created: string): Promise<EntryRow | undefined> {
-    return this.database.db.selectFrom('entries').selectAll()
+  /** One entry by its key, if `viewer` may see it. */
+  async get(identifier: string, email: string, created: string, viewer?: EntryViewer): Promise<EntryRow | undefined> {
+    return visibleTo(this.database.db.selectFrom('entries').selectAll(), viewer)
       .where('identifier', '=', identifier).where('email', '=', email).where('created', '=', created)
       .executeTakeFirst();
   }
@@ -145,21 +164,21 @@ export class EntryStore {
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  /** Distinct endorsers with their certificate names. */
-  async endorsers(): Promise<Array<{ email: string; subject: string | null; issuer: string | null }>> {
-    return this.database.db.selectFrom('entries').select(['email', 'subject', 'issuer']).distinct().orderBy('email').execute();
+  /** Distinct endorsers with their certificate names, of the entries `viewer` may see. */
+  async endorsers(viewer?: EntryViewer): Promise<Array<{ email: string; subject: string | null; issuer: string | null }>> {
+    return visibleTo(this.database.db.selectFrom('entries'), viewer).select(['email', 'subject', 'issuer']).distinct().orderBy('email').execute();
   }
 
-  /** The distinct dcterms:alternative tags an endorser has used. */
-  async tags(email: string): Promise<string[]> {
-    const rows = await this.database.db.selectFrom('entries').select('alternative').distinct()
+  /** The distinct dcterms:alternative tags an endorser has used, in the entries `viewer` may see. */
+  async tags(email: string, viewer?: EntryViewer): Promise<string[]> {
+    const rows = await visibleTo(this.database.db.selectFrom('entries'), viewer).select('alternative').distinct()
       .where('email', '=', email).where('alternative', 'is not', null).where('alternative', '!=', '').orderBy('alternative').execute();
     return rows.map((r) => r.alternative as string);
   }
 
   /** The newest non-deprecated entry of `email` tagged `tag`, whatever its validity. */
-  async latestByTag(email: string, tag: string): Promise<EntryRow | undefined> {
-    return this.database.db.selectFrom('entries').selectAll()
+  async latestByTag(email: string, tag: string, viewer?: EntryViewer): Promise<EntryRow | undefined> {
+    return visibleTo(this.database.db.selectFrom('entries').selectAll(), viewer)
       .where('email', '=', email).where('alternative', '=', tag).where('is_latest', '=', 1).where('deprecated', 'is', null)
       .orderBy('created', 'desc').limit(1).executeTakeFirst();
   }
@@ -170,7 +189,7 @@ export class EntryStore {
   }
 
   private filter(q: EntryQuery, fts: string | undefined, driveFromText: boolean): SelectQueryBuilder<Tables, 'entries', object> {
-    let b = this.database.db.selectFrom('entries');
+    let b = visibleTo(this.database.db.selectFrom('entries'), q.viewer);
     if (q.identifier) b = b.where('identifier', '=', q.identifier);
     if (q.email) b = b.where('email', '=', q.email);
     if (q.created) b = b.where('created', '=', q.created);
@@ -200,6 +219,16 @@ export class EntryStore {
     }
     return b;
   }
+}
+
+/**
+ * Only the entries `viewer` may see: the admin every one, an account the public ones and its
+ * own drafts, anonymous the public ones.
+ */
+function visibleTo<Q extends SelectQueryBuilder<Tables, 'entries', O>, O>(b: Q, viewer: EntryViewer | undefined): Q {
+  if (viewer?.admin) return b;
+  if (viewer) return b.where((eb) => eb.or([eb('draft_owner', 'is', null), eb('draft_owner', '=', viewer.id)])) as Q;
+  return b.where('draft_owner', 'is', null) as Q;
 }
 
 /** A free-text search that matches more entries than this is "broad" (see search()). */

@@ -146,6 +146,14 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.alterTable('instances').addColumn('spec', 'text').execute();
     },
   },
+  '0006_entry_drafts': {
+    async up(db) {
+      // Drafts signed by the service for a user (the Epilog's): null on every public entry,
+      // so entries stored before stay public.
+      await db.schema.alterTable('entries').addColumn('draft_owner', 'text').execute();
+      await db.schema.createIndex('entries_draft_owner').on('entries').columns(['draft_owner', 'identifier']).execute();
+    },
+  },
 };
 
 /**

@@ -105,4 +105,34 @@ export function entryStoreConformance(adapter: string, open: () => Promise<Datab
       await db.close();
     }
   });
+
+  test(`${adapter}: drafts are seen by their owner and the admin only, and keep their own latest chain`, async () => {
+    const db = await open();
+    try {
+      const store = new EntryStore(db);
+      const svc = 'stratus-service@host';
+      await store.insert(row({ identifier: 'D', created: '2026-01-01T00:00:00Z' }));
+      await store.insert(row({ identifier: 'D', email: svc, created: '2026-01-02T00:00:00Z', draft_owner: 'alice-id' }));
+      // bob's draft of the same image, endorsed later: alice's stays her latest.
+      await store.insert(row({ identifier: 'D', email: svc, created: '2026-01-03T00:00:00Z', draft_owner: 'bob-id' }));
+      const seen = async (viewer?: { id: string; admin: boolean }) =>
+        (await store.search({ identifier: 'D', status: 'all', now, viewer })).rows.map((r) => `${r.email} ${r.draft_owner ?? 'public'}`).sort();
+      assert.deepEqual(await seen(), ['alice@example.org public'], 'anonymous sees no draft');
+      assert.deepEqual(await seen({ id: 'alice-id', admin: false }), ['alice@example.org public', `${svc} alice-id`]);
+      assert.deepEqual(await seen({ id: 'bob-id', admin: false }), ['alice@example.org public', `${svc} bob-id`]);
+      assert.deepEqual(await seen({ id: 'admin-id', admin: true }), ['alice@example.org public', `${svc} alice-id`, `${svc} bob-id`]);
+      assert.equal(await store.get('D', svc, '2026-01-02T00:00:00Z'), undefined, 'a draft is not found by key anonymously');
+      assert.equal(await store.get('D', svc, '2026-01-02T00:00:00Z', { id: 'bob-id', admin: false }), undefined, 'nor by another account');
+      assert.ok(await store.get('D', svc, '2026-01-02T00:00:00Z', { id: 'alice-id', admin: false }));
+      assert.deepEqual((await store.endorsers()).map((e) => e.email), ['alice@example.org'], 'the service endorses nothing public');
+      // A public upload by alice ends her drafts of the image (kept, superseded), not bob's.
+      await store.insert(row({ identifier: 'D', created: '2026-01-04T00:00:00Z' }), { retireDraftsOf: 'alice-id' });
+      const latest = (await store.search({ identifier: 'D', status: 'all', now, viewer: { id: 'admin-id', admin: true } })).rows;
+      assert.deepEqual(latest.map((r) => `${r.created} ${r.draft_owner ?? 'public'}`).sort(), ['2026-01-03T00:00:00Z bob-id', '2026-01-04T00:00:00Z public']);
+      assert.equal((await store.get('D', svc, '2026-01-02T00:00:00Z', { id: 'alice-id', admin: false }))?.is_latest, 0);
+      assert.equal(await store.count(), 4, 'nothing is deleted');
+    } finally {
+      await db.close();
+    }
+  });
 }

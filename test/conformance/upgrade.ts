@@ -6,6 +6,7 @@ import type { Kysely, Migration } from 'kysely';
 import type { Database, DialectName } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations.js';
 import { UserStore } from '../../src/storage/users.js';
+import { EntryStore } from '../../src/storage/entries.js';
 import { VolumeStore } from '../../src/storage/volumes/store.js';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { isStratusError } from '../../src/domain/errors.js';
@@ -43,9 +44,14 @@ export function upgradeConformance(adapter: string, makeOld: () => Promise<OldDa
     await sql`INSERT INTO volumes (uuid, owner, tag, identifier, size_gib, bytes, type, visibility, format, origin, quarantine, created)
       VALUES (${origin}, 'alice', 'old', ${identifier}, 1, 1024, 'MACHINE_IMAGE_ORIGIN', 'PUBLIC', 'raw', NULL, '', '2025-01-01T00:00:00Z')`.execute(old.db);
     await sql`INSERT INTO mounts (id, volume, vm_id, node, target, created) VALUES (${origin + '_7'}, ${origin}, '7', 'node-1', 'vdz', '2025-01-01T00:00:00Z')`.execute(old.db);
+    await sql`INSERT INTO entries (identifier, email, created, locations, location_kind, is_latest, uploaded_at, search, xml)
+      VALUES (${identifier}, 'old@example.org', '2025-01-01T00:00:00Z', '[]', 'none', 1, '2025-01-01T00:00:00Z', 'old', '<old/>')`.execute(old.db);
 
     const database = await old.reopen();
     try {
+      // Entries stored before drafts existed stay public (migration 0006).
+      const listed = await new EntryStore(database).search({ identifier, status: 'all', now: '2026-01-01T00:00:00Z' });
+      assert.deepEqual(listed.rows.map((r) => [r.email, r.draft_owner]), [['old@example.org', null]]);
       const users = await new UserStore(database).list();
       assert.equal(users.length, 3);
       assert.ok(users.every((u) => typeof u.id === 'string' && u.id.length >= 32), 'every account got an id');

@@ -169,6 +169,28 @@ test('accounts: every route, as admin and as a user, with refusals', async () =>
   assert.equal((await api.call(us.password, { auth: ALICE, params: { name: 'admin' }, json: { password: 'x-password-long' }, headers: JSON_ACCEPT })).status, 403);
 });
 
+test('Marketplace drafts: the admin makes one for an account (text, JSON, HTML answers); its owner sees it; refusals', async () => {
+  const xml = (d = draft()): string => signedXml(signer, d);
+  const made = await api.call(mp.drafts, { auth: ADMIN, query: { owner: 'alice' }, body: xml(), headers: { 'content-type': 'application/xml' } });
+  assert.equal(made.status, 201);
+  assert.equal(made.type, 'text/plain');
+  const mine = draft();
+  const json = await api.call(mp.drafts, { auth: ADMIN, query: { owner: 'alice' }, body: xml(mine), headers: { 'content-type': 'application/rdf+xml', ...JSON_ACCEPT } });
+  assert.equal(json.status, 201);
+  const path = (json.json() as { path: string }).path;
+  assert.equal((await api.call(mp.drafts, { auth: ADMIN, query: { owner: 'alice' }, body: xml(), headers: { 'content-type': 'text/xml', ...HTML_ACCEPT } })).type, 'text/html');
+  const [, , identifier, email, created] = path.split('/') as [string, string, string, string, string];
+  assert.equal((await api.call(mp.entry, { auth: ALICE, params: { identifier, email, created }, query: { media: 'json' } })).status, 200);
+  assert.equal((await api.call(mp.entry, { params: { identifier, email, created }, headers: JSON_ACCEPT })).status, 404, 'not for anonymous callers');
+
+  assert.equal((await api.call(mp.drafts, { auth: ALICE, query: { owner: 'alice' }, body: xml(), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } })).status, 403);
+  assert.equal((await api.call(mp.drafts, { query: { owner: 'alice' }, body: xml(), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } })).status, 401);
+  assert.equal((await api.call(mp.drafts, { auth: ADMIN, query: { owner: 'nobody' }, body: xml(), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } })).status, 404);
+  assert.equal((await api.call(mp.drafts, { auth: ADMIN, body: xml(), headers: { 'content-type': 'application/xml', ...JSON_ACCEPT } })).status, 400);
+  assert.equal((await api.call(mp.drafts, { auth: ADMIN, query: { owner: 'alice' }, headers: JSON_ACCEPT })).status, 415);
+  assert.equal((await api.call(mp.list, { auth: { username: 'alice', password: 'wrong-password' }, headers: JSON_ACCEPT })).status, 401, 'credentials sent to a listing must be right');
+});
+
 // --- pdisk --------------------------------------------------------------------------------------
 
 test('pdisk: every route at /pswd/disks, the /disks alias, uploads in every form, downloads with ranges, and refusals', async () => {

@@ -3,7 +3,7 @@ import { readEntry, searchableText } from '../../metadata/entry/entry.js';
 import type { Entry } from '../../metadata/entry/entry.js';
 import { MarketplaceClient } from '../../client/marketplace-client.js';
 import { newProgram, runProgram, contextOf } from '../program.js';
-import { marketplaceOption, marketplaceUrl, splitEntries } from '../marketplace.js';
+import { marketplaceCredentials, marketplaceOption, marketplaceUrl, splitEntries } from '../marketplace.js';
 import { fullRecord } from '../records.js';
 
 interface SearchOptions {
@@ -58,7 +58,8 @@ export default async function main(argv: string[]): Promise<number> {
         }]);
       }
 
-      const client = new MarketplaceClient(marketplaceUrl(ctx, o));
+      const endpoint = marketplaceUrl(ctx, o);
+      const client = new MarketplaceClient(endpoint, marketplaceCredentials(ctx, endpoint, o));
       // The server narrows by endorser, OS, architecture and text; the rest is checked here.
       const xml = await client.listXml({ status: o.status, endorser: email, os: o.os, 'os-arch': o.arch, q: o.text });
       const entries = xml ? splitEntries(xml).map((d) => readEntry(d)) : [];

@@ -127,7 +127,8 @@ const media: JsonSchema = { type: 'object', properties: { media: { type: 'string
 /** A listing route: the listing parameters, a page in XML, JSON or HTML, 404 for an empty XML listing. */
 function listing<const P extends string>(name: string, path: P, summary: string, params?: Record<string, string>): RouteSpec<P> {
   return defineRoute({
-    name, method: 'GET', path, resource: path === '/' ? 'web' : 'metadata', access: 'public', summary,
+    name, method: 'GET', path, resource: path === '/' ? 'web' : 'metadata', access: 'optional', summary,
+    description: "Anonymous callers see public entries; an account also sees its own drafts, the admin every draft.",
     ...(params ? { params: pathParams(params) } : {}),
     querystring: listingParams,
     errors: [404],
@@ -166,6 +167,23 @@ export const marketplaceRoutes = {
       },
     },
   }),
+  drafts: defineRoute({
+    name: 'metadata.drafts', method: 'POST', path: '/metadata/drafts', resource: 'metadata', access: 'account',
+    summary: "Admin only: sign an entry with this server's own identity and store it as a draft of the account `owner`",
+    description: 'A draft is seen by its owner and the admin only, until the owner uploads the identifier signed with their own certificate (POST /metadata). Saved instances make drafts the same way.',
+    querystring: object({ owner: { type: 'string', minLength: 1, maxLength: 64, description: 'the account the draft belongs to' } }),
+    rawBody: {
+      'application/xml': text('a metadata entry, unsigned or signed (the service re-signs it)'),
+      'application/rdf+xml': text('the same'),
+      'text/xml': text('the same'),
+    },
+    bodyRequired: true,
+    errors: [400, 403, 404],
+    responses: {
+      201: { description: 'stored; Location names the draft', content: { 'text/plain': text('metadata entry created'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the draft') } },
+      200: { description: 'the very same draft was stored before', content: { 'text/plain': text('metadata entry already stored'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the draft') } },
+    },
+  }),
   list: listing('metadata.list', '/metadata', 'The listing (reference §6.2)'),
   listBy: listing('metadata.listBy', '/metadata/:arg1',
     'The listing filtered by a path argument: an e-mail filters on the endorser, a date on the endorsement date, anything else on the identifier',
@@ -173,7 +191,7 @@ export const marketplaceRoutes = {
   listBy2: listing('metadata.listBy2', '/metadata/:arg1/:arg2', 'The listing filtered by two path arguments, read as for one',
     { arg1: 'identifier, e-mail or date', arg2: 'identifier, e-mail or date' }),
   entry: defineRoute({
-    name: 'metadata.entry', method: 'GET', path: '/metadata/:identifier/:email/:created', resource: 'metadata', access: 'public',
+    name: 'metadata.entry', method: 'GET', path: '/metadata/:identifier/:email/:created', resource: 'metadata', access: 'optional',
     summary: 'One stored entry, whatever its status (three arguments that are not identifier, e-mail and date: the listing)',
     params: pathParams({ identifier: 'the identifier', email: "the endorser's e-mail", created: 'the endorsement date' }),
     querystring: listingParams,
@@ -186,7 +204,7 @@ export const marketplaceRoutes = {
     },
   }),
   tag: defineRoute({
-    name: 'metadata.tag', method: 'GET', path: '/tag/:email/:tag', resource: 'metadata', access: 'public',
+    name: 'metadata.tag', method: 'GET', path: '/tag/:email/:tag', resource: 'metadata', access: 'optional',
     summary: "The endorser's newest non-deprecated entry whose dcterms:alternative is the tag",
     params: pathParams({ email: "the endorser's e-mail", tag: 'the tag' }),
     querystring: media,
