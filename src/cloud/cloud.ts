@@ -103,16 +103,25 @@ export class CloudService {
     const entry = source && 'entry' in source ? source.entry : undefined;
     const inboundPorts = entry?.inboundPorts ?? [22, 80, 443];
     const diskBus = req.diskBus ?? busOf(entry?.disksBus);
+    // Prolog makes the boot disk (a snapshot of an origin) unless the user's own volume boots as it is.
+    const diskMade = ref.kind !== 'pdisk' || (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
+    if (req.save && !diskMade) {
+      throw new StratusError('VOLUME_STATE', `--save needs a disk the cloud makes for the instance, but ${req.image} is a MACHINE_IMAGE_LIVE volume that boots as it is`, {
+        hint: 'Changes to that volume are kept anyway. To make a new image, run a Marketplace ID or an origin volume (MACHINE_IMAGE_ORIGIN) with --save.',
+      });
+    }
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const password = vncPassword();
       const spec: InstanceSpec = {
         type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
-        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind !== 'pdisk',
+        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade,
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
-        vnc: { listen: vnc.listen, port: vnc.port, password },
+        vnc: { listen: vnc.listen, port: vnc.port, password }, ...(req.save ? { save: req.save } : {}),
       };
+      // Checked again for each VM: the one before may have claimed a volume that boots as it is.
+      if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const bootDisk = async (row: InstanceRow): Promise<PrologDisk> => {
         if (source) {
           const disk = await this.o.disks.liveCopy(actor, source.volume, ref.text);
@@ -141,7 +150,6 @@ export class CloudService {
           throw e;
         }
       };
-      if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const row = await this.o.instances.run({
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),

@@ -1,3 +1,4 @@
+import type { SaveRequest } from '../domain/instance-wire.js';
 import type { VncSpec } from './vnc.js';
 
 /** What an instance was given, kept as JSON on its row (instances.spec). */
@@ -16,6 +17,11 @@ export interface InstanceSpec {
   volatileDiskGiB?: number;
   /** Its VNC server as asked for, and the password its owner is shown. */
   vnc?: VncSpec;
+  /**
+   * --save (§2.4): what the boot disk (always a snapshot Prolog made) becomes at shutdown. Kept
+   * here so a restarted server still knows the instance is to be saved.
+   */
+  save?: SaveRequest;
 }
 
 export function serializeSpec(spec: InstanceSpec): string {
