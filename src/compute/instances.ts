@@ -69,6 +69,12 @@ export interface InstanceServiceOptions {
   proxyUrl?: string;
   /** Called once an instance's host resources are gone (Epilog, kill, failure): the cloud quarantines its disk. */
   onRelease?: (row: InstanceRow) => Promise<void>;
+  /**
+   * Epilog's work before the instance's resources are released (the cloud saves a --save
+   * instance's disk); what it returns becomes the instance's message. It runs again for an
+   * instance a restarted server finds in Epilog. A failure makes the instance Failed with it.
+   */
+  onEpilog?: (row: InstanceRow) => Promise<string | undefined>;
 }
 
 /**
@@ -189,8 +195,20 @@ export class InstanceService {
     }
     this.machines.delete(id);
     await this.step(id, 'Shutdown', 'Epilog');
+    return this.epilog(row);
+  }
+
+  /** Epilog: its hook, then the release; Done with the hook's line, or Failed with its reason. */
+  private async epilog(row: InstanceRow): Promise<InstanceRow> {
+    let message: string | undefined;
+    try {
+      message = await this.o.onEpilog?.(row);
+    } catch (e) {
+      await this.release(row);
+      return this.step(row.id, 'Epilog', 'Failed', { message: (e as Error).message });
+    }
     await this.release(row);
-    return this.step(id, 'Epilog', 'Done');
+    return this.step(row.id, 'Epilog', 'Done', message ? { message } : {});
   }
 
   /**
@@ -207,6 +225,9 @@ export class InstanceService {
         this.watch(row.id, machine);
         const vnc = await machine.vncEndpoint().catch(() => undefined);
         if (vnc) this.vncs.set(row.id, vnc);
+      } else if (row.state === 'Epilog') {
+        // The guest had powered off: the Epilog resumes (a --save instance's save goes on).
+        await this.epilog(row).catch(() => undefined);
       } else if (row.state === 'Running') {
         await this.o.store.transition(row.id, 'Running', 'Unknown', { message: 'QEMU had stopped when the server started again' });
       } else if (row.state !== 'Unknown') {

@@ -255,12 +255,12 @@ export class InstanceDisks {
    * as it was: on any failure (the quota, a duplicate of the owner's, the disk) nothing new
    * stays and the user's changes are still there.
    */
-  async saveSnapshot(uuid: string, owner: AccountRef, o: { tag: string; onProgress?: (bytes: number) => void }): Promise<{ volume: VolumeRow; content: DigestResult }> {
+  async saveSnapshot(uuid: string, owner: AccountRef, o: { tag: string; target?: string; onProgress?: (bytes: number) => void }): Promise<{ volume: VolumeRow; content: DigestResult }> {
     const snapshot = await this.store.get(requireUuid(uuid));
     if (!snapshot || snapshot.quarantine || snapshot.type !== 'MACHINE_IMAGE_LIVE' || !snapshot.origin || snapshot.format !== 'qcow2') {
       throw new StratusError('VOLUME_STATE', `volume ${uuid} is not a copy-on-write snapshot of an image (it is ${snapshot ? snapshot.type : 'gone'}): only such a disk is saved as a new image`);
     }
-    const target = randomUUID();
+    const target = o.target ?? randomUUID();
     const content = await copyRawHashed(this.driver, snapshot.uuid, target, o.onProgress ? { onProgress: o.onProgress } : {});
     const volume: VolumeRow = {
       uuid: target, owner: owner.username, tag: o.tag.slice(0, 40), visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN',
@@ -274,6 +274,19 @@ export class InstanceDisks {
       throw e;
     }
     return { volume, content };
+  }
+
+  /** A volume saved by saveSnapshot, if it is there. */
+  async savedVolume(uuid: string): Promise<VolumeRow | undefined> {
+    return this.store.get(requireUuid(uuid));
+  }
+
+  /** Removes what saveSnapshot made under `uuid` (its row and bytes), if anything: a save that is undone or done again. */
+  async dropSaved(uuid: string): Promise<void> {
+    if (await this.store.get(requireUuid(uuid))) {
+      for (const gone of await this.store.remove(uuid, this.clock().toISOString())) await this.driver.delete(gone);
+    }
+    await this.driver.delete(uuid);
   }
 
   /** §11.4: the ended instance's snapshot goes to the pdisk user, dated. */

@@ -89,3 +89,8 @@ test('the draft does not share arrays with the parent: changing one leaves the o
   d.inboundPorts?.push(443);
   assert.deepEqual(p.inboundPorts, [22, 80]);
 });
+
+test('an image with no entry (run from an origin volume or a plain URL) gives a draft of what the save knows, version 0.1', () => {
+  const d = savedImageDraft(undefined, SAVE);
+  assert.deepEqual([d.identifier, d.bytes, d.version, d.format, d.os, d.locations], [identifierFromSha1(CONTENT.digests.sha1), CONTENT.bytes, '0.1', 'raw', undefined, ['pdisk:cloud.example.org:8445:3f9e1d2c-1111-4222-8333-444455556666']]);
+});

@@ -42,10 +42,11 @@ export interface SavedImage {
  * changed. Unlike StratusLab, which kept the parent's slreq:bytes and other checksums beside
  * the new SHA-1, every checksum and the byte count describe the saved bytes. The only location
  * is the new volume's, in the colon form (`pdisk:<host>:<port>:<uuid>`), and the format is raw,
- * as the volume is. Pure: the caller signs, uploads and mails it.
+ * as the volume is. An image with no entry (run from a volume or a plain URL) has no parent:
+ * the draft then holds only what the save knows. Pure: the caller signs, uploads and mails it.
  */
-export function savedImageDraft(parent: Entry, s: SavedImage, fields: EntryFields = ENTRY_FIELDS): EntryDraft {
-  const values = parent as unknown as Record<string, unknown>;
+export function savedImageDraft(parent: Entry | undefined, s: SavedImage, fields: EntryFields = ENTRY_FIELDS): EntryDraft {
+  const values = (parent ?? {}) as Record<string, unknown>;
   const inherited: Record<string, unknown> = {};
   for (const f of fields) {
     if (NOT_INHERITED.has(f.name)) continue;
@@ -53,7 +54,7 @@ export function savedImageDraft(parent: Entry, s: SavedImage, fields: EntryField
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     inherited[f.name] = Array.isArray(v) ? [...(v as unknown[])] : v;
   }
-  const version = s.version?.trim() ? s.version.trim() : nextVersion(parent.version);
+  const version = s.version?.trim() ? s.version.trim() : nextVersion(parent?.version);
   return newDraft(s.content, {
     ...inherited,
     creator: s.creator, version, title: s.title, description: s.description, format: 'raw',
