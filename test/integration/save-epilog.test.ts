@@ -7,7 +7,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
 import type { Principal } from '../../src/accounts/accounts.js';
@@ -18,6 +20,7 @@ import { VolumeStore } from '../../src/storage/volumes/store.js';
 import { createFileVolumeDriver } from '../../src/storage/volumes/file-driver.js';
 import { InstanceDisks } from '../../src/volumes/instance-disks.js';
 import { SaveEpilog } from '../../src/cloud/save-epilog.js';
+import { VolumeService } from '../../src/volumes/service.js';
 import type { SavedImage } from '../../src/cloud/save-epilog.js';
 import { parseSpec, serializeSpec } from '../../src/cloud/instance-spec.js';
 import type { InstanceSpec } from '../../src/cloud/instance-spec.js';
@@ -111,5 +114,27 @@ describe('the --save Epilog', () => {
     assert.equal(SaveEpilog.keepsDisk(spec), true);
     assert.equal((await volumes.get(disk))?.owner, 'alice');
     await assert.rejects(epilog.run(await rowOf(id)), /saving VM \d+ failed: the Marketplace refused the draft/);
+  });
+
+  it('a server killed with SIGKILL in the middle of the copy: the next one sweeps the half-written file, resumes at the copy, and saves; the overlay is untouched', async () => {
+    const { id, disk, sha1 } = await savedInstance();
+    const overlay = readFileSync(disks.locate(disk).path);
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../helpers/save-epilog-child.js', import.meta.url)), dir, String(id)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('copying')) resolve(); });
+      child.on('exit', (code) => reject(new Error(`the Epilog ended (${String(code)}) before it could be killed mid-copy`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const state = parseSpec((await rowOf(id)).spec).saveState;
+    assert.equal(state?.step, 'copy', 'killed during the copy, as recorded');
+    assert.ok((await driver.inventory()).temporary.length > 0, 'the kill left a half-written file');
+    // The restart: the start-up reconcile, then adopt() runs the Epilog again.
+    await new VolumeService(volumes, driver, unlimited).reconcile();
+    const line = await new SaveEpilog({ store: instances, disks, detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await rowOf(id));
+    assert.equal(line, `MARKETPLACE_AND_IMAGEID http://127.0.0.1:8445 ${identifierFromSha1(sha1)}`);
+    assert.equal((await volumes.get(state.target as string))?.identifier, identifierFromSha1(sha1));
+    assert.deepEqual((await driver.inventory()).temporary, []);
+    assert.ok(readFileSync(disks.locate(disk).path).equals(overlay), 'the user\'s overlay is as it was');
   });
 });
