@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../domain/errors.js';
-import { networkModelOf } from '../domain/instance-wire.js';
+import { checkSaveRequest, networkModelOf } from '../domain/instance-wire.js';
 import type { RunInstancesRequest } from '../domain/instance-wire.js';
 import type { AccountsApi, InstancesApi } from './services.js';
 import { caller } from './auth.js';
@@ -86,6 +86,8 @@ function runRequest(body: unknown): RunInstancesRequest {
   const format = str('diskFormat');
   if (format !== undefined && format !== 'raw' && format !== 'qcow2') throw new StratusError('USAGE', `field diskFormat must be raw or qcow2, not ${format}`);
   const model = str('networkModel');
+  const save = b.save;
+  if (save !== undefined && (typeof save !== 'object' || save === null || Array.isArray(save))) throw new StratusError('USAGE', 'field save must be an object (see docs/api.md)');
   const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
   return {
     image, cpu, ramMiB, ...opt('swapMiB', int('swapMiB')), ...opt('count', int('count')), ...opt('type', str('type')), ...opt('name', str('name')),
@@ -94,5 +96,9 @@ function runRequest(body: unknown): RunInstancesRequest {
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
     ...opt('diskFormat', format as RunInstancesRequest['diskFormat']),
     ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')),
+    ...opt('save', save === undefined ? undefined : checkSaveRequest(save, {
+      author: 'field save.author', authorEmail: 'field save.authorEmail', title: 'field save.title', comment: 'field save.comment',
+      imageVersion: 'field save.imageVersion', marketplace: 'field save.marketplace',
+    }, 'With save, please provide ')),
   };
 }

@@ -18,6 +18,8 @@ import { parseSpec, serializeSpec } from './instance-spec.js';
 import type { InstanceSpec } from './instance-spec.js';
 import { Attachments, serialOf } from './attachments.js';
 import { DEFAULT_VNC_SETTINGS, planVnc, vncPassword, vncRequest, vncView } from './vnc.js';
+import { SaveEpilog } from './save-epilog.js';
+import type { SaveEpilogOptions } from './save-epilog.js';
 import type { VncSettings } from './vnc.js';
 
 /** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
@@ -41,6 +43,8 @@ export interface CloudOptions {
   /** RAM one instance may have at most (default: this host's RAM). */
   hostRamMiB?: number;
   vnc?: VncSettings;
+  /** --save (§2.4): where the saved images' drafts point and go; without it, --save is refused. */
+  save?: Omit<SaveEpilogOptions, 'store' | 'disks' | 'detach'>;
 }
 
 const MAX_COUNT = 20;
@@ -56,9 +60,21 @@ const MAX_VOLATILE_GIB = 1024;
 export class CloudService {
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly attachments: Attachments;
+  private readonly saving: SaveEpilog | undefined;
 
   constructor(private readonly o: CloudOptions) {
     this.attachments = new Attachments(o.instances, o.disks);
+    this.saving = o.save ? new SaveEpilog({ ...o.save, store: o.store, disks: o.disks, detach: async (id) => this.attachments.released(id) }) : undefined;
+  }
+
+  /**
+   * The InstanceService's Epilog hook, after the guest powered off and before its disk is
+   * released: a --save instance's disk becomes a new image. Returns the line for its message.
+   */
+  async epilog(row: InstanceRow): Promise<string | undefined> {
+    if (!parseSpec(row.spec).save) return undefined;
+    if (!this.saving) throw new StratusError('INSTANCE_FAILED', `VM ${row.id} was to be saved, but this server saves no images`);
+    return this.saving.run(row);
   }
 
   /** Starts the quarantine purge (every minute), after a first one now. */
@@ -103,16 +119,26 @@ export class CloudService {
     const entry = source && 'entry' in source ? source.entry : undefined;
     const inboundPorts = entry?.inboundPorts ?? [22, 80, 443];
     const diskBus = req.diskBus ?? busOf(entry?.disksBus);
+    // Prolog makes the boot disk (a snapshot of an origin) unless the user's own volume boots as it is.
+    const diskMade = ref.kind !== 'pdisk' || (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
+    if (req.save && !this.saving) throw new StratusError('USAGE', 'this cloud saves no images: run without --save');
+    if (req.save && !diskMade) {
+      throw new StratusError('VOLUME_STATE', `--save needs a disk the cloud makes for the instance, but ${req.image} is a MACHINE_IMAGE_LIVE volume that boots as it is`, {
+        hint: 'Changes to that volume are kept anyway. To make a new image, run a Marketplace ID or an origin volume (MACHINE_IMAGE_ORIGIN) with --save.',
+      });
+    }
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const password = vncPassword();
       const spec: InstanceSpec = {
         type: req.type ?? 'custom', contextMethod: req.contextMethod ?? 'cloud-init', context: req.context ?? {},
-        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade: ref.kind !== 'pdisk',
+        ...(req.networkModel ? { networkModel: req.networkModel } : {}), diskMade,
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
-        vnc: { listen: vnc.listen, port: vnc.port, password },
+        vnc: { listen: vnc.listen, port: vnc.port, password }, ...(req.save ? { save: req.save, ...(entry ? { saveParent: entry } : {}) } : {}),
       };
+      // Checked again for each VM: the one before may have claimed a volume that boots as it is.
+      if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const bootDisk = async (row: InstanceRow): Promise<PrologDisk> => {
         if (source) {
           const disk = await this.o.disks.liveCopy(actor, source.volume, ref.text);
@@ -141,7 +167,6 @@ export class CloudService {
           throw e;
         }
       };
-      if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const row = await this.o.instances.run({
         owner: actor.username, ownerId: actor.id, ...(req.name ? { name: count > 1 ? `${req.name}-${i + 1}` : req.name } : {}),
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
@@ -203,12 +228,15 @@ export class CloudService {
 
   /**
    * The InstanceService's release hook: nothing stays attached to the VM; the snapshot Prolog
-   * made is quarantined; a borrowed volume is given back.
+   * made is quarantined (kept for its owner when a --save failed); a borrowed volume is given back.
    */
   async released(row: InstanceRow): Promise<void> {
     await this.attachments.released(row.id);
     if (!row.disk) return;
-    if (parseSpec(row.spec).diskMade) await this.o.disks.quarantine(row.disk);
+    // The spec as it is now: a failed save has recorded that the snapshot stays its owner's.
+    const spec = parseSpec((await this.o.store.get(row.id))?.spec ?? row.spec);
+    if (SaveEpilog.keepsDisk(spec)) return;
+    if (spec.diskMade) await this.o.disks.quarantine(row.disk);
     else await this.o.disks.release(row.disk, String(row.id));
   }
 

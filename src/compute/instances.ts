@@ -69,6 +69,12 @@ export interface InstanceServiceOptions {
   proxyUrl?: string;
   /** Called once an instance's host resources are gone (Epilog, kill, failure): the cloud quarantines its disk. */
   onRelease?: (row: InstanceRow) => Promise<void>;
+  /**
+   * Epilog's work before the instance's resources are released (the cloud saves a --save
+   * instance's disk); what it returns becomes the instance's message. It runs again for an
+   * instance a restarted server finds in Epilog. A failure makes the instance Failed with it.
+   */
+  onEpilog?: (row: InstanceRow) => Promise<string | undefined>;
 }
 
 /**
@@ -189,14 +195,27 @@ export class InstanceService {
     }
     this.machines.delete(id);
     await this.step(id, 'Shutdown', 'Epilog');
+    return this.epilog(row);
+  }
+
+  /** Epilog: its hook, then the release; Done with the hook's line, or Failed with its reason. */
+  private async epilog(row: InstanceRow): Promise<InstanceRow> {
+    let message: string | undefined;
+    try {
+      message = await this.o.onEpilog?.(row);
+    } catch (e) {
+      await this.release(row);
+      return this.step(row.id, 'Epilog', 'Failed', { message: (e as Error).message });
+    }
     await this.release(row);
-    return this.step(id, 'Epilog', 'Done');
+    return this.step(row.id, 'Epilog', 'Done', message ? { message } : {});
   }
 
   /**
    * After a restart: every instance the database says is live is found again through its
    * instance directory. One whose QEMU is gone is Unknown if it was Running (the guest or the
-   * host stopped it while no server watched), Failed if it was still being made.
+   * host stopped it while no server watched), goes through Epilog if it was shutting down (a
+   * --save instance's save resumes), and is Failed if it was still being made.
    */
   async adopt(): Promise<void> {
     for (const row of await this.o.store.live()) {
@@ -207,6 +226,11 @@ export class InstanceService {
         this.watch(row.id, machine);
         const vnc = await machine.vncEndpoint().catch(() => undefined);
         if (vnc) this.vncs.set(row.id, vnc);
+      } else if (row.state === 'Epilog' || row.state === 'Shutdown') {
+        // The guest powered off after the button (its QEMU is gone): the Epilog runs, or resumes
+        // (a --save instance's save goes on from its recorded step).
+        if (row.state === 'Shutdown' && !(await this.o.store.transition(row.id, 'Shutdown', 'Epilog'))) continue;
+        await this.epilog(row).catch(() => undefined);
       } else if (row.state === 'Running') {
         await this.o.store.transition(row.id, 'Running', 'Unknown', { message: 'QEMU had stopped when the server started again' });
       } else if (row.state !== 'Unknown') {
@@ -233,6 +257,11 @@ export class InstanceService {
       if (this.shuttingDown.has(id) || this.machines.get(id) !== machine) return;
       this.machines.delete(id);
       const row = await this.o.store.get(id);
+      // Adopted while shutting down (the server that pressed the button died): Epilog follows.
+      if (row?.state === 'Shutdown' && exit.reason !== 'failed' && exit.reason !== 'crash') {
+        if (await this.o.store.transition(id, 'Shutdown', 'Epilog')) await this.epilog(row).catch(() => undefined);
+        return;
+      }
       if (row?.state !== 'Running') return;
       if (exit.reason === 'failed' || exit.reason === 'crash') {
         await this.release(row);

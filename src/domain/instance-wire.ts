@@ -1,4 +1,5 @@
 import { StratusError } from './errors.js';
+import { formatUtc } from './dates.js';
 import type { InstanceState } from './instance.js';
 
 /** The network card models a VM can have (--vm-network-model), by their libvirt/OpenNebula names. */
@@ -12,6 +13,53 @@ export function networkModelOf(text: string, what: string): NetworkModel {
   throw new StratusError('USAGE', `${what} must be ${NETWORK_MODELS.join(', ')}, not ${text}`, {
     hint: 'virtio is the default and the fastest; e1000 or rtl8139 suit guests without virtio drivers.',
   });
+}
+
+/**
+ * What a `--save` instance is to become at shutdown (§2.4): the new image's author, e-mail,
+ * title, description (--comment) and version, and where its draft entry goes.
+ */
+export interface SaveRequest {
+  author: string;
+  authorEmail: string;
+  title: string;
+  comment: string;
+  imageVersion: string;
+  /** --marketplace-endpoint-newimage: the Marketplace the draft goes to (default: the site's). */
+  marketplace?: string;
+}
+
+/** The longest text a --save field may hold (they go into the draft entry and the volume's tag). */
+export const SAVE_FIELD_MAX = 1024;
+
+/**
+ * A --save request's fields checked: each present, non-blank and bounded, the e-mail an
+ * address, the Marketplace an http(s) URL. `names` are the options (CLI) or fields (API) the
+ * errors name; `prefix` starts the message for a missing one.
+ */
+export function checkSaveRequest(s: Partial<Record<keyof SaveRequest, unknown>>, names: Record<keyof SaveRequest, string>, prefix: string): SaveRequest {
+  const text = (k: keyof SaveRequest, what: string): string => {
+    const v = s[k];
+    if (typeof v !== 'string' || v.trim() === '') throw new StratusError('USAGE', `${prefix}${what} (${names[k]})`);
+    if (v.length > SAVE_FIELD_MAX) throw new StratusError('USAGE', `${names[k]} is longer than ${SAVE_FIELD_MAX} characters`);
+    return v.trim();
+  };
+  const author = text('author', 'the author of the new image');
+  const authorEmail = text('authorEmail', "the author's e-mail address");
+  const imageVersion = text('imageVersion', 'the version of the new image');
+  const title = text('title', 'a title for the new image');
+  const comment = text('comment', 'a comment describing the new image');
+  if (!/^[^\s@]+@[^\s@]+$/.test(authorEmail)) throw new StratusError('USAGE', `${names.authorEmail} must be an e-mail address, not ${authorEmail}`);
+  const mp = s.marketplace;
+  if (mp !== undefined && (typeof mp !== 'string' || !/^https?:\/\/[^\s]+$/.test(mp))) {
+    throw new StratusError('USAGE', `${names.marketplace} must be an http(s) URL, not ${String(mp)}`);
+  }
+  return { author, authorEmail, title, comment, imageVersion, ...(mp !== undefined ? { marketplace: mp as string } : {}) };
+}
+
+/** The name StratusLab gave a --save VM: `creator: <UTC time>` (the seed shows `creator: 2012-12-04T07:58:25Z`). */
+export function saveVmName(now: Date): string {
+  return `creator: ${formatUtc(now)}`;
 }
 
 /** What `POST /instances` takes: one or more VMs of one image (stratus-run-instance's options). */
@@ -48,6 +96,8 @@ export interface RunInstancesRequest {
   vncPort?: number;
   /** The address the VNC server listens on (--vnc-listen); loopback (127.0.0.1) by default. */
   vncListen?: string;
+  /** --save: the root disk becomes a new image at shutdown (§2.4). */
+  save?: SaveRequest;
 }
 
 /** Where a running instance's VNC server listens; the password is shown to the instance's owner only. */

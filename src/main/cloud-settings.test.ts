@@ -11,3 +11,12 @@ test('url_allow items that are not addresses or CIDR blocks stop the server at s
   const s = loadCloudSettings((sec, k) => (sec === 'instances' ? { url_allow: '127.0.0.1\n10.0.0.0/8', url_max_mib: '64' }[k] : undefined), '/data', '/data/stratus.cfg');
   assert.deepEqual([s.urlAllow, s.urlMaxMiB], [['127.0.0.1', '10.0.0.0/8'], 64]);
 });
+
+test('built_image_validity_period: the days a --save draft is valid, 2 by default (§2.4); not a whole number ≥ 1 stops the server', () => {
+  const at = (v: string | undefined): number => loadCloudSettings((s, k) => (s === 'instances' && k === 'built_image_validity_period' ? v : undefined), '/data', '/data/stratus.cfg').builtImageValidDays;
+  assert.equal(at(undefined), 2);
+  assert.equal(at('30'), 30);
+  for (const bad of ['0', '2d', '-1', '1.5']) {
+    assert.throws(() => at(bad), (e: unknown) => isStratusError(e, 'CONFIG_INVALID') && e.message === `/data/stratus.cfg: [instances] built_image_validity_period = ${bad} is not a whole number ≥ 1`, bad);
+  }
+});

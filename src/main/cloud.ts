@@ -94,13 +94,17 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       ...(network ? { network } : {}), ...(proxy ? { proxyUrl: proxy.url } : {}),
       // Called only once instances run, after `cloud` below exists.
       onRelease: async (row): Promise<void> => cloud.released(row),
+      onEpilog: async (row): Promise<string | undefined> => cloud.epilog(row),
     });
     const bridge = network;
     const urls = new UrlImages({
       disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}),
       guard: urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet }),
     });
-    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc });
+    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
+      // Signing, upload and mail of the draft (§2.4 steps 6-8) are injected here once they exist.
+      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log: (line) => process.stdout.write(`${line}\n`) },
+    });
     await instances.adopt();
     cloud.startPurge();
     const service = cloud;

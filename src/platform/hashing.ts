@@ -59,30 +59,55 @@ export async function hashFile(path: string, options: HashOptions): Promise<Dige
 
 /** Hashes any readable stream of bytes; see hashFile. */
 export async function hashStream(content: Readable, options: Pick<HashOptions, 'algorithms' | 'parallel'>, what = 'stream'): Promise<DigestResult> {
-  const algorithms = [...new Set(options.algorithms)];
-  const parallel = options.parallel ?? algorithms.length >= 2;
-  const { local, remote } = parallel ? split(algorithms) : { local: algorithms, remote: [] as DigestName[] };
-  const hashes = local.map((a) => createHash(a));
-  const worker = remote.length > 0 ? new HashWorker(remote) : undefined;
-  let bytes = 0;
+  const hash = new MultiHash(options.algorithms, options.parallel);
   try {
-    for await (const chunk of content as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (worker) await worker.send(chunk);
-      for (const h of hashes) h.update(chunk);
-    }
-    const digests: Partial<Record<DigestName, string>> = {};
-    local.forEach((a, i) => { digests[a] = (hashes[i] as ReturnType<typeof createHash>).digest('hex'); });
-    if (worker) {
-      const remoteDigests = await worker.finish();
-      remote.forEach((a, i) => { digests[a] = remoteDigests[i] as string; });
-    }
-    return { bytes, digests };
+    for await (const chunk of content as AsyncIterable<Buffer>) await hash.update(chunk);
+    return await hash.digest();
   } catch (e) {
     if (e instanceof StratusError) throw e;
     throw new StratusError('IMAGE_NOT_READABLE', `cannot read ${what}: ${(e as Error).message}`);
   } finally {
-    await worker?.close();
+    await hash.close();
+  }
+}
+
+/**
+ * Several digests of one stream of chunks, fed as they pass by (a copy hashes what it writes,
+ * in the same pass): half of the algorithms run on a worker thread when there are two or
+ * more. update() waits when the worker falls behind, so memory stays bounded; close() always.
+ */
+export class MultiHash {
+  private readonly local: DigestName[];
+  private readonly remote: DigestName[];
+  private readonly hashes: Array<ReturnType<typeof createHash>>;
+  private readonly worker: HashWorker | undefined;
+  private bytes = 0;
+
+  constructor(algorithms: DigestName[], parallel?: boolean) {
+    const unique = [...new Set(algorithms)];
+    ({ local: this.local, remote: this.remote } = (parallel ?? unique.length >= 2) ? split(unique) : { local: unique, remote: [] as DigestName[] });
+    this.hashes = this.local.map((a) => createHash(a));
+    this.worker = this.remote.length > 0 ? new HashWorker(this.remote) : undefined;
+  }
+
+  async update(chunk: Buffer): Promise<void> {
+    this.bytes += chunk.length;
+    if (this.worker) await this.worker.send(chunk);
+    for (const h of this.hashes) h.update(chunk);
+  }
+
+  async digest(): Promise<DigestResult> {
+    const digests: Partial<Record<DigestName, string>> = {};
+    this.local.forEach((a, i) => { digests[a] = (this.hashes[i] as ReturnType<typeof createHash>).digest('hex'); });
+    if (this.worker) {
+      const remoteDigests = await this.worker.finish();
+      this.remote.forEach((a, i) => { digests[a] = remoteDigests[i] as string; });
+    }
+    return { bytes: this.bytes, digests };
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
   }
 }
 

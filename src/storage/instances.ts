@@ -52,6 +52,11 @@ export class InstanceStore {
     return row as InstanceRow | undefined;
   }
 
+  /** Replaces what the instance was given (its spec JSON): the --save Epilog records each step there before it runs. */
+  async setSpec(id: number, spec: string): Promise<void> {
+    await this.db.updateTable('instances').set({ spec, updated: this.stamp() }).where('id', '=', id).execute();
+  }
+
   /** Instances holding host resources whose state says so: what a restarted server must find again. */
   async live(): Promise<InstanceRow[]> {
     const rows = (await this.db.selectFrom('instances').selectAll().where('state', 'not in', ['Done', 'Failed']).orderBy('id').execute()) as InstanceRow[];

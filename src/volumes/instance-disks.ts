@@ -6,7 +6,10 @@ import { inspectImage } from '../platform/disk-image.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { VolumeDriver, VolumeFormat, VolumeLocation } from '../storage/volumes/driver.js';
 import { DEFAULT_MAX_VOLUME_GIB } from './service.js';
-import type { MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
+import type { AccountRef, MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
+import { identifierFromSha1 } from '../domain/identifier.js';
+import type { DigestResult } from '../platform/hashing.js';
+import { copyRawHashed } from './copy.js';
 
 /** quarantine_period's default (§11.4): 15 minutes. */
 export const DEFAULT_QUARANTINE_MS = 15 * 60_000;
@@ -241,6 +244,49 @@ export class InstanceDisks {
 
   locate(uuid: string): VolumeLocation {
     return this.driver.locate(uuid);
+  }
+
+  /**
+   * §2.4 steps 2, 3 and 5 in one: the instance's snapshot `uuid` (a MACHINE_IMAGE_LIVE overlay of
+   * an origin; the VM must be stopped) becomes a new standalone raw volume of `owner`'s, whose
+   * bytes, four checksums and identifier come from the same pass as the copy. The volume is
+   * the new image's seed (MACHINE_IMAGE_ORIGIN: snapshots are made of it), PRIVATE, tagged with
+   * `tag` (the title, cut to a tag's 40 characters), in the owner's quota. The snapshot is left
+   * as it was: on any failure (the quota, a duplicate of the owner's, the disk) nothing new
+   * stays and the user's changes are still there.
+   */
+  async saveSnapshot(uuid: string, owner: AccountRef, o: { tag: string; target?: string; onProgress?: (bytes: number) => void }): Promise<{ volume: VolumeRow; content: DigestResult }> {
+    const snapshot = await this.store.get(requireUuid(uuid));
+    if (!snapshot || snapshot.quarantine || snapshot.type !== 'MACHINE_IMAGE_LIVE' || !snapshot.origin || snapshot.format !== 'qcow2') {
+      throw new StratusError('VOLUME_STATE', `volume ${uuid} is not a copy-on-write snapshot of an image (it is ${snapshot ? snapshot.type : 'gone'}): only such a disk is saved as a new image`);
+    }
+    const target = o.target ?? randomUUID();
+    const content = await copyRawHashed(this.driver, snapshot.uuid, target, o.onProgress ? { onProgress: o.onProgress } : {});
+    const volume: VolumeRow = {
+      uuid: target, owner: owner.username, tag: o.tag.slice(0, 40), visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN',
+      identifier: identifierFromSha1(content.digests.sha1 as string), size_gib: bytesToGib(content.bytes), bytes: content.bytes, format: 'raw', origin: null,
+      quarantine: '', created: this.clock().toISOString(), deleted: null,
+    };
+    try {
+      await this.store.insertWithinQuota(volume, await this.quotas.quotaOf(owner.username), owner);
+    } catch (e) {
+      await this.driver.delete(target);
+      throw e;
+    }
+    return { volume, content };
+  }
+
+  /** A volume saved by saveSnapshot, if it is there. */
+  async savedVolume(uuid: string): Promise<VolumeRow | undefined> {
+    return this.store.get(requireUuid(uuid));
+  }
+
+  /** Removes what saveSnapshot made under `uuid` (its row and bytes), if anything: a save that is undone or done again. */
+  async dropSaved(uuid: string): Promise<void> {
+    if (await this.store.get(requireUuid(uuid))) {
+      for (const gone of await this.store.remove(uuid, this.clock().toISOString())) await this.driver.delete(gone);
+    }
+    await this.driver.delete(uuid);
   }
 
   /** §11.4: the ended instance's snapshot goes to the pdisk user, dated. */

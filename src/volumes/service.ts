@@ -11,7 +11,7 @@ import { quotaError } from '../storage/volumes/store.js';
 import type { AccountRef, MountChoice, MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import { streamIntoVolume } from './ingest.js';
 import { UploadBudgets } from './budget.js';
-import { hashStream } from '../platform/hashing.js';
+import { copyRawHashed } from './copy.js';
 
 export interface VolumeFields {
   tag?: string;
@@ -265,9 +265,10 @@ export class VolumeService {
   private async rebaseOf(actor: Principal, snapshot: VolumeRow): Promise<VolumeInfo> {
     if (snapshot.type !== 'MACHINE_IMAGE_LIVE') throw copyStateError(snapshot);
     const target = randomUUID();
-    const { bytes } = await this.driver.flatten(snapshot.uuid, target);
+    // Copied and hashed in one pass; only SHA-1 is wanted here (the identifier).
+    const { bytes, digests } = await copyRawHashed(this.driver, snapshot.uuid, target, { algorithms: ['sha1'] });
+    const sha1 = digests.sha1 as string;
     const row = await this.orDelete(target, async () => {
-      const sha1 = (await hashStream(await this.driver.openRaw(target), { algorithms: ['sha1'], parallel: false })).digests.sha1 as string;
       const r = this.newRow(actor.username, target, {
         tag: snapshot.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN', identifier: identifierFromSha1(sha1),
         size_gib: bytesToGib(bytes), bytes, format: 'raw', origin: null,

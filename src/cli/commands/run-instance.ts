@@ -3,8 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
 import { requireUuid } from '../../domain/volume.js';
 import { formatInstanceTypes, instanceTypes, resolveInstanceType, DEFAULT_INSTANCE_TYPE } from '../../domain/instance-types.js';
-import { NETWORK_MODELS, networkModelOf } from '../../domain/instance-wire.js';
-import type { InstanceInfo, RunInstancesRequest } from '../../domain/instance-wire.js';
+import { NETWORK_MODELS, checkSaveRequest, networkModelOf, saveVmName } from '../../domain/instance-wire.js';
+import type { InstanceInfo, RunInstancesRequest, SaveRequest } from '../../domain/instance-wire.js';
 import { buildContext, contextLines, parsePairs, readContextFile } from '../../context/cloud-init-pairs.js';
 import { lintContext } from '../../context/lint.js';
 import { mergeContext } from '../../context/one.js';
@@ -15,6 +15,7 @@ import { printAction, printDetail, printStep, printWarning } from '../output.js'
 import { addCloudOptions, cloudClient, cloudUrl, homePath } from '../cloud.js';
 import type { CloudOptionValues } from '../cloud.js';
 import { checkImageAvailability, checkImageUrl } from '../image-check.js';
+import { marketplaceCredentials } from '../marketplace.js';
 import { imageRefOf } from '../../domain/image-ref.js';
 
 interface RunOptions extends CloudOptionValues {
@@ -41,6 +42,13 @@ interface RunOptions extends CloudOptionValues {
   vncListen?: string;
   quiet?: number;
   qcowDiskFormat?: boolean;
+  save?: boolean;
+  author?: string;
+  authorEmail?: string;
+  imageVersion?: string;
+  title?: string;
+  comment?: string;
+  marketplaceEndpointNewimage?: string;
 }
 
 const MARKETPLACE_ID = /^[A-Za-z0-9_-]{27}$/;
@@ -72,6 +80,13 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--volatile-disk <gb>', 'attach an empty disk of this many GB, removed with the VM')
     .option('--vnc-port <port>', 'the VNC server\'s port (default -1: the cloud picks a free one); describe-instance --json shows it, and its password to you alone')
     .option('--vnc-listen <ip>', 'the VNC server\'s address (default 127.0.0.1; others only if the cloud\'s administrator allows them)')
+    .option('--save', 'save the root disk as a new image at shutdown (stratus-shutdown-instance); needs the five options below')
+    .option('--author <name>', 'with --save: the new image\'s author')
+    .option('--author-email <email>', 'with --save: where the new image\'s identifier is mailed')
+    .option('--image-version <version>', 'with --save: the new image\'s version')
+    .option('--title <text>', 'with --save: the new image\'s title (and its volume\'s tag)')
+    .option('--comment <text>', 'with --save: the new image\'s description')
+    .option('--marketplace-endpoint-newimage <url>', 'with --save: the Marketplace the new image\'s draft entry goes to (default: the cloud\'s)')
     .option('--marketplace-endpoint <url>', 'Marketplace for the availability check (env STRATUSLAB_MARKETPLACE_ENDPOINT; default: the cloud endpoint)')
     // OpenNebula-only options StratusLab had: accepted so scripts keep working (docs/compat.md).
     .option('--vm-requirements <text>', 'accepted, ignored (OpenNebula scheduling)')
@@ -98,22 +113,27 @@ export default async function main(argv: string[]): Promise<number> {
         ...(o.swap !== undefined ? { swapMiB: whole(o.swap, '--swap', 0) } : {}),
       });
       const count = whole(o.number, '-n/--number', 1);
+      const save = saveOf(o);
       const context = contextOf_(ctx, o);
       const endpoint = cloudUrl(ctx, o);
       printDetail(ctx.output, `Accessing compute service at: ${endpoint}`);
+      // §2.4: a --save run skips the availability check, as StratusLab's client did.
+      const check = o.checkImageUrl && !save;
       if (MARKETPLACE_ID.test(image)) {
-        if (o.checkImageUrl) {
+        if (check) {
           printDetail(ctx.output, 'Checking image availability.');
-          await checkImageAvailability(marketplaceFor(ctx, o, endpoint), image);
+          // The user's own draft entries are seen only with her credentials (sent to her own server only).
+          const marketplace = marketplaceFor(ctx, o, endpoint);
+          await checkImageAvailability(marketplace, image, marketplaceCredentials(ctx, marketplace, o));
         } else {
           printWarning(ctx.output, 'Image availability check is disabled.');
         }
       }
       const plainUrl = imageRefOf(image).kind === 'url';
-      if (plainUrl) image = await checkPlainUrl(ctx, image, o.checkImageUrl);
+      if (plainUrl) image = await checkPlainUrl(ctx, image, check);
       const request: RunInstancesRequest = {
         image, count, type: o.type ?? DEFAULT_INSTANCE_TYPE, cpu: type.cpu, ramMiB: type.ramMiB, swapMiB: type.swapMiB,
-        ...(o.vmName ? { name: o.vmName } : {}), ...context,
+        ...(save ? { name: saveVmName(new Date()), save } : o.vmName ? { name: o.vmName } : {}), ...context,
         ...(o.vmDisksBus ? { diskBus: bus(o.vmDisksBus) } : {}), ...(o.vmNetworkModel ? { networkModel: networkModelOf(o.vmNetworkModel, '--vm-network-model') } : {}),
         ...(o.persistentDisk !== undefined ? { persistentDisk: requireUuid(o.persistentDisk) } : {}),
         ...(o.readonlyDisk !== undefined ? { readonlyDisk: o.readonlyDisk } : {}),
@@ -132,6 +152,17 @@ export default async function main(argv: string[]): Promise<number> {
       if (o.output) writeFileAtomic(o.output, started.map((i) => String(i.id)).join('\n'));
     });
   return runProgram(program, argv);
+}
+
+/** The --save options (§1.1): all five required with --save, in StratusLab's words; undefined without --save. */
+export function saveOf(o: Pick<RunOptions, 'save' | 'author' | 'authorEmail' | 'imageVersion' | 'title' | 'comment' | 'marketplaceEndpointNewimage'>): SaveRequest | undefined {
+  if (!o.save) return undefined;
+  return checkSaveRequest({
+    author: o.author, authorEmail: o.authorEmail, imageVersion: o.imageVersion, title: o.title, comment: o.comment,
+    ...(o.marketplaceEndpointNewimage !== undefined ? { marketplace: o.marketplaceEndpointNewimage } : {}),
+  }, {
+    author: '--author', authorEmail: '--author-email', imageVersion: '--image-version', title: '--title', comment: '--comment', marketplace: '--marketplace-endpoint-newimage',
+  }, 'With the --save option, please provide ');
 }
 
 /** A plain URL: the HEAD check (unless disabled) and the warning that nothing vouches for it; returns the URL to run. */

@@ -58,6 +58,17 @@ const runRequest: JsonSchema = {
     volatileDiskGiB: { type: 'integer', minimum: 1, maximum: 1024, description: 'an empty disk of this many GiB, removed with the VM (--volatile-disk)' },
     vncPort: { type: 'integer', minimum: -1, maximum: 65535, description: 'the VNC port (--vnc-port): -1, the default, lets the cloud pick a free one of its range' },
     vncListen: { type: 'string', description: 'the VNC listen address (--vnc-listen): loopback (127.0.0.1) unless the administrator allows more' },
+    save: {
+      ...object({
+        author: { type: 'string', description: 'the new image’s dcterms:creator (--author)' },
+        authorEmail: { type: 'string', description: 'where the new image’s identifier is mailed (--author-email)' },
+        title: { type: 'string', description: 'the new image’s title, and its volume’s tag (--title)' },
+        comment: { type: 'string', description: 'the new image’s description (--comment)' },
+        imageVersion: { type: 'string', description: 'the new image’s version (--image-version)' },
+        marketplace: { type: 'string', description: 'the Marketplace the draft entry goes to (--marketplace-endpoint-newimage)' },
+      }, ['marketplace']),
+      description: '--save: at shutdown, the root disk becomes a new image (reference §2.4). Only for a disk the cloud makes (a Marketplace ID, a URL, an origin volume)',
+    },
   },
   required: ['image', 'cpu', 'ramMiB'],
   additionalProperties: false,

@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StratusError } from '../../domain/errors.js';
 import { run } from '../../platform/run.js';
 import { SparseFileWriter, storageError } from '../../platform/sparse-writer.js';
+import { openRawChain } from '../../platform/raw-reader.js';
 import type { VolumeDriver, VolumeLocation, VolumeUpload } from './driver.js';
 
 const MIB = 1024 * 1024;
@@ -189,6 +190,9 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
     async openRaw(uuid) {
       const loc = requireVolume(uuid);
       if (loc.format === 'raw') return createReadStream(loc.path);
+      // Straight from the overlay and its origin when their map allows; else a raw copy first.
+      const direct = await openRawChain(loc.path);
+      if (direct) return direct;
       const copy = await rawCopy(uuid);
       const stream: Readable = createReadStream(copy);
       stream.on('close', () => void rm(copy, { force: true }));
