@@ -140,17 +140,12 @@ export class CloudService {
       // Checked again for each VM: the one before may have claimed a volume that boots as it is.
       if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
       const bootDisk = async (row: InstanceRow): Promise<PrologDisk> => {
-        if (source) {
-          const disk = await this.o.disks.liveCopy(actor, source.volume, ref.text);
-          return { image: this.o.disks.locate(disk.uuid), ownDisk: true, disk: disk.uuid };
-        }
-        const volume = await this.o.disks.bootable(actor, ref.text);
-        if (volume.type === 'MACHINE_IMAGE_ORIGIN') {
-          const disk = await this.o.disks.liveCopy(actor, volume, ref.text);
-          return { image: this.o.disks.locate(disk.uuid), ownDisk: true, disk: disk.uuid };
-        }
-        await this.o.disks.claim(volume.uuid, String(row.id), actor);
-        return { image: this.o.disks.locate(volume.uuid), ownDisk: true, disk: volume.uuid };
+        const volume = source?.volume ?? (await this.o.disks.bootable(actor, ref.text));
+        // An origin (cached, fetched, or the user's) boots through a snapshot of its own; a live volume as it is.
+        let uuid = volume.uuid;
+        if (source || volume.type === 'MACHINE_IMAGE_ORIGIN') uuid = (await this.o.disks.liveCopy(actor, volume, ref.text)).uuid;
+        else await this.o.disks.claim(volume.uuid, String(row.id), actor);
+        return { image: this.o.disks.locate(uuid), ownDisk: true, disk: uuid };
       };
       // The boot disk first, so the guest still boots from it; the data disks follow.
       const prolog = async (row: InstanceRow): Promise<PrologDisk> => {
