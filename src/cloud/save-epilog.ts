@@ -15,6 +15,8 @@ import type { InstanceSpec, SaveState } from './instance-spec.js';
 export interface SavedImage {
   vmId: number;
   owner: string;
+  /** The owner's account id (drafts belong to the account, not the name). */
+  ownerId: string;
   save: SaveRequest;
   volume: VolumeRow;
   draft: EntryDraft;
@@ -82,7 +84,7 @@ export class SaveEpilog {
         await record({ step: 'publish', target, content, at: formatUtc((this.o.clock ?? (() => new Date()))()), identifier: volume.identifier });
       }
       if (state.step === 'publish') {
-        const marketplace = await this.publish(row, current.owner, spec, state);
+        const marketplace = await this.publish(row, { username: current.owner, id: current.owner_id }, spec, state);
         await record({ ...state, step: 'done', marketplace });
       }
     } catch (e) {
@@ -103,7 +105,7 @@ export class SaveEpilog {
     return spec.save !== undefined && spec.saveState?.step === 'failed';
   }
 
-  private async publish(row: InstanceRow, owner: string, spec: InstanceSpec, state: SaveState): Promise<string> {
+  private async publish(row: InstanceRow, owner: { username: string; id: string }, spec: InstanceSpec, state: SaveState): Promise<string> {
     const save = spec.save as SaveRequest;
     const volume = state.target ? await this.o.disks.savedVolume(state.target) : undefined;
     if (!volume || !state.content) throw new StratusError('VOLUME_NOT_FOUND', `the saved volume of VM ${row.id} is gone`);
@@ -113,6 +115,6 @@ export class SaveEpilog {
       validDays: this.o.validDays ?? BUILT_IMAGE_VALID_DAYS, now: state.at ? new Date(state.at) : new Date(),
     });
     if (!this.o.publish) return save.marketplace ?? this.o.pdiskEndpoint();
-    return (await this.o.publish({ vmId: row.id, owner, save, volume, draft, draftXml: buildEntryXml(draft) })).marketplace;
+    return (await this.o.publish({ vmId: row.id, owner: owner.username, ownerId: owner.id, save, volume, draft, draftXml: buildEntryXml(draft) })).marketplace;
   }
 }

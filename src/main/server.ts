@@ -208,7 +208,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
   let url = '';
   const cloud = settings.cloud
-    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, mailer, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
+    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, service, mailer, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
       await marketplace.close();
       await database.close();
       throw e;
