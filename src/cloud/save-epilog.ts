@@ -40,6 +40,8 @@ export interface SaveEpilogOptions {
   pdiskEndpoint: () => string;
   validDays?: number;
   publish?: PublishSaved;
+  /** Refuses, when the VM is asked for, a --marketplace-endpoint-newimage the draft could not go to. */
+  checkTarget?: (marketplace: string) => Promise<void>;
   /** The server log. */
   log?: (line: string) => void;
   clock?: () => Date;

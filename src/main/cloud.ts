@@ -22,7 +22,7 @@ import { adminPasswordFile } from '../platform/data-dir.js';
 import type { CloudSettings } from './cloud-settings.js';
 import type { Mailer } from '../mail/index.js';
 import type { ServiceIdentity } from '../marketplace/service-identity.js';
-import { savedImagePublisher } from './save-publish.js';
+import { checkDraftTarget, savedImagePublisher } from './save-publish.js';
 
 export interface RunningCloud {
   service: CloudService;
@@ -106,7 +106,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const log = (line: string): void => void process.stdout.write(`${line}\n`);
     const publish = savedImagePublisher({ marketplace: p.marketplace, service: p.service, mailer: p.mailer, ownUrl: p.ownUrl, guard, validDays: s.builtImageValidDays, log });
     const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
-      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log, publish },
+      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
     await instances.adopt();
     cloud.startPurge();

@@ -1,3 +1,6 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { StratusError } from '../domain/errors.js';
 import type { PublishSaved, SavedImage } from '../cloud/save-epilog.js';
 import type { Marketplace } from '../marketplace/marketplace.js';
 import type { ServiceIdentity } from '../marketplace/service-identity.js';
@@ -50,4 +53,30 @@ export function savedImagePublisher(o: SavePublisherOptions): PublishSaved {
     }
     return { marketplace };
   };
+}
+
+/**
+ * Whether a --marketplace-endpoint-newimage can take the draft, checked when the VM is asked
+ * for rather than in its Epilog: this server itself, or a host that passes the URL guard at
+ * every address its name has now (the upload checks again when it connects).
+ */
+export async function checkDraftTarget(url: string, ownUrl: string, guard: UrlGuard): Promise<void> {
+  const target = url.replace(/\/+$/, '');
+  if (target === ownUrl.replace(/\/+$/, '')) return;
+  const u = new URL(target);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  let addresses: string[];
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+  } catch (e) {
+    throw new StratusError('MARKETPLACE_UNREACHABLE', `--marketplace-endpoint-newimage ${target}: ${host} cannot be resolved (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  for (const address of addresses) {
+    const why = guard.refusal(address, u);
+    if (why) {
+      throw new StratusError('URL_REFUSED', `--marketplace-endpoint-newimage ${target}: ${host} is ${address}, ${why}`, {
+        hint: `Leave the option out to register the draft here (${ownUrl}), or name a Marketplace this cloud may reach.`,
+      });
+    }
+  }
 }
