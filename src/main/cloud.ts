@@ -29,6 +29,12 @@ export interface RunningCloud {
   /** bridge: instances get an address on the server's bridge; user: loopback addresses with forwarded ports. */
   mode: 'bridge' | 'user';
   notices: string[];
+  /**
+   * Adopts the VMs an earlier server left (resuming an Epilog it was in) and starts the purge of
+   * quarantined disks. Called once the server listens: a resumed save's draft and mail name
+   * this server's URL, known only then.
+   */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,11 +114,13 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
       save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
-    await instances.adopt();
-    cloud.startPurge();
     const service = cloud;
     return {
       service, mode, notices,
+      start: async () => {
+        await instances.adopt();
+        cloud.startPurge();
+      },
       close: async () => {
         service.close();
         await proxy?.stop();

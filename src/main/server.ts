@@ -244,6 +244,15 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   url = `${settings.tls ? 'https' : 'http'}://${host}:${port}`;
+  try {
+    await cloud?.start();
+  } catch (e) {
+    await app.close();
+    await cloud?.close();
+    await marketplace.close();
+    await database.close();
+    throw e;
+  }
   return {
     app,
     database,
