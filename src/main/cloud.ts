@@ -112,7 +112,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const log = (line: string): void => void process.stdout.write(`${line}\n`);
     const publish = savedImagePublisher({ marketplace: p.marketplace, service: p.service, mailer: p.mailer, ownUrl: p.ownUrl, guard, validDays: s.builtImageValidDays, log });
     const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
-      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
+      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, format: s.savedImageFormat, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
     const service = cloud;
     return {
