@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isStratusError } from '../../src/domain/errors.js';
 import type { ErrorCode } from '../../src/domain/errors.js';
@@ -26,6 +26,7 @@ import { InstanceDisks } from '../../src/volumes/instance-disks.js';
 import { InstanceLayers } from '../../src/volumes/layers.js';
 import type { VolumeRow } from '../../src/storage/volumes/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawDiskFile } from '../helpers/raw-disk.js';
 import { after } from 'node:test';
 
 const MIB = 1024 * 1024;
@@ -61,16 +62,7 @@ const paused = <T>(work: () => Promise<T>): Promise<T> => {
 
 /** A 64 MiB raw origin (the pdisk user's, as the image cache keeps them) with data at 0, 10 MiB and its end. */
 async function origin(): Promise<VolumeRow> {
-  const path = join(dir, `origin-${randomUUID()}.raw`);
-  tool('qemu-img', ['create', '-q', '-f', 'raw', path, String(64 * MIB)]);
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, randomBytes(512), 0, 512, 0);
-    writeSync(fd, randomBytes(4 * MIB), 0, 4 * MIB, 10 * MIB);
-    writeSync(fd, randomBytes(4096), 0, 4096, 64 * MIB - 4096);
-  } finally {
-    closeSync(fd);
-  }
+  const path = rawDiskFile(join(dir, `origin-${randomUUID()}.raw`));
   return disks.addOrigin(path, { identifier: identifierFromSha1(randomBytes(20)), format: 'raw' });
 }
 
