@@ -12,13 +12,16 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 import { isStratusError } from '../../src/domain/errors.js';
 import type { ErrorCode } from '../../src/domain/errors.js';
 import { LayerClient } from '../../src/client/layer-client.js';
 import { QmpClient } from '../../src/compute/drivers/qemu/qmp-client.js';
 import { addAccount } from '../helpers/cloud.js';
-import { haltOrigin, until, writerMarks, writerOrigin } from '../helpers/halt-disk.js';
+import { haltOrigin, until, writerDisk, writerMarks, writerOrigin } from '../helpers/halt-disk.js';
+import { streamOf } from '../helpers/pdisk.js';
+import { PdiskClient } from '../../src/client/pdisk-client.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -102,6 +105,28 @@ test('a layer frozen from a running instance holds what its guest wrote; an inst
   await refused('INSTANCE_NOT_FOUND', () => client().saveLayer(999999, key()));
   await client().deleteLayer(k2);
   assert.deepEqual(qemus(), [], 'no QEMU left');
+});
+
+test('a volume that boots as it is has no layer to keep, nor starts from one; the client tells a missing layer from a refusal', async (t) => {
+  const bytes = writerDisk();
+  bytes[0x100] = 1; // not the writer origin's content, which alice holds already
+  const gz = gzipSync(bytes);
+  const live = await new PdiskClient(server.url, ALICE).upload(streamOf(gz), { gzipped: true, size: gz.length, type: 'MACHINE_IMAGE_LIVE', tag: 'as it is' });
+  const vm = await run(live.uuid);
+  t.after(async () => {
+    await client().killInstance(vm.id).catch(() => undefined);
+  });
+  await refused('LAYER_MISMATCH', () => client().saveLayer(vm.id, key()), /boots a volume as it is/);
+  await client().killInstance(vm.id);
+  const source = await run(writer);
+  const k = key();
+  await client().saveLayer(source.id, k);
+  await client().killInstance(source.id);
+  await refused('LAYER_MISMATCH', () => run(live.uuid, k), /boots as it is/);
+  await refused('LAYER_INVALID', () => client().hasLayer('../../etc'));
+  await refused('AUTH_REQUIRED', () => new LayerClient(server.url, { username: 'alice', password: 'wrong-password' }).hasLayer(k));
+  assert.equal(await new LayerClient(server.url, ADMIN).hasLayer(k), false, 'the admin has no layer of alice\'s key: layers are each account\'s own');
+  await client().deleteLayer(k);
 });
 
 test('a guest left paused by a server killed during a freeze runs again under the next server, and the unfinished layer file goes', async (t) => {
