@@ -5,7 +5,7 @@
  * exist for him: he gets what a key nobody has gets, and nothing of hers changes. The guests
  * boot a disk that writes a sector and halts (test/helpers/halt-disk.ts): real QEMU, no OS.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -26,6 +26,12 @@ const BOB: Credentials = { username: 'bob', password: 'bob-layers-sec-password' 
 
 const work = tempDir('stratus-layers-sec-');
 const dataDir = join(work, 'data');
+const vms: number[] = [];
+// Registered before the server's own stop, so it runs while the server is still up (a stopped
+// server leaves its VMs running for the next one).
+after(async () => {
+  for (const id of vms) await new LayerClient(server.url, ADMIN).killInstance(id).catch(() => undefined);
+});
 const server = await startServerProcess(dataDir, [], { STRATUS_ADMIN_PASSWORD: ADMIN.password });
 const base = server.url;
 for (const c of [ALICE, BOB]) await new PdiskClient(base, ADMIN).addUser({ ...c });
@@ -34,7 +40,6 @@ const origin = await writerOrigin(base, ALICE);
 await new PdiskClient(base, ALICE).update(origin, { visibility: 'PUBLIC' });
 const key = (): string => randomBytes(32).toString('hex');
 
-const vms: number[] = [];
 const [aliceVm] = await new LayerClient(base, ALICE).runInstances({ image: origin, cpu: 1, ramMiB: 32 });
 vms.push((aliceVm as InstanceInfo).id);
 const disk = { path: join(dataDir, 'volumes', `${(aliceVm as InstanceInfo).disk as string}.qcow2`), format: 'qcow2' as const };
@@ -43,10 +48,6 @@ const aliceKey = key();
 await new LayerClient(base, ALICE).saveLayer((aliceVm as InstanceInfo).id, aliceKey);
 const layerFiles = (): string[] => readdirSync(join(dataDir, 'layers')).flatMap((d) => readdirSync(join(dataDir, 'layers', d)));
 const aliceFiles = layerFiles();
-
-test.after(async () => {
-  for (const id of vms) await new LayerClient(base, ADMIN).killInstance(id).catch(() => undefined);
-});
 
 test("attack: bob reads, probes or deletes alice's layer by its key: 404, word for word what a key nobody has gets; her layer stays", async () => {
   const nobody = key();
