@@ -8,7 +8,7 @@ export type MarketplaceApi = Pick<Marketplace, 'fields' | 'publish' | 'publishSe
 export type AccountsApi = Pick<Accounts, 'authenticate' | 'account' | 'add' | 'list' | 'passwd' | 'remove' | 'setQuota'>;
 export type VolumesApi = Pick<VolumeService, 'list' | 'get' | 'create' | 'upload' | 'update' | 'delete' | 'copy' | 'snapshot' | 'rebase' | 'download' | 'mounts' | 'mount' | 'unmount'>;
 
-export type InstancesApi = Pick<CloudService, 'run' | 'list' | 'get' | 'kill' | 'shutdown' | 'consoleLog' | 'context' | 'attach' | 'detach' | 'volumes'>;
+export type InstancesApi = Pick<CloudService, 'run' | 'list' | 'get' | 'kill' | 'shutdown' | 'consoleLog' | 'context' | 'attach' | 'detach' | 'volumes' | 'saveLayer' | 'layer' | 'deleteLayer'>;
 
 /** Every service the API serves; main/ wires the concrete ones. */
 export interface Services {

@@ -124,12 +124,35 @@ export interface InstancesTable {
   spec: string | null;
 }
 
+/**
+ * A cached layer of an instance's root disk (the step cache of stratus-create-image): a qcow2
+ * delta over an origin volume, in `<layers>/<owner_id>/<id>.qcow2`. Each account's own, by key.
+ */
+export interface LayersTable {
+  /** Random; names the file, so a replaced layer's file never has the new one's name. */
+  id: string;
+  /** The account's id (an account of the same name made later has none of these). */
+  owner_id: string;
+  /** The account's name when it was saved, for the operator's eyes only. */
+  owner: string;
+  /** 64 lowercase hex digits, chosen by the client; unique per owner. */
+  key: string;
+  /** The origin volume the delta is over: the layer runs only with that volume as its base. */
+  origin: string;
+  /** The layer file's size. */
+  bytes: number;
+  created: string;
+  /** When it was saved or last run: the least recently used go first when the cache is full. */
+  used: string;
+}
+
 export interface Tables {
   entries: EntriesTable;
   users: UsersTable;
   volumes: VolumesTable;
   mounts: MountsTable;
   instances: InstancesTable;
+  layers: LayersTable;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

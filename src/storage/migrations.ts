@@ -154,6 +154,23 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex('entries_draft_owner').on('entries').columns(['draft_owner', 'identifier']).execute();
     },
   },
+  '0007_layers': {
+    async up(db) {
+      // The step cache of stratus-create-image: each account's qcow2 layers, by key.
+      await db.schema.createTable('layers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('used', 'text', (c) => c.notNull())
+        .addUniqueConstraint('layers_owner_key', ['owner_id', 'key'])
+        .execute();
+      await db.schema.createIndex('layers_origin').on('layers').column('origin').execute();
+    },
+  },
 };
 
 /**

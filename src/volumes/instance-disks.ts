@@ -112,11 +112,12 @@ export class InstanceDisks {
   /**
    * The user's copy-on-write snapshot of `origin` (§11.3 steps 4 and 5): refused when the
    * origin is PRIVATE and held by neither the user nor the pdisk user. Counted in the user's quota.
+   * With `delta` (an instance layer: a qcow2 over this origin), it starts with the layer's clusters.
    */
-  async liveCopy(user: Principal, origin: VolumeRow, what: string): Promise<VolumeRow> {
+  async liveCopy(user: Principal, origin: VolumeRow, what: string, delta?: string): Promise<VolumeRow> {
     this.mayStart(user, origin, what);
     const uuid = randomUUID();
-    await this.driver.snapshot(origin.uuid, uuid);
+    await this.driver.snapshot(origin.uuid, uuid, delta);
     const row: VolumeRow = {
       uuid, owner: user.username, tag: origin.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${origin.uuid}`,
       size_gib: origin.size_gib, bytes: origin.bytes, format: 'qcow2', origin: origin.uuid, quarantine: '', created: this.clock().toISOString(), deleted: null,

@@ -8,11 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { marketplaceRoutes as mp, pdiskRoutes as pd, userRoutes as us, instanceRoutes as ins, documentRoute, routeTable } from '../../src/domain/routes/index.js';
+import { marketplaceRoutes as mp, pdiskRoutes as pd, userRoutes as us, instanceRoutes as ins, documentRoute, pathOf, routeTable } from '../../src/domain/routes/index.js';
 import type { VolumeInfo } from '../../src/domain/volume.js';
 import { startServerProcess } from '../helpers/server.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
+import { haltOrigin } from '../helpers/halt-disk.js';
 import { DocumentChecker } from '../helpers/openapi-check.js';
 import type { Answer, OpenApiDocument } from '../helpers/openapi-check.js';
 
@@ -256,8 +257,8 @@ test('pdisk: every route at /pswd/disks, the /disks alias, uploads in every form
 
 // --- instances ----------------------------------------------------------------------------------
 
-// Running VMs is for the VM tests (test/vm/run-instance.test.ts checks their answers against
-// this document too); here every route answers without one.
+// Running guests are for the VM tests (test/vm/run-instance.test.ts checks their answers against
+// this document too); here every route answers without one, or with a disk that halts at once.
 test('instances: the list, and refusals on every route: a bad body, an image that is not there, a vm ID nobody has', async () => {
   const list = await api.call(ins.list, { auth: ALICE, headers: JSON_ACCEPT });
   assert.deepEqual([list.status, list.json()], [200, []]);
@@ -299,6 +300,51 @@ test('instances: volumes of an instance that is not running: none listed, an att
   assert.deepEqual([detach.status, errorCode(detach)], [404, 'VOLUME_NOT_FOUND']);
   const badUuid = await api.call(ins.detach, { auth: ALICE, params: { id, uuid: 'nope' }, headers: JSON_ACCEPT });
   assert.deepEqual([badUuid.status, errorCode(badUuid)], [400, 'VOLUME_INVALID']);
+  const notRunning = await api.call(ins.saveLayer, { auth: ALICE, params: { id }, json: { key: 'cd'.repeat(32) }, headers: JSON_ACCEPT });
+  assert.deepEqual([notRunning.status, errorCode(notRunning)], [409, 'INSTANCE_STATE']);
+});
+
+test('instances: layers of a running instance (its disk halts the CPU at once): saved, read, run from, removed; and refusals', async (t) => {
+  const image = await haltOrigin(server.url, ALICE);
+  const running: string[] = [];
+  t.after(async () => {
+    for (const id of running) await api.call(ins.kill, { auth: ALICE, params: { id } });
+  });
+  const start = async (layer?: string): Promise<string> => {
+    const run = await api.call(ins.run, { auth: ALICE, json: { image, cpu: 1, ramMiB: 32, ...(layer ? { layer } : {}) } });
+    assert.equal(run.status, 201, run.text);
+    const id = String((run.json() as Array<{ id: number }>)[0]?.id);
+    running.push(id);
+    return id;
+  };
+  const id = await start();
+  const key = 'ab'.repeat(32);
+  const saved = await api.call(ins.saveLayer, { auth: ALICE, params: { id }, json: { key } });
+  assert.equal(saved.status, 201, saved.text);
+  assert.equal((saved.json() as { key: string }).key, key);
+  const got = await api.call(ins.layer, { auth: ALICE, params: { key } });
+  assert.deepEqual([got.status, (got.json() as { bytes: number }).bytes], [200, (saved.json() as { bytes: number }).bytes]);
+  const head = await fetch(`${server.url}${pathOf(ins.layer, { key })}`, { method: 'HEAD', headers: { authorization: `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}` } });
+  assert.equal(head.status, 200);
+  await start(key);
+  const inUse = await api.call(ins.deleteLayer, { auth: ALICE, params: { key }, headers: JSON_ACCEPT });
+  assert.deepEqual([inUse.status, errorCode(inUse)], [409, 'LAYER_IN_USE']);
+  for (const vm of running.splice(0)) assert.equal((await api.call(ins.kill, { auth: ALICE, params: { id: vm } })).status, 200);
+  assert.equal((await api.call(ins.deleteLayer, { auth: ALICE, params: { key } })).status, 204);
+
+  const gone = await api.call(ins.layer, { auth: ALICE, params: { key }, headers: JSON_ACCEPT });
+  assert.deepEqual([gone.status, errorCode(gone)], [404, 'LAYER_NOT_FOUND']);
+  assert.equal((await api.call(ins.deleteLayer, { auth: ALICE, params: { key }, headers: JSON_ACCEPT })).status, 404);
+  const badKey = await api.call(ins.layer, { auth: ALICE, params: { key: 'not-a-key' }, headers: JSON_ACCEPT });
+  assert.deepEqual([badKey.status, errorCode(badKey)], [400, 'LAYER_INVALID']);
+  assert.equal((await api.call(ins.deleteLayer, { auth: ALICE, params: { key: 'NOT' }, headers: JSON_ACCEPT })).status, 400);
+  const noVm = await api.call(ins.saveLayer, { auth: ALICE, params: { id: '999999' }, json: { key }, headers: JSON_ACCEPT });
+  assert.deepEqual([noVm.status, errorCode(noVm)], [404, 'INSTANCE_NOT_FOUND']);
+  const noKey = await api.call(ins.saveLayer, { auth: ALICE, params: { id }, json: {}, headers: JSON_ACCEPT });
+  assert.deepEqual([noKey.status, errorCode(noKey)], [400, 'USAGE']);
+  const noLayer = await api.call(ins.run, { auth: ALICE, json: { image, cpu: 1, ramMiB: 32, layer: key }, headers: JSON_ACCEPT });
+  assert.deepEqual([noLayer.status, errorCode(noLayer)], [404, 'LAYER_NOT_FOUND']);
+  assert.equal((await api.call(ins.layer, { params: { key }, headers: JSON_ACCEPT })).status, 401);
 });
 
 test('every route the server serves is declared in the table (none registered by hand)', () => {

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { openSync, closeSync, writeSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isStratusError } from '../../src/domain/errors.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
@@ -22,6 +22,7 @@ import { InstanceDisks } from '../../src/volumes/instance-disks.js';
 import { VolumeService } from '../../src/volumes/service.js';
 import { openRawChain } from '../../src/platform/raw-reader.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawDiskFile } from '../helpers/raw-disk.js';
 
 const MIB = 1024 * 1024;
 const ALICE: Principal = { id: randomUUID(), username: 'alice', admin: false };
@@ -42,19 +43,9 @@ const volumes = new VolumeService(store, driver, unlimited);
 const tool = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', cwd: dir });
 const sum = (cmd: string, path: string): string => (tool(cmd, [path]).split(' ')[0] as string);
 
-/** A 64 MiB raw image with data at 0, 10 MiB and its very end (made with qemu-img, written with dd-like writes). */
+/** A 64 MiB raw image with data at 0, 10 MiB and its very end. */
 function rawOrigin(name: string): string {
-  const path = join(dir, name);
-  tool('qemu-img', ['create', '-q', '-f', 'raw', path, String(64 * MIB)]);
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, randomBytes(512), 0, 512, 0);
-    writeSync(fd, randomBytes(4 * MIB), 0, 4 * MIB, 10 * MIB);
-    writeSync(fd, randomBytes(4096), 0, 4096, 64 * MIB - 4096);
-  } finally {
-    closeSync(fd);
-  }
-  return path;
+  return rawDiskFile(join(dir, name));
 }
 
 /** What the guest would do: new data, a partial cluster over the origin's data, zeros over the origin's data. */
