@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { startSmtp, parseMime, headerLines } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
+import type { TestSigner } from '../helpers/signing.js';
+import type { EntryDraft } from '../../src/metadata/entry/build.js';
 import { postEntry, storedEntries } from '../helpers/upload.js';
 import { startServerProcess } from '../helpers/server.js';
 import { eventually, follow, pendingRows, pressButton, readConfirmation, startConfirmingServer } from '../helpers/confirmation.js';
@@ -26,10 +28,17 @@ const server = await startConfirmingServer(dir, 'smtp', { smtpPort: smtp.port, t
 /** The mails that arrived since `from`, to `to`. */
 const mailsTo = (to: string, from = 0) => smtp.arrived.slice(from).filter((a) => a.rcptTo.includes(to));
 
+/** An entry signed at the time it says it was made (the signer dates the endorsement). */
+function signedNow(signer: TestSigner, overrides: Parameters<typeof draft>[0] = {}): { entry: EntryDraft; xml: string } {
+  const now = new Date();
+  const entry = draft(overrides, now);
+  return { entry, xml: signedXml(signer, entry, { now }) };
+}
+
 async function holdAsBob(overrides: Parameters<typeof draft>[0] = {}): Promise<{ id: string; created: string; mail: ReturnType<typeof readConfirmation> }> {
   const before = smtp.arrived.length;
-  const entry = draft(overrides);
-  const res = await fetch(`${server.url}/metadata`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: signedXml(bob, entry) });
+  const { entry, xml } = signedNow(bob, overrides);
+  const res = await fetch(`${server.url}/metadata`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
   assert.equal(res.status, 202, await res.clone().text());
   assert.equal(await res.text(), 'confirmation email sent for new metadata entry\n');
   assert.equal(res.headers.get('location'), null, 'nothing stored, so nothing to point at');
@@ -131,8 +140,8 @@ test('a bad entry is refused at once (400) and nobody is mailed; JSON and the we
   assert.equal(refused.code, 'SIGNATURE_INVALID');
   assert.equal(smtp.arrived.length, before);
 
-  const entry = draft();
-  const json = await postEntry(server.url, signedXml(bob, entry));
+  const { entry, xml } = signedNow(bob);
+  const json = await postEntry(server.url, xml);
   assert.equal(json.status, 202, json.body);
   const body = JSON.parse(json.body) as { status: string; path: string; to: string; expires: string };
   assert.deepEqual({ ...body, expires: '' }, { status: 'pending', path: `/metadata/${entry.identifier}/${bob.email}/${entry.created}`, to: bob.email, expires: '' });

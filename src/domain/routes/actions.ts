@@ -12,7 +12,7 @@ const JSON_TYPE = 'application/json';
 const HTML = 'text/html';
 const PLAIN = 'text/plain';
 
-const token: JsonSchema = { type: 'string', minLength: 1, maxLength: 256, description: 'the secret token of the mailed link' };
+const token: JsonSchema = { type: 'string', minLength: 1, maxLength: 100, description: 'the secret token of the mailed link (longer paths are refused with 414 before routing)' };
 const tokenOnly: JsonSchema = { type: 'object', properties: { uuid: token }, required: ['uuid'] };
 const media: JsonSchema = { type: 'object', properties: { media: { type: 'string', enum: ['json', 'html', 'text', ''], description: 'json, html or text' } } };
 /** The page's button posts an empty form; clients may post nothing. */
