@@ -11,7 +11,7 @@ import { pendingUploadPage, uploadActionDonePage } from '../web/confirmation-pag
  * /action/<token>/confirm|abort|abuse: the links of the confirmation mail (reference §6.3).
  * Possession of the mailed token is the authority, so no account is asked for. GET only
  * describes (a mail scanner that follows the link changes nothing); POST acts. The answers
- * are neither cached nor sent on as a Referer, since their URL holds the token.
+ * are neither cached nor sent to another site as a Referer, since their URL holds the token.
  */
 export function actionRoutesOf(app: FastifyInstance, mp: MarketplaceApi): void {
   serve(app, actionRoutes.show, async (request, reply) => {
@@ -34,8 +34,13 @@ export function actionRoutesOf(app: FastifyInstance, mp: MarketplaceApi): void {
   serve(app, actionRoutes.abuse, async (request, reply) => done(request, reply, 'abuse', await mp.reportUpload(request.params.uuid)));
 }
 
+/**
+ * The URL holds the token: never cached, never sent as a Referer to another site. Not
+ * `no-referrer`: with it a browser posts the page's form with `Origin: null`, which the
+ * cross-site check refuses (found by test/e2e/upload-confirmation-web).
+ */
 function private_(reply: FastifyReply): void {
-  reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer');
+  reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'same-origin');
 }
 
 function done(request: FastifyRequest, reply: FastifyReply, action: 'abort' | 'abuse', view: PendingUploadView): FastifyReply {

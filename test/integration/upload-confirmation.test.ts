@@ -71,7 +71,7 @@ test('opening a link (GET, HEAD, any representation, with or without the slash) 
   assert.match(page.text, /<form id="action" method="post"><button type="submit" id="do-action">Confirm the upload<\/button><\/form>/);
   assert.match(page.text, new RegExp(`<td id="identifier" class="mono">${id}</td>`));
   assert.equal(page.headers.get('cache-control'), 'no-store');
-  assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(page.headers.get('referrer-policy'), 'same-origin');
   const json = await follow(mail.confirm.replace(/\/$/, ''), 'GET', { accept: 'application/json' });
   assert.deepEqual(JSON.parse(json.text), { ...JSON.parse(json.text), action: 'confirm', method: 'POST', url: mail.confirm, identifier: id, email: bob.email, created, deprecating: false });
   const plain = await follow(mail.abort, 'GET');
