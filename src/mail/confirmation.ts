@@ -1,20 +1,7 @@
 import type { MailMessage } from './mailer.js';
+import type { AbuseReport, UploadConfirmation } from '../domain/upload-confirmation.js';
 
-/** An upload held until its endorser confirms it (reference §6.3, `validate.email`). */
-export interface UploadConfirmation {
-  /** The signing certificate's e-mail address. */
-  to: string;
-  /** The secret of the links. */
-  token: string;
-  /** This server's public base URL. */
-  base: string;
-  identifier: string;
-  created: string;
-  title?: string;
-  deprecating: boolean;
-  /** When the links stop working (ISO 8601 UTC). */
-  expires: string;
-}
+export type { AbuseReport, UploadConfirmation };
 
 /** `<base>/action/<token>/<action>/`, the form of StratusLab's links (with their trailing slash). */
 export function actionUrl(base: string, token: string, action: 'confirm' | 'abort' | 'abuse'): string {
@@ -46,24 +33,13 @@ export function uploadConfirmationMessage(c: UploadConfirmation): MailMessage {
   return { to: c.to, subject: `Confirm the upload of metadata entry ${c.identifier}`, text };
 }
 
-/** What the administrators are told of an upload its endorser reported. */
-export interface AbuseNotice {
-  identifier: string;
-  email: string;
-  created: string;
-  subject: string | null;
-  received: string;
-  client: string | null;
-  uploaderId: string | null;
-}
-
 /** The report to `[marketplace] admin_email`. Pure: the caller sends it. */
-export function abuseReportMessage(adminEmail: string, marketplaceUrl: string, r: AbuseNotice): MailMessage {
+export function abuseReportMessage(adminEmail: string, marketplaceUrl: string, r: AbuseReport): MailMessage {
   return { to: adminEmail, subject: `Abuse reported: metadata entry ${r.identifier}`, text: abuseReportText(marketplaceUrl, r) };
 }
 
 /** The report's lines, also what the server logs when no admin_email is set. */
-export function abuseReportText(marketplaceUrl: string, r: AbuseNotice): string {
+export function abuseReportText(marketplaceUrl: string, r: AbuseReport): string {
   return [
     `The endorser ${r.email} reported an upload to the Marketplace ${marketplaceUrl.replace(/\/+$/, '')} as abuse; it was deleted.`,
     '',

@@ -2,38 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
 import { isPlainAddress } from '../domain/email.js';
 import type { PendingUploadView } from '../domain/wire.js';
+import type { AbuseReport, UploadConfirmation } from '../domain/upload-confirmation.js';
 import type { EntryStore, NewEntryRow } from '../storage/entries.js';
 import type { PendingUploadRow, PendingUploadStore } from '../storage/pending-uploads.js';
 import type { VerifiedUpload } from './verifier.js';
 import type { EntryKey } from './rows.js';
 
+export type { AbuseReport };
 /** What the endorser of a held upload is told; main/ writes it as a mail (mail/confirmation.ts). */
-export interface ConfirmationNotice {
-  /** The signing certificate's e-mail address. */
-  to: string;
-  /** The secret of the links; only its hash is stored. */
-  token: string;
-  /** The server's public base URL, which the links start with. */
-  base: string;
-  identifier: string;
-  created: string;
-  title?: string;
-  deprecating: boolean;
-  /** When the links stop working (ISO 8601 UTC). */
-  expires: string;
-}
-
-/** What the administrators are told when an endorser reports an upload as abuse. */
-export interface AbuseReport {
-  identifier: string;
-  email: string;
-  created: string;
-  subject: string | null;
-  received: string;
-  /** The client address the upload came from, and its account id when it had one. */
-  client: string | null;
-  uploaderId: string | null;
-}
+export type ConfirmationNotice = UploadConfirmation;
 
 /** `[marketplace] validate_email`: uploads by endorsers outside the trust policy wait for their endorser's confirmation. */
 export interface ConfirmationOptions {

@@ -5,7 +5,7 @@
  * nothing, since mail scanners and link previews open links too; its page's button POSTs.
  */
 import { defineRoute, object, text } from './route.js';
-import type { JsonSchema } from './route.js';
+import type { JsonSchema, ResponseSpec, RouteSpec } from './route.js';
 import { uploaded } from './marketplace.js';
 
 const JSON_TYPE = 'application/json';
@@ -35,6 +35,14 @@ const pending = object({
 });
 const dropped = (status: string): JsonSchema => object({ status: { type: 'string', enum: [status] }, ...pendingProps });
 
+/** The POST of one action: the token in the path, an empty form or nothing as the body. */
+function postAction<const A extends string>(action: A, summary: string, errors: number[], responses: { [status: number]: ResponseSpec }): RouteSpec<`/action/:uuid/${A}`> {
+  return defineRoute({
+    name: `action.${action}`, method: 'POST', path: `/action/:uuid/${action}`, resource: 'action', access: 'public',
+    summary, params: tokenOnly, querystring: media, body: emptyForm, errors, responses,
+  });
+}
+
 export const actionRoutes = {
   show: defineRoute({
     name: 'action.show', method: 'GET', path: '/action/:uuid/:action', resource: 'action', access: 'public',
@@ -47,34 +55,14 @@ export const actionRoutes = {
       200: { description: 'the upload waiting for confirmation', content: { [HTML]: text('a page with the upload and the button'), [JSON_TYPE]: pending, [PLAIN]: text('the upload, and how to POST') } },
     },
   }),
-  confirm: defineRoute({
-    name: 'action.confirm', method: 'POST', path: '/action/:uuid/confirm', resource: 'action', access: 'public',
-    summary: 'Confirm: store the waiting upload as an upload would have been stored (the link then works no more)',
-    params: tokenOnly,
-    querystring: media,
-    body: emptyForm,
-    errors: [400, 404],
-    responses: {
-      201: { description: 'stored; Location names the entry', content: { [PLAIN]: text('metadata entry created'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the entry') } },
-      200: { description: 'the very same entry was stored meanwhile', content: { [PLAIN]: text('metadata entry already stored'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the entry') } },
-    },
+  confirm: postAction('confirm', 'Confirm: store the waiting upload as an upload would have been stored (the link then works no more)', [400, 404], {
+    201: { description: 'stored; Location names the entry', content: { [PLAIN]: text('metadata entry created'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the entry') } },
+    200: { description: 'the very same entry was stored meanwhile', content: { [PLAIN]: text('metadata entry already stored'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the entry') } },
   }),
-  abort: defineRoute({
-    name: 'action.abort', method: 'POST', path: '/action/:uuid/abort', resource: 'action', access: 'public',
-    summary: 'Abort: delete the waiting upload; nothing is stored',
-    params: tokenOnly,
-    querystring: media,
-    body: emptyForm,
-    errors: [404],
-    responses: { 200: { description: 'deleted', content: { [PLAIN]: text('metadata entry upload aborted'), [JSON_TYPE]: dropped('aborted'), [HTML]: text('a page saying so') } } },
+  abort: postAction('abort', 'Abort: delete the waiting upload; nothing is stored', [404], {
+    200: { description: 'deleted', content: { [PLAIN]: text('metadata entry upload aborted'), [JSON_TYPE]: dropped('aborted'), [HTML]: text('a page saying so') } },
   }),
-  abuse: defineRoute({
-    name: 'action.abuse', method: 'POST', path: '/action/:uuid/abuse', resource: 'action', access: 'public',
-    summary: 'Report abuse: delete the waiting upload and tell the administrators ([marketplace] admin_email, or the server log)',
-    params: tokenOnly,
-    querystring: media,
-    body: emptyForm,
-    errors: [404, 502],
-    responses: { 200: { description: 'deleted, administrators told', content: { [PLAIN]: text('administrators have been notified'), [JSON_TYPE]: dropped('reported'), [HTML]: text('a page saying so') } } },
+  abuse: postAction('abuse', 'Report abuse: delete the waiting upload and tell the administrators ([marketplace] admin_email, or the server log)', [404, 502], {
+    200: { description: 'deleted, administrators told', content: { [PLAIN]: text('administrators have been notified'), [JSON_TYPE]: dropped('reported'), [HTML]: text('a page saying so') } },
   }),
 };
