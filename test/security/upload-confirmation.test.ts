@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerLines, startSmtp } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -132,7 +132,7 @@ test('an entry that claims a trusted endorser\'s address is never held under it,
 
   // A certificate with no e-mail at all, the entry naming alice's.
   const keys = join(dir, 'nomail');
-  execFileSync('mkdir', ['-p', keys]);
+  mkdirSync(keys, { recursive: true });
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'nomail.key', '-out', 'nomail.pem', '-subj', '/C=EU/O=Test/CN=No Mail', '-days', '30'],
     { cwd: keys, stdio: ['ignore', 'pipe', 'pipe'] });
   const doc = parseXml(signedXml(bob, draft()));
@@ -147,7 +147,7 @@ test('an entry that claims a trusted endorser\'s address is never held under it,
 
 test('under a CA bundle, a copy of a trusted certificate\'s names with the attacker\'s own key is held, and the mail goes to the certificate\'s address only', async () => {
   const ca = join(dir, 'ca');
-  execFileSync('mkdir', ['-p', ca]);
+  mkdirSync(ca, { recursive: true });
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: ca, stdio: ['ignore', 'pipe', 'pipe'] });
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/C=EU/O=Test/CN=Test CA', '-days', '30');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/C=EU/O=Test/CN=Leaf Signer');
