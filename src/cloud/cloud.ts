@@ -103,6 +103,7 @@ export class CloudService {
       throw new StratusError('INSTANCE_LIMIT', `an instance of ${type.ramMiB} MB RAM is more than this host has (${hostRam} MB)`, { hint: 'Pick a smaller type or --ram.' });
     }
     await this.checkLimits(actor, count, type.cpu, type.ramMiB);
+    if (req.save?.marketplace !== undefined) await this.o.save?.checkTarget?.(req.save.marketplace);
     const vnc = await planVnc(req, this.o.vnc ?? DEFAULT_VNC_SETTINGS, count, new Set((await this.o.store.live()).map((r) => parseSpec(r.spec).vnc?.port ?? -1)));
     const userData = req.userData === undefined ? undefined : Buffer.from(req.userData, 'base64');
     if (userData && userData.length > 4 * USER_DATA_LIMIT) {

@@ -15,6 +15,8 @@ import type { InstanceSpec, SaveState } from './instance-spec.js';
 export interface SavedImage {
   vmId: number;
   owner: string;
+  /** The owner's account id (drafts belong to the account, not the name). */
+  ownerId: string;
   save: SaveRequest;
   volume: VolumeRow;
   draft: EntryDraft;
@@ -37,7 +39,11 @@ export interface SaveEpilogOptions {
   /** The pdisk service's base URL, for the draft's `pdisk:` location (known once the server listens). */
   pdiskEndpoint: () => string;
   validDays?: number;
+  /** [instances] saved_image_format: a qcow2 of the stored clusters (default), or the raw disk. */
+  format?: 'raw' | 'qcow2';
   publish?: PublishSaved;
+  /** Refuses, when the VM is asked for, a --marketplace-endpoint-newimage the draft could not go to. */
+  checkTarget?: (marketplace: string) => Promise<void>;
   /** The server log. */
   log?: (line: string) => void;
   clock?: () => Date;
@@ -78,11 +84,11 @@ export class SaveEpilog {
         const target = state.target ?? randomUUID();
         await this.o.disks.dropSaved(target);
         const owner = { username: current.owner, id: current.owner_id };
-        const { volume, content } = await this.o.disks.saveSnapshot(current.disk, owner, { tag: save.title, target });
+        const { volume, content } = await this.o.disks.saveSnapshot(current.disk, owner, { tag: save.title, target, format: this.o.format ?? 'qcow2' });
         await record({ step: 'publish', target, content, at: formatUtc((this.o.clock ?? (() => new Date()))()), identifier: volume.identifier });
       }
       if (state.step === 'publish') {
-        const marketplace = await this.publish(row, current.owner, spec, state);
+        const marketplace = await this.publish(row, { username: current.owner, id: current.owner_id }, spec, state);
         await record({ ...state, step: 'done', marketplace });
       }
     } catch (e) {
@@ -103,16 +109,16 @@ export class SaveEpilog {
     return spec.save !== undefined && spec.saveState?.step === 'failed';
   }
 
-  private async publish(row: InstanceRow, owner: string, spec: InstanceSpec, state: SaveState): Promise<string> {
+  private async publish(row: InstanceRow, owner: { username: string; id: string }, spec: InstanceSpec, state: SaveState): Promise<string> {
     const save = spec.save as SaveRequest;
     const volume = state.target ? await this.o.disks.savedVolume(state.target) : undefined;
     if (!volume || !state.content) throw new StratusError('VOLUME_NOT_FOUND', `the saved volume of VM ${row.id} is gone`);
     const draft = savedImageDraft(spec.saveParent, {
-      content: state.content, volume: volume.uuid, pdiskEndpoint: this.o.pdiskEndpoint(),
+      content: state.content, volume: volume.uuid, format: volume.format === 'qcow2' ? 'qcow2' : 'raw', pdiskEndpoint: this.o.pdiskEndpoint(),
       creator: save.author, version: save.imageVersion, title: save.title, description: save.comment,
       validDays: this.o.validDays ?? BUILT_IMAGE_VALID_DAYS, now: state.at ? new Date(state.at) : new Date(),
     });
     if (!this.o.publish) return save.marketplace ?? this.o.pdiskEndpoint();
-    return (await this.o.publish({ vmId: row.id, owner, save, volume, draft, draftXml: buildEntryXml(draft) })).marketplace;
+    return (await this.o.publish({ vmId: row.id, owner: owner.username, ownerId: owner.id, save, volume, draft, draftXml: buildEntryXml(draft) })).marketplace;
   }
 }

@@ -229,8 +229,9 @@ export class InstanceService {
       } else if (row.state === 'Epilog' || row.state === 'Shutdown') {
         // The guest powered off after the button (its QEMU is gone): the Epilog runs, or resumes
         // (a --save instance's save goes on from its recorded step).
+        // In the background: a resumed save may copy gigabytes, and the server serves meanwhile.
         if (row.state === 'Shutdown' && !(await this.o.store.transition(row.id, 'Shutdown', 'Epilog'))) continue;
-        await this.epilog(row).catch(() => undefined);
+        void this.epilog(row).catch(() => undefined);
       } else if (row.state === 'Running') {
         await this.o.store.transition(row.id, 'Running', 'Unknown', { message: 'QEMU had stopped when the server started again' });
       } else if (row.state !== 'Unknown') {

@@ -33,6 +33,8 @@ export interface CloudSettings {
   vnc: VncSettings;
   /** built_image_validity_period: the days a --save image's draft entry is valid (§2.4 step 4). */
   builtImageValidDays: number;
+  /** saved_image_format: what a --save image is stored as (qcow2: the clusters the disk stores; raw: the whole disk). */
+  savedImageFormat: 'qcow2' | 'raw';
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -49,7 +51,9 @@ type Get = (section: string, key: string) => string | undefined;
  *               may name: IP addresses, CIDR blocks, or any; default none. Every VNC server asks
  *               for a password, which only the instance's owner is shown, but VNC sends the
  *               screen unencrypted: prefer SSH tunnels to opening it),
- *               built_image_validity_period (days a --save image's draft entry is valid; 2)
+ *               built_image_validity_period (days a --save image's draft entry is valid; 2),
+ *               saved_image_format (qcow2 | raw: a --save image as a standalone qcow2 of the
+ *               clusters its disk stores, or as the whole raw disk; qcow2)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -99,6 +103,7 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     urlAllow: (get('instances', 'url_allow') ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean),
     urlMaxMiB: whole('instances', 'url_max_mib', DEFAULT_URL_MAX_MIB, 1) ?? DEFAULT_URL_MAX_MIB,
     builtImageValidDays: whole('instances', 'built_image_validity_period', BUILT_IMAGE_VALID_DAYS, 1) ?? BUILT_IMAGE_VALID_DAYS,
+    savedImageFormat: choice('instances', 'saved_image_format', ['qcow2', 'raw'] as const, 'qcow2'),
     vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };

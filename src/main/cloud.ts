@@ -21,12 +21,20 @@ import { parseUrlAllow, urlGuard } from '../cloud/url-guard.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import type { CloudSettings } from './cloud-settings.js';
 import type { Mailer } from '../mail/index.js';
+import type { ServiceIdentity } from '../marketplace/service-identity.js';
+import { checkDraftTarget, savedImagePublisher } from './save-publish.js';
 
 export interface RunningCloud {
   service: CloudService;
   /** bridge: instances get an address on the server's bridge; user: loopback addresses with forwarded ports. */
   mode: 'bridge' | 'user';
   notices: string[];
+  /**
+   * Adopts the VMs an earlier server left (resuming an Epilog it was in) and starts the purge of
+   * quarantined disks. Called once the server listens: a resumed save's draft and mail name
+   * this server's URL, known only then.
+   */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,7 +44,9 @@ export interface CloudParts {
   database: Database;
   driver: VolumeDriver;
   accounts: Accounts;
-  marketplace: Pick<Marketplace, 'listXml'>;
+  marketplace: Pick<Marketplace, 'listXml' | 'publishServiceDraft'>;
+  /** The server's own identity: what saved images' drafts are signed with. */
+  service: Pick<ServiceIdentity, 'sign'>;
   /** Where notices to users go (the saved-image mail of §2.4 step 8). */
   mailer: Mailer;
   ownUrl: () => string;
@@ -97,19 +107,20 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       onEpilog: async (row): Promise<string | undefined> => cloud.epilog(row),
     });
     const bridge = network;
-    const urls = new UrlImages({
-      disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}),
-      guard: urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet }),
-    });
+    const guard = urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet });
+    const urls = new UrlImages({ disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}), guard });
+    const log = (line: string): void => void process.stdout.write(`${line}\n`);
+    const publish = savedImagePublisher({ marketplace: p.marketplace, service: p.service, mailer: p.mailer, ownUrl: p.ownUrl, guard, validDays: s.builtImageValidDays, log });
     const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
-      // Signing, upload and mail of the draft (§2.4 steps 6-8) are injected here once they exist.
-      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log: (line) => process.stdout.write(`${line}\n`) },
+      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, format: s.savedImageFormat, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
-    await instances.adopt();
-    cloud.startPurge();
     const service = cloud;
     return {
       service, mode, notices,
+      start: async () => {
+        await instances.adopt();
+        cloud.startPurge();
+      },
       close: async () => {
         service.close();
         await proxy?.stop();

@@ -221,7 +221,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   }
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
   const cloud = settings.cloud
-    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, mailer, ownUrl }).catch(async (e: unknown) => {
+    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, service, mailer, ownUrl }).catch(async (e: unknown) => {
       await marketplace.close();
       await database.close();
       throw e;
@@ -257,6 +257,15 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   url = `${settings.tls ? 'https' : 'http'}://${host}:${port}`;
+  try {
+    await cloud?.start();
+  } catch (e) {
+    await app.close();
+    await cloud?.close();
+    await marketplace.close();
+    await database.close();
+    throw e;
+  }
   // After listening: the reminders name the server's URL, known only now (port 0).
   const rounds = await startMarketplaceRounds({ settings: settings.marketplaceMail, marketplace, mailer, dataDir: settings.dataDir, publicUrl: ownUrl, log })
     .catch(async (e: unknown) => {

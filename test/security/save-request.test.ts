@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { addAccount } from '../helpers/cloud.js';
@@ -64,5 +66,21 @@ test('--save of a MACHINE_IMAGE_LIVE volume (which boots as it is) is refused wi
   assert.equal(r.status, 409, JSON.stringify(r.body));
   assert.equal(r.code, 'VOLUME_STATE');
   assert.match(r.message ?? '', new RegExp(`--save needs a disk the cloud makes for the instance, but ${uuid} is a MACHINE_IMAGE_LIVE volume`));
+  assert.deepEqual(await instances(), []);
+});
+
+test('a --marketplace-endpoint-newimage on this host\'s loopback (SSRF: the server would POST there in the Epilog) is refused when the VM is asked for; the listener hears nothing', async (t) => {
+  let heard = 0;
+  const listener = createServer((_req, res) => { heard++; res.writeHead(201).end(); });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  t.after(() => listener.close());
+  const port = (listener.address() as AddressInfo).port;
+  for (const marketplace of [`http://127.0.0.1:${port}`, `http://localhost:${port}/`, `http://[::1]:${port}`, 'http://169.254.169.254/latest']) {
+    const r = await call('POST', '/instances', { image: 'PxJQ0F1u9P0vKrrVafwoOm6zH7a', cpu: 1, ramMiB: 64, save: { ...SAVE, marketplace } });
+    assert.equal(r.status, 403, `${marketplace}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.code, 'URL_REFUSED');
+    assert.match(r.message ?? '', /^--marketplace-endpoint-newimage /);
+  }
+  assert.equal(heard, 0);
   assert.deepEqual(await instances(), []);
 });

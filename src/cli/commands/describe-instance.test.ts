@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceInfo } from '../../domain/instance-wire.js';
-import { allAttributes } from './describe-instance.js';
+import { allAttributes, table } from './describe-instance.js';
 
 const vm: InstanceInfo = {
   id: 7, name: 'one-7', owner: 'alice', state: 'Running', message: null, image: 'img', disk: null, type: 'm1.small', cpu: 1, ramMiB: 128, swapMiB: 0,
@@ -26,4 +26,10 @@ test('regression: -vvv printed ram_mi_b and memory_ki_b; a unit stays one word (
   const lines = allAttributes(vm, {}).split('\n');
   for (const line of ['  ram_mib = 128', '  swap_mib = 0', '  memory_kib = 1000', '  cpu_percent = 3']) assert.ok(lines.includes(line), `${line} in\n${lines.join('\n')}`);
   assert.ok(!lines.some((l) => /_mi_b|_ki_b/.test(l)));
+});
+
+test('-v shows a Done instance\'s message (the MARKETPLACE_AND_IMAGEID line of a save) under its row; without -v, only the row', () => {
+  const done = { ...vm, state: 'Done', message: 'MARKETPLACE_AND_IMAGEID http://mp ABC' } as InstanceInfo;
+  assert.match(table([done], true), /\n\s+MARKETPLACE_AND_IMAGEID http:\/\/mp ABC$/);
+  assert.doesNotMatch(table([done], false), /MARKETPLACE_AND_IMAGEID/);
 });

@@ -46,7 +46,8 @@ export function table(vms: InstanceInfo[], verbose: boolean): string {
   const lines = [row(COLUMNS.map(([label]) => label))];
   for (const vm of vms) {
     lines.push(row(COLUMNS.map(([, , value]) => value(vm))));
-    if (verbose && vm.message && (vm.state === 'Failed' || vm.state === 'Unknown')) lines.push(`${' '.repeat(widths[0] as number)}${vm.message}`);
+    // A save's outcome (MARKETPLACE_AND_IMAGEID) is the message of a Done instance: -v shows it too.
+    if (verbose && vm.message && (vm.state === 'Failed' || vm.state === 'Unknown' || vm.state === 'Done')) lines.push(`${' '.repeat(widths[0] as number)}${vm.message}`);
   }
   return lines.join('\n');
 }

@@ -104,7 +104,7 @@ export function httpGet(url: string, headers: Record<string, string>, o: { redir
 }
 
 /** net's lookup, refusing a host whose name resolves to any address the guard refuses. */
-function guardedLookup(guard: UrlGuard, u: URL): NonNullable<RequestOptions['lookup']> {
+export function guardedLookup(guard: UrlGuard, u: URL): NonNullable<RequestOptions['lookup']> {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
