@@ -216,3 +216,15 @@ test('without validate_email (the default) every link is unknown, and an upload 
   assert.equal((await postEntry(plain.url, signedXml(bob, draft()))).status, 201, 'no trust policy, no confirmation: stored, as StratusLab shipped');
   await plain.stop();
 });
+
+test('a confirmation mail that cannot be sent keeps nothing: 502 MAIL_FAILED, no pending upload, and the entry can be uploaded again', async () => {
+  const refusing = await startSmtp({ refuseRecipient: (a) => a === bob.email });
+  const failing = await startConfirmingServer(dir, 'refusing', { smtpPort: refusing.port });
+  const { xml } = signedNow(bob);
+  const res = await postEntry(failing.url, xml);
+  assert.equal(res.status, 502, res.body);
+  assert.equal(res.code, 'MAIL_FAILED');
+  assert.match(res.message, /refused the sender or the recipient: 550/);
+  assert.deepEqual(pendingRows(failing.dataDir), []);
+  await failing.stop();
+});
