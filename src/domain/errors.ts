@@ -32,6 +32,7 @@ export const errorCatalogue = {
   TRUST_REJECTED: { status: 403, description: 'The trust policy of this Marketplace refuses the endorser.', hint: 'Ask the Marketplace operator to trust your certificate, or sign with a trusted one.' },
   ENTRY_OLDER_THAN_LATEST: { status: 400, description: 'An upload is older than the latest entry of the same image and endorser.', hint: 'Re-sign the entry so that its endorsement date is now.' },
   ENTRY_NOT_FOUND: { status: 404, description: 'No metadata entry has that identifier, endorser and date.', hint: 'List entries with stratus-list-images or GET /metadata.' },
+  PENDING_UPLOAD_NOT_FOUND: { status: 404, description: 'No upload waits for confirmation under that link: it was confirmed, aborted or reported already, it expired ([marketplace] pending_upload_hours), or the link is wrong.', hint: 'Upload the signed entry again: a new confirmation e-mail is sent to its endorser.' },
   NO_MATCH: { status: 404, description: 'No metadata entry matches the query.', hint: 'Widen the filters, or add status=all to see expired and deprecated entries.' },
   P12_NOT_FOUND: { status: 400, description: 'The PKCS#12 certificate file does not exist.', hint: 'Give --p12-cert, set STRATUSLAB_P12_CERTIFICATE, or make one with stratus-generate-p12.' },
   P12_BAD_PASSWORD: { status: 400, description: 'The PKCS#12 file could not be opened with that password.', hint: 'Check --p12-password (or STRATUSLAB_P12_PASSWORD).' },

@@ -146,6 +146,34 @@ export interface LayersTable {
   used: string;
 }
 
+/**
+ * An upload held until its endorser confirms it by e-mail (`[marketplace] validate_email`,
+ * reference §6.3). The link's token is never stored, only its SHA-256, so a copy of the
+ * database opens no link.
+ */
+export interface PendingUploadsTable {
+  /** Hex SHA-256 of the token in the e-mailed links. */
+  token_hash: string;
+  identifier: string;
+  /** The endorser: the signing certificate's e-mail, where the links went. */
+  email: string;
+  /** The endorsement time; with identifier and email, the key the entry will have. */
+  created: string;
+  subject: string | null;
+  title: string | null;
+  /** 1 when the entry deprecates its image (the mail says so). */
+  deprecating: number;
+  /** The account that uploaded it, if any: its drafts of the identifier end on confirmation. */
+  uploader_id: string | null;
+  /** The client address the upload came from, for an abuse report. */
+  client: string | null;
+  /** When it arrived and when its links stop working (ISO 8601 UTC with milliseconds). */
+  received: string;
+  expires: string;
+  /** The verified document, as an upload stores it. */
+  xml: string;
+}
+
 export interface Tables {
   entries: EntriesTable;
   users: UsersTable;
@@ -153,6 +181,7 @@ export interface Tables {
   mounts: MountsTable;
   instances: InstancesTable;
   layers: LayersTable;
+  pending_uploads: PendingUploadsTable;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

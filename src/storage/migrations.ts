@@ -171,6 +171,28 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex('layers_origin').on('layers').column('origin').execute();
     },
   },
+  '0008_pending_uploads': {
+    async up(db) {
+      // Uploads waiting for their endorser's confirmation (validate_email): keyed by the hash
+      // of the e-mailed token; one per entry key, a new upload of it replacing the old.
+      await db.schema.createTable('pending_uploads')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('identifier', 'text', (c) => c.notNull())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('title', 'text')
+        .addColumn('deprecating', 'integer', (c) => c.notNull())
+        .addColumn('uploader_id', 'text')
+        .addColumn('client', 'text')
+        .addColumn('received', 'text', (c) => c.notNull())
+        .addColumn('expires', 'text', (c) => c.notNull())
+        .addColumn('xml', 'text', (c) => c.notNull())
+        .addUniqueConstraint('pending_uploads_key', ['identifier', 'email', 'created'])
+        .execute();
+      await db.schema.createIndex('pending_uploads_expires').on('pending_uploads').column('expires').execute();
+    },
+  },
 };
 
 /**
