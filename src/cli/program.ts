@@ -64,9 +64,11 @@ export function contextOf(program: Command): Context {
 export async function runProgram(program: Command, argv: string[]): Promise<number> {
   const onSigint = (): void => {
     process.stderr.write('\n\nExecution interrupted by the user... goodbye!\n');
-    process.exit(130);
+    void finishCleanups().then(() => process.exit(130));
   };
+  const onSigterm = (): void => void finishCleanups().then(() => process.exit(143));
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -88,7 +90,24 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     return 255;
   } finally {
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
   }
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Work that must be done even when the command is interrupted (Ctrl-C or SIGTERM), such as
+ * killing a VM the command started: it runs before the process exits. Returns its removal. A
+ * second Ctrl-C during the clean-up ends the process at once.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+async function finishCleanups(): Promise<void> {
+  await Promise.allSettled([...cleanups].map((c) => c()));
 }
 
 /** The Marketplace endpoint setting shared by the metadata commands. */
