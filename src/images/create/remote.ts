@@ -35,19 +35,24 @@ export class LineTail {
   push(chunk: Buffer | string): void {
     const text = this.partial + chunk.toString().replace(ESCAPES, '').replace(/\r/g, '');
     const parts = text.split('\n');
-    this.partial = (parts.pop() ?? '').slice(-this.width);
+    // One character more than the width, so that keep() knows the line was cut.
+    this.partial = (parts.pop() ?? '').slice(0, this.width + 1);
     for (const line of parts) this.keep(line);
   }
 
   /** The kept lines, the unfinished last one included. */
   get(): string[] {
-    return this.partial ? [...this.lines, this.partial].slice(-this.max) : [...this.lines];
+    return this.partial ? [...this.lines, cut(this.partial, this.width)].slice(-this.max) : [...this.lines];
   }
 
   private keep(line: string): void {
-    this.lines.push(line.length > this.width ? `${line.slice(0, this.width)}…` : line);
+    this.lines.push(cut(line, this.width));
     if (this.lines.length > this.max) this.lines.shift();
   }
+}
+
+function cut(line: string, width: number): string {
+  return line.length > width ? `${line.slice(0, width)}…` : line;
 }
 
 /**

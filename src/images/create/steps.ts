@@ -195,7 +195,7 @@ function detailOutput(events: CreateEvents, chunk: Buffer): void {
 function stepFailed(message: string, how: string, tail: string[], vm: InstanceInfo): StratusError {
   const lines = tail.filter((l) => l.trim() !== '');
   return new StratusError('CREATE_IMAGE_FAILED', `${message}\n    ${how}; its last lines:\n${lines.map((l) => `    | ${l}`).join('\n') || '    (no output)'}`, {
-    hint: `VM ${vmLabel(vm)} was killed and nothing was saved. Fix the step and run the command again: the steps before it are kept in the step cache (unless --no-cache).`,
+    hint: `VM ${vmLabel(vm)} was killed and nothing was saved. Fix the step and run the command again; with the step cache, the steps before it are not run again.`,
   });
 }
 
