@@ -73,6 +73,8 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    // What fails while the clean-ups run (a command cut off by them) is the interruption's echo.
+    if (interrupting) return new Promise<number>(() => undefined);
     const verbose = (program.opts<{ verbose?: number }>().verbose ?? 0);
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof MarketplaceAnswerError || (e instanceof StratusError && (e.code === 'MARKETPLACE_ERROR' || e.code === 'MARKETPLACE_UNREACHABLE'))) {
@@ -106,7 +108,10 @@ export function onInterrupt(cleanup: () => Promise<void>): () => void {
   return () => cleanups.delete(cleanup);
 }
 
+let interrupting = false;
+
 async function finishCleanups(): Promise<void> {
+  interrupting = true;
   await Promise.allSettled([...cleanups].map((c) => c()));
 }
 

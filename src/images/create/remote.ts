@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { StratusError } from '../../domain/errors.js';
 import { scpArgs, shellQuote, sshArgs } from '../../platform/ssh.js';
@@ -16,6 +17,8 @@ export interface Remote {
   run(command: string, opts?: { tty?: boolean; output?: (chunk: Buffer) => void; input?: Buffer }): Promise<RemoteResult>;
   /** Copies a local file to `to` on the guest. */
   copy(from: string, to: string): Promise<void>;
+  /** Ends the commands still running (the VM is being killed). */
+  close?(): void;
 }
 
 /** A terminal's escape sequences (colours, cursor moves), which a -tt session's output may hold. */
@@ -63,17 +66,18 @@ function cut(line: string, width: number): string {
  */
 export class SshRemote implements Remote {
   private scpWorks: boolean | undefined;
+  private readonly running = new Set<ChildProcess>();
 
   constructor(private readonly target: SshTarget, private readonly detail: (message: string) => void = () => undefined) {}
 
   run(command: string, opts: { tty?: boolean; output?: (chunk: Buffer) => void; input?: Buffer } = {}): Promise<RemoteResult> {
-    return runTool('ssh', sshArgs({ ...this.target, batch: true }, [command], { tty: opts.tty === true }), opts);
+    return runTool('ssh', sshArgs({ ...this.target, batch: true }, [command], { tty: opts.tty === true }), opts, this.running);
   }
 
   async copy(from: string, to: string): Promise<void> {
     let scp: RemoteResult | undefined;
     if (this.scpWorks !== false) {
-      scp = await runTool('scp', scpArgs({ ...this.target, batch: true }, from, to), {});
+      scp = await runTool('scp', scpArgs({ ...this.target, batch: true }, from, to), {}, this.running);
       if (scp.code === 0) {
         this.scpWorks = true;
         return;
@@ -84,6 +88,10 @@ export class SshRemote implements Remote {
     const cat = await this.run(`cat > ${shellQuote(to)}`, { input: readFileSync(from) });
     if (cat.code !== 0) throw copyError(from, to, cat, scp);
     this.scpWorks = false;
+  }
+
+  close(): void {
+    for (const child of this.running) child.kill('SIGTERM');
   }
 }
 
@@ -97,10 +105,11 @@ function copyError(from: string, to: string, r: RemoteResult, scp?: RemoteResult
  * open and empty so that a -tt session is not ended by an EOF), output goes to `output` and
  * the tail. A missing tool is exit 255 with the reason in the tail.
  */
-function runTool(tool: string, args: string[], opts: { output?: (chunk: Buffer) => void; input?: Buffer }): Promise<RemoteResult> {
+function runTool(tool: string, args: string[], opts: { output?: (chunk: Buffer) => void; input?: Buffer }, running: Set<ChildProcess>): Promise<RemoteResult> {
   return new Promise((resolve) => {
     const tail = new LineTail();
     const child = spawn(tool, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    running.add(child);
     const take = (d: Buffer): void => {
       tail.push(d);
       opts.output?.(d);
@@ -110,10 +119,12 @@ function runTool(tool: string, args: string[], opts: { output?: (chunk: Buffer) 
     child.stdin.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin.end(opts.input);
     child.on('error', (e: NodeJS.ErrnoException) => {
+      running.delete(child);
       tail.push(`cannot run ${tool}: ${e.code === 'ENOENT' ? 'not installed' : e.message}\n`);
       resolve({ code: 255, tail: tail.get() });
     });
     child.on('close', (code) => {
+      running.delete(child);
       child.stdin.destroy();
       resolve({ code: code ?? 255, tail: tail.get() });
     });

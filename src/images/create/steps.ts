@@ -79,13 +79,17 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
 
   events.step('Starting base image');
   let starting: Promise<InstanceInfo> | undefined;
+  let remote: Remote | undefined;
   // Interrupted while the cloud starts it, the VM is killed as soon as its ID is known.
+  let interrupted = false;
   const dropGuard = deps.onInterrupt(async () => {
+    interrupted = true;
     const vm = await starting?.catch(() => undefined);
     if (vm) {
       events.warn(`Interrupted: killing VM ${vm.id}; nothing is saved`);
       await deps.kill(vm.id).catch(() => undefined);
     }
+    remote?.close?.();
   });
   let vm: InstanceInfo | undefined;
   try {
@@ -97,9 +101,10 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
     events.step('Waiting for machine network to start');
     await waitForNetwork((ms) => deps.probe(running, ms), (id) => deps.instance(id), running, plan.pingTimeoutS, events, clock);
     events.step('Check if we can connect to the machine');
-    const remote = deps.remote(running);
-    await waitForLogin(remote, running, clock);
-    await remote.run(CLOUD_INIT_SETTLED);
+    const guest = deps.remote(running);
+    remote = guest;
+    await waitForLogin(guest, running, clock);
+    await guest.run(CLOUD_INIT_SETTLED);
     events.step('Executing user prerecipe');
     events.detail('No prerecipe to execute');
     let n = 0;
@@ -112,9 +117,9 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
       }
       if (step.label.startsWith('Executing user script ')) events.detail(step.label);
       const began = clock.now();
-      await step.run(remote, running);
+      await step.run(guest, running);
       events.detail(`${step.label}: ${((clock.now() - began) / 1000).toFixed(1)} s`);
-      await cache.keep(remote, running.id, keys[i] as string, step.label);
+      await cache.keep(guest, running.id, keys[i] as string, step.label);
     };
     if (plan.packages) {
       const packageStep = steps[0] as Step;
@@ -129,7 +134,8 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
     events.action('Finished building image increment.');
     if (plan.saves) events.action(`Please check ${plan.authorEmail} for new image ID and instruction.`);
   } catch (e) {
-    if (vm) {
+    // Interrupted, the clean-up above kills it (and the failure is only the interruption's echo).
+    if (vm && !interrupted) {
       events.detail(`Killing VM ${vm.id}: nothing is saved`);
       await deps.kill(vm.id).catch((k: unknown) => events.warn(`could not kill VM ${vm?.id}: ${(k as Error).message}`));
     }
