@@ -97,6 +97,10 @@ test('the step lines of §3 in order, from Starting base image to Shutting down 
   ]);
   assert.ok(w.log.includes('detail No prerecipe to execute'));
   assert.ok(w.log.includes('info Connection to 192.0.2.7 closed.'));
+  // -v: each step's time, and the total (the clock here stands still).
+  for (const line of ['Starting base image: 0.0 s', 'Executing user script a.sh: 0.0 s', 'Shutting down machine (the Epilog saves the image): 0.0 s', 'MARKETPLACE_AND_IMAGEID http://mp NEWID', 'Total: 0.0 s']) {
+    assert.ok(w.log.includes(`detail ${line}`), line);
+  }
   assert.deepEqual(w.commands.filter((c) => !c.startsWith('if command -v cloud-init')), [
     'true', 'copy a.sh /tmp/a.sh', 'chmod 0755 /tmp/a.sh', 'tty: /tmp/a.sh', 'sync',
     'copy b.sh /tmp/b.sh', 'chmod 0755 /tmp/b.sh', `tty: /tmp/b.sh 'x y'`, 'sync',
@@ -113,6 +117,7 @@ test('a rerun after the second script failed boots from the first script\'s laye
   assert.equal(w.calls[0], `start ${k1}`);
   assert.deepEqual(steps(w.log).slice(6, 8), ['step Executing user scripts', 'step Executing user script a.sh (cached)']);
   assert.ok(!w.commands.some((c) => c.includes('a.sh')), 'a.sh is not run again');
+  assert.ok(w.log.includes(`detail Executing user script a.sh: cached (layer ${k1?.slice(0, 12)})`));
   assert.ok(w.commands.includes(`tty: /tmp/b.sh 'x y'`));
 });
 

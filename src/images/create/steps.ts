@@ -76,6 +76,14 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
   const keys = chainKeys(plan.baseId, steps.map((s) => s.content));
   const cache = new StepCache(deps.layers, events);
   const skip = await cache.resumePoint(keys);
+  const began = clock.now();
+  /** With -v, how long a step took: with the step cache, the reruns' figures show what was skipped. */
+  const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    const from = clock.now();
+    const result = await work();
+    events.detail(`${label}: ${seconds(clock.now() - from)}`);
+    return result;
+  };
 
   events.step('Starting base image');
   let starting: Promise<InstanceInfo> | undefined;
@@ -94,17 +102,20 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
   let vm: InstanceInfo | undefined;
   try {
     starting = deps.start(skip > 0 ? keys[skip - 1] : undefined);
-    vm = await starting;
+    vm = await timed('Starting base image', () => starting as Promise<InstanceInfo>);
+    const started = vm;
     events.step('Waiting for machine to boot');
-    vm = await waitForRunning((id) => deps.instance(id), vm, plan.startTimeoutS, events, clock);
+    vm = await timed('Waiting for machine to boot', () => waitForRunning((id) => deps.instance(id), started, plan.startTimeoutS, events, clock));
     const running = vm;
     events.step('Waiting for machine network to start');
-    await waitForNetwork((ms) => deps.probe(running, ms), (id) => deps.instance(id), running, plan.pingTimeoutS, events, clock);
+    await timed('Waiting for machine network to start', () => waitForNetwork((ms) => deps.probe(running, ms), (id) => deps.instance(id), running, plan.pingTimeoutS, events, clock));
     events.step('Check if we can connect to the machine');
     const guest = deps.remote(running);
     remote = guest;
-    await waitForLogin(guest, running, clock);
-    await guest.run(CLOUD_INIT_SETTLED);
+    await timed('Check if we can connect to the machine', async () => {
+      await waitForLogin(guest, running, clock);
+      await guest.run(CLOUD_INIT_SETTLED);
+    });
     events.step('Executing user prerecipe');
     events.detail('No prerecipe to execute');
     let n = 0;
@@ -112,13 +123,11 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
       const i = n++;
       if (i < skip) {
         events.step(`${step.label} (cached)`);
-        events.detail(`${step.label}: cached (layer ${(keys[i] as string).slice(0, 12)}), 0 s`);
+        events.detail(`${step.label}: cached (layer ${(keys[i] as string).slice(0, 12)})`);
         return;
       }
       if (step.label.startsWith('Executing user script ')) events.detail(step.label);
-      const began = clock.now();
-      await step.run(guest, running);
-      events.detail(`${step.label}: ${((clock.now() - began) / 1000).toFixed(1)} s`);
+      await timed(step.label, () => step.run(guest, running));
       await cache.keep(guest, running.id, keys[i] as string, step.label);
     };
     if (plan.packages) {
@@ -149,11 +158,13 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
     return vm;
   }
   events.step('Shutting down machine');
-  const ended = await deps.shutdown(vm.id);
+  const id = vm.id;
+  const ended = await timed('Shutting down machine (the Epilog saves the image)', () => deps.shutdown(id));
   if (ended.state === 'Failed') {
     throw new StratusError('INSTANCE_FAILED', `VM ${vm.id} did not shut down cleanly, so no image was made: ${ended.message ?? 'Failed'}`);
   }
   if (ended.message) events.detail(ended.message);
+  events.detail(`Total: ${seconds(clock.now() - began)}`);
   return ended;
 }
 
@@ -190,6 +201,10 @@ function planSteps(plan: CreatePlan, events: CreateEvents): Step[] {
     });
   }
   return steps;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Package managers' output is shown with -v only, as StratusLab kept it off the screen. */
