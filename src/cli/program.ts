@@ -66,9 +66,7 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     process.stderr.write('\n\nExecution interrupted by the user... goodbye!\n');
     void finishCleanups().then(() => process.exit(130));
   };
-  const onSigterm = (): void => void finishCleanups().then(() => process.exit(143));
   process.once('SIGINT', onSigint);
-  process.once('SIGTERM', onSigterm);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -92,20 +90,27 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
     return 255;
   } finally {
     process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigterm);
   }
 }
 
 const cleanups = new Set<() => Promise<void>>();
 
+/** SIGTERM, while clean-ups are registered: they run, then the process exits as a SIGTERM would have ended it. */
+const onSigterm = (): void => void finishCleanups().then(() => process.exit(143));
+
 /**
  * Work that must be done even when the command is interrupted (Ctrl-C or SIGTERM), such as
  * killing a VM the command started: it runs before the process exits. Returns its removal. A
- * second Ctrl-C during the clean-up ends the process at once.
+ * second Ctrl-C during the clean-up ends the process at once. SIGTERM is caught only while
+ * there is a clean-up, so commands with their own handling (stratus serve) keep it.
  */
 export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  if (cleanups.size === 0) process.once('SIGTERM', onSigterm);
   cleanups.add(cleanup);
-  return () => cleanups.delete(cleanup);
+  return () => {
+    cleanups.delete(cleanup);
+    if (cleanups.size === 0) process.removeListener('SIGTERM', onSigterm);
+  };
 }
 
 let interrupting = false;
