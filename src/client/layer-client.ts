@@ -1,3 +1,4 @@
+import { StratusError } from '../domain/errors.js';
 import type { LayerInfo, LayerSaved } from '../domain/instance-wire.js';
 import { CloudClient } from './cloud-client.js';
 import { responseError } from './pdisk-client.js';
@@ -11,7 +12,7 @@ import { instanceRoutes as routes, pathOf } from '../domain/routes/index.js';
 export class LayerClient extends CloudClient {
   /** Whether the caller has a layer of `key` that can be run (HEAD: nothing but the answer's status). */
   async hasLayer(key: string): Promise<boolean> {
-    const res = await this.raw('HEAD', pathOf(routes.layer, { key }), {});
+    const res = await this.raw('HEAD', pathOf(routes.layer, { key: checkKey(key) }), {});
     if (res.statusCode === 200) {
       res.resume();
       return true;
@@ -23,7 +24,7 @@ export class LayerClient extends CloudClient {
 
   /** The caller's layer of `key` (LAYER_NOT_FOUND when there is none). */
   layer(key: string): Promise<LayerInfo> {
-    return this.json('GET', pathOf(routes.layer, { key }));
+    return this.json('GET', pathOf(routes.layer, { key: checkKey(key) }));
   }
 
   /**
@@ -36,11 +37,17 @@ export class LayerClient extends CloudClient {
 
   /** saveLayer, with what the server kept: the key and the layer file's size. */
   savedLayer(vmId: number, key: string): Promise<LayerSaved> {
-    return this.json('POST', pathOf(routes.saveLayer, { id: String(vmId) }), { key });
+    return this.json('POST', pathOf(routes.saveLayer, { id: String(vmId) }), { key: checkKey(key) });
   }
 
   /** Removes the caller's layer of `key` (LAYER_IN_USE while a live instance started from it runs). */
   async deleteLayer(key: string): Promise<void> {
-    await this.json('DELETE', pathOf(routes.deleteLayer, { key }));
+    await this.json('DELETE', pathOf(routes.deleteLayer, { key: checkKey(key) }));
   }
+}
+
+/** A key that is not 64 lowercase hex digits never reaches a URL (the server would refuse it too). */
+function checkKey(key: string): string {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new StratusError('USAGE', `a step layer key is 64 lowercase hexadecimal digits, not ${key}`);
+  return key;
 }
