@@ -72,6 +72,6 @@ test('a server without the routes: ROUTE_NOT_FOUND comes back as such, not as "n
 test('a key that is not 64 hex digits never reaches the URL', async () => {
   const c = new LayerClient('http://127.0.0.1:9');
   for (const bad of ['../../metadata', 'A'.repeat(64), 'a'.repeat(63)]) {
-    await assert.rejects(c.hasLayer(bad), (e) => isStratusError(e, 'USAGE'));
+    await assert.rejects(c.hasLayer(bad), (e) => isStratusError(e, 'LAYER_INVALID'));
   }
 });

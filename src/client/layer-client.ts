@@ -48,6 +48,6 @@ export class LayerClient extends CloudClient {
 
 /** A key that is not 64 lowercase hex digits never reaches a URL (the server would refuse it too). */
 function checkKey(key: string): string {
-  if (!/^[0-9a-f]{64}$/.test(key)) throw new StratusError('USAGE', `a step layer key is 64 lowercase hexadecimal digits, not ${key}`);
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new StratusError('LAYER_INVALID', `a step layer key is 64 lowercase hexadecimal digits, not ${key}`);
   return key;
 }
