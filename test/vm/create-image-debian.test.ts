@@ -5,16 +5,23 @@
  * are printed as the seed shows them; the outbox holds `New image created <ID>`;
  * stratus-describe-volumes lists the volume with that identifier; the draft is its owner's
  * only; `stratus-run-instance <ID>` then `curl http://<ip>/cloud.txt` gives the page.
+ *
+ * Then crash safety (Done when): that instance runs with --save too, and the server is killed
+ * with SIGKILL in the middle of its Epilog (a debian-12 disk, so the save lasts long enough to
+ * be hit), then started again on the same data dir: the save completes once (one volume, one
+ * mail, one draft) and the user's overlay is still there. (Regression: the resumed save ran
+ * before the server listened, with no URL for its draft, "Invalid URL".)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
+import type { ServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
@@ -31,7 +38,8 @@ const admin = { username: 'admin', password: 'admin-pass-1' };
 const ALICE = { username: 'alice', password: 'alice-pass-1' };
 const BOB = { username: 'bob', password: 'bob-pass-1' };
 const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
-const server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
+let server: ServerProcess = await startServerProcess(dataDir, ['--network', 'bridge'], env);
+const auth = { authorization: `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}`, accept: 'application/json' };
 const key = sshKey(dir);
 writeFileSync(join(dir, 'setup.sh'), [
   '#!/bin/sh', 'set -e',
@@ -76,10 +84,44 @@ test('the seed\'s automated example on debian-12: apache2 and a setup script mak
   const identifier = m[2] as string;
   await checkSavedImage({ url: server.url, dataDir, identifier, owner: ALICE, other: BOB, authorEmail: 'jane@example.org', title, cli: alice });
 
-  const run = ok(await alice(['run-instance', '-k', `${key.path}.pub`, '--ram', '1024', identifier]));
+  const run = ok(await alice(['run-instance', '-k', `${key.path}.pub`, '--ram', '1024', '--save', '--author', 'Jane Tester', '--author-email', 'jane@example.org',
+    '--title', 'saved through a crash', '--comment', 'survives SIGKILL', '--image-version', '2.0', identifier]));
   const started = /vm ID: (\d+)\)\n\tPublic ip: (\S+)/.exec(run.stdout);
   assert.ok(started, run.stdout);
-  t.after(async () => { await alice(['kill-instance', started[1] as string]); });
+  const second = Number(started[1]);
+  t.after(async () => { await alice(['kill-instance', String(second)]); });
   const body = await waitForHttp(`http://${started[2] as string}/cloud.txt`, 600_000, 200, 'Cloudy Weather Expected\n');
   assert.equal(body, 'Cloudy Weather Expected\n');
+
+  // Crash safety: SIGKILL while the --save instance is in Epilog, then a restart.
+  const stateOf = async (): Promise<InstanceInfo> => await (await fetch(`${server.url}/instances/${second}`, { headers: auth })).json() as InstanceInfo;
+  const overlay = (await stateOf()).disk as string;
+  const mails = (): number => readdirSync(join(dataDir, 'outbox')).filter((f) => f.endsWith('.eml')).length;
+  const mailsBefore = mails();
+  // The shutdown's answer never comes: the server dies under it.
+  void fetch(`${server.url}/instances/${second}/shutdown`, { method: 'POST', headers: auth }).catch(() => undefined);
+  const deadline = Date.now() + 300_000;
+  let seen = (await stateOf()).state;
+  while (seen !== 'Epilog' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    seen = (await stateOf()).state;
+    assert.notEqual(seen, 'Done', 'the Epilog ended before it could be killed: the test proves nothing');
+  }
+  assert.equal(seen, 'Epilog');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await stateOf()).state, 'Epilog', 'still saving when killed');
+  server.child.kill('SIGKILL');
+  await new Promise((r) => server.child.once('exit', r));
+  server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
+  let after = await stateOf();
+  while (after.state === 'Epilog' && Date.now() < deadline + 300_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    after = await stateOf();
+  }
+  assert.equal(after.state, 'Done', `message: ${String(after.message)}\n${server.log()}`);
+  const again = /^MARKETPLACE_AND_IMAGEID (\S+) ([A-Za-z0-9_-]{27})$/.exec(after.message ?? '');
+  assert.ok(again, String(after.message));
+  await checkSavedImage({ url: server.url, dataDir, identifier: again[2] as string, owner: ALICE, other: BOB, authorEmail: 'jane@example.org', title: 'saved through a crash', cli: alice });
+  assert.equal(mails(), mailsBefore + 1, 'one mail, not one per attempt');
+  assert.ok(readdirSync(join(dataDir, 'volumes')).some((f) => f.startsWith(overlay)), 'the user\'s overlay is still there (quarantined)');
 });
