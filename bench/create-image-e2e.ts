@@ -77,8 +77,9 @@ async function oursOnce(url: string, who: Account, r: Recipe, baseId: string, ke
   const cloud = new CloudClient(url, who);
   const pdisk = new PdiskClient(url, who);
   const title = `bench-e2e-${tag}-${label}`;
-  const log = join(logs, `ours-${label}.log`);
-  const args = [createCli, 'create-image', '-k', key, '--cpu', String(r.vcpus), '--ram', String(r.memoryMiB), '--swap', '0',
+  const log = join(logs, `${label}.log`);
+  // -v: the command's own timing of each step, in the log
+  const args = [createCli, 'create-image', '-v', '-k', key, '--cpu', String(r.vcpus), '--ram', String(r.memoryMiB), '--swap', '0',
     '-a', 'apache2', '-s', r.setup, '--title', title, '--comment', 'create-image benchmark', '--author', 'Bench', '--author-email', 'bench@example.org', baseId];
   appendFileSync(log, `$ node ${args.join(' ')}\n`);
   const t0 = now();
@@ -185,14 +186,15 @@ async function main(): Promise<void> {
 
     /** One run of a side; its result checked (the first time, also the SHA-1), then removed. */
     const once = async (side: string, label: string): Promise<{ secs: number; parts: Record<string, number> }> => {
-      const log = join(logs, `${side}-${label}.log`);
+      const slug = `${side.replace(/ /g, '-')}-${label}`;
+      const log = join(logs, `${slug}.log`);
       let t: Timed;
       if (side === 'ours warm') {
-        t = await oursOnce(server.url, warmUser, recipe, built.identifier, join(work, 'key.pub'), label);
+        t = await oursOnce(server.url, warmUser, recipe, built.identifier, join(work, 'key.pub'), slug);
       } else if (side === 'ours cold' || side === 'ours') {
         const fresh = { username: `cold${++coldUsers}`, password: 'bench-cold-password' };
         await admin.addUser(fresh);
-        t = await oursOnce(server.url, fresh, recipe, built.identifier, join(work, 'key.pub'), label);
+        t = await oursOnce(server.url, fresh, recipe, built.identifier, join(work, 'key.pub'), slug);
       } else if (side === 'virt-customize') {
         t = await virtCustomizeOnce(recipe, work, gfsEnv, log);
       } else {
