@@ -38,7 +38,7 @@ import { runCli } from '../test/helpers/cli.js';
 import { cliPath, repoRoot } from '../test/helpers/paths.js';
 import { checkImage, guestfsEnv, packerOnce, packerReady, sha1sum, virtCustomizeOnce, virtCustomizeReady } from './e2e/anchors.js';
 import type { Readiness, Recipe, Timed } from './e2e/anchors.js';
-import { median, ratioSpread, report, settle, spread } from './lib.js';
+import { killLeftovers, median, ratioSpread, report, settle, spread } from './lib.js';
 import { startBenchServer } from './server.js';
 
 type Side = 'ours' | 'virt-customize' | 'packer';
@@ -274,17 +274,9 @@ async function main(): Promise<void> {
   report('create-image end to end: debian-12 + apache2 + setup.sh, against virt-customize and Packer', out);
 }
 
-/** Whatever is left: a QEMU of this run's (matched by its folder, killed by pid), the work dir. */
+/** Whatever is left: a QEMU of this run's (a Packer or libguestfs one), the work dir. */
 function cleanUp(): void {
-  try {
-    const pids = execFileSync('pgrep', ['-f', `${work}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) {
-      process.stderr.write(`killing leftover process ${pid}\n`);
-      process.kill(pid, 'SIGKILL');
-    }
-  } catch {
-    // none
-  }
+  killLeftovers(work);
   rmSync(work, { recursive: true, force: true });
 }
 

@@ -68,6 +68,14 @@ function aptInstall(packages: string[]): string | undefined {
   return r.status === 0 ? undefined : `apt-get install ${packages.join(' ')} failed: ${String(r.stderr).trim().split('\n').slice(-3).join(' ')}`;
 }
 
+/** Installs `pkg` when `cmd` is missing (noted in `installed`); why it could not, or undefined. */
+function ensureCommand(cmd: string, pkg: string, installed: string[]): string | undefined {
+  if (has(cmd)) return undefined;
+  const failed = aptInstall([pkg]);
+  if (!failed) installed.push(pkg);
+  return failed;
+}
+
 /** The kernels supermin could use for the libguestfs appliance: /boot/vmlinuz-*, readable. */
 function readableKernels(): string[] {
   return (existsSync('/boot') ? readdirSync('/boot') : []).filter((f) => f.startsWith('vmlinuz-')).filter((f) => {
@@ -88,11 +96,8 @@ function readableKernels(): string[] {
  */
 export function virtCustomizeReady(): Readiness {
   const installed: string[] = [];
-  if (!has('virt-customize')) {
-    const failed = aptInstall(['libguestfs-tools']);
-    if (failed) return { ok: false, version: '', installed, why: failed };
-    installed.push('libguestfs-tools');
-  }
+  const missing = ensureCommand('virt-customize', 'libguestfs-tools', installed);
+  if (missing) return { ok: false, version: '', installed, why: missing };
   if (readableKernels().length === 0) {
     const failed = aptInstall(['linux-image-amd64']);
     if (failed) return { ok: false, version: '', installed, why: `no readable kernel in /boot for supermin, and ${failed}` };
@@ -106,11 +111,8 @@ export function virtCustomizeReady(): Readiness {
 /** Packer, installed if missing (Debian's packer, 1.6.6 on bookworm: the QEMU builder is built in). */
 export function packerReady(): Readiness {
   const installed: string[] = [];
-  if (!has('packer')) {
-    const failed = aptInstall(['packer']);
-    if (failed) return { ok: false, version: '', installed, why: failed };
-    installed.push('packer');
-  }
+  const missing = ensureCommand('packer', 'packer', installed);
+  if (missing) return { ok: false, version: '', installed, why: missing };
   const v = spawnSync('packer', ['version'], { encoding: 'utf8' });
   const version = v.stdout.trim().split('\n')[0] ?? '';
   if (v.status !== 0) return { ok: false, version, installed, why: `packer version: ${v.stderr.trim()}` };
