@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -90,6 +90,30 @@ async function webServer(identifier: string, account: Record<string, string>): P
   }
 }
 
+/** The guide's "Creating Images", automated process: a script on ttylinux, the mail, the volume, and the new image run at once. */
+function createImage(identifier: string, account: Record<string, string>, dataDir: string): void {
+  banner('Creating an image: stratus-create-image (ttylinux, a setup script)');
+  writeFileSync(join(work, 'setup.sh'), '#!/bin/sh\n# the guide\'s advice: no cached network rules in the saved image\nrm -f /lib/udev/rules.d/*net-gen* /etc/udev/rules.d/*net.rules\necho "Cloudy Weather Expected" > /root/cloud.txt\n');
+  process.stdout.write(`\n$ cat setup.sh\n${readFileSync(join(work, 'setup.sh'), 'utf8')}`);
+  const out = run('stratus-create-image', ['-k', join(work, 'id_rsa.pub'), '--ram', '256', '-s', 'setup.sh', '--title', 'ttylinux with cloud.txt',
+    '--comment', 'the demo\'s image', '--author', 'Jane Tester', '--author-email', 'jane@example.org', identifier], account);
+  const vm = / :: Machine 1 \(vm ID: (\d+)\)/.exec(out)?.[1];
+  const described = vm ? run('stratus-describe-instance', ['-v', vm], account) : '';
+  const newId = /MARKETPLACE_AND_IMAGEID \S+ (\S{27})/.exec(described)?.[1];
+  if (!newId) throw new Error('the saved instance names no new image');
+  const outbox = join(dataDir, 'outbox');
+  process.stdout.write(`\n$ grep -h ^Subject: ${outbox}/*.eml\n`);
+  for (const f of readdirSync(outbox)) process.stdout.write(`${/^Subject: .*$/m.exec(readFileSync(join(outbox, f), 'utf8'))?.[0] ?? ''}\n`);
+  run('stratus-describe-volumes', [], account);
+  const started = run('stratus-run-instance', ['-q', '-k', join(work, 'id_rsa.pub'), '--ram', '256', newId], account);
+  const id = started.split(',')[0]?.trim() ?? '';
+  try {
+    run('stratus-connect-instance', ['-k', join(work, 'id_rsa'), id, '--', 'cat /root/cloud.txt'], account);
+  } finally {
+    run('stratus-kill-instance', [id], account);
+  }
+}
+
 async function main(): Promise<void> {
   banner('Starting the Stratus server (SQLite, loopback)');
   const url = await startServer();
@@ -112,6 +136,7 @@ async function main(): Promise<void> {
   if (tiny) run('stratus-download-image', ['-o', 'ttylinux.img', tiny.identifier], admin);
 
   if (tiny) await webServer(tiny.identifier, admin);
+  if (tiny) createImage(tiny.identifier, admin, dataDir);
 
   banner('A signing certificate for the endorser');
   run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);

@@ -7,6 +7,7 @@ import type { Services } from './services.js';
 import { sendError } from './errors.js';
 import { metadataRoutes } from './metadata.routes.js';
 import { endorserRoutes } from './endorsers.routes.js';
+import { actionRoutesOf } from './action.routes.js';
 import { volumeRoutes } from './volumes.routes.js';
 import { userRoutes } from './users.routes.js';
 import { instanceRoutes } from './instances.routes.js';
@@ -103,6 +104,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     anonymousUploadsPerHour: options.anonymousUploadsPerHour ?? DEFAULT_ANONYMOUS_UPLOADS_PER_HOUR,
     ...(services.accounts ? { accounts: services.accounts } : {}),
   });
+  actionRoutesOf(app, services.marketplace);
   endorserRoutes(app, services.marketplace);
   if (services.accounts) userRoutes(app, services.accounts);
   if (services.accounts && services.volumes) volumeRoutes(app, services.volumes, services.accounts);

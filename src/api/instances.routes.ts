@@ -43,6 +43,19 @@ export function instanceRoutes(app: FastifyInstance, instances: InstancesApi, ac
     return reply.code(201).send(await instances.attach(actor, vmId(request.params.id), uuid));
   });
 
+  serve(app, routes.saveLayer, async (request, reply) => {
+    const actor = await caller(request, accounts);
+    const { key } = request.body as { key: string };
+    return reply.code(201).send(await instances.saveLayer(actor, vmId(request.params.id), key));
+  });
+
+  serve(app, routes.layer, async (request) => instances.layer(await caller(request, accounts), request.params.key));
+
+  serve(app, routes.deleteLayer, async (request, reply) => {
+    await instances.deleteLayer(await caller(request, accounts), request.params.key);
+    return reply.code(204).send();
+  });
+
   serve(app, routes.detach, async (request) => instances.detach(await caller(request, accounts), vmId(request.params.id), request.params.uuid));
 }
 
@@ -95,7 +108,7 @@ function runRequest(body: unknown): RunInstancesRequest {
     ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', model === undefined ? undefined : networkModelOf(model, 'field networkModel')),
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
     ...opt('diskFormat', format as RunInstancesRequest['diskFormat']),
-    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')),
+    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')), ...opt('layer', str('layer')),
     ...opt('save', save === undefined ? undefined : checkSaveRequest(save, {
       author: 'field save.author', authorEmail: 'field save.authorEmail', title: 'field save.title', comment: 'field save.comment',
       imageVersion: 'field save.imageVersion', marketplace: 'field save.marketplace',

@@ -4,11 +4,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StratusError } from '../domain/errors.js';
 import type { EntryListing } from '../domain/wire.js';
 import type { AccountsApi, MarketplaceApi } from './services.js';
-import type { FoundEntry, PublishResult } from '../marketplace/marketplace.js';
+import type { FoundEntry, PublishResult, UploadResult } from '../marketplace/marketplace.js';
 import type { ListingRequest } from './listing.js';
 import { listingFromParams, classifyPathArgs } from './listing.js';
 import { baseUrl, contentType, negotiate } from './negotiate.js';
 import { createdPage, entryPage, searchPage, uploadPage } from '../web/pages.js';
+import { confirmationSentPage } from '../web/confirmation-pages.js';
 import { readBody } from './body.js';
 import type { BodyBudget } from './body.js';
 import { formParts, malformed } from './multipart.js';
@@ -147,11 +148,21 @@ async function firstFile(request: FastifyRequest, maxBytes: number, budget: Body
 async function upload(request: FastifyRequest, reply: FastifyReply, mp: MarketplaceApi, body: Buffer, accounts: AccountsApi | undefined): Promise<FastifyReply> {
   // Checked by the upload gate already (remembered for a minute), so this costs no second scrypt.
   const uploader = accounts ? await optionalCaller(request, accounts) : undefined;
-  return created(request, reply, await mp.publish(body, uploader));
+  const result = await mp.publish(body, uploader, { base: baseUrl(request), client: request.ip });
+  return result.status === 'pending' ? held(request, reply, result) : created(request, reply, result);
+}
+
+/** The answer to an upload held for its endorser's confirmation: 202, and nothing stored yet. */
+function held(request: FastifyRequest, reply: FastifyReply, result: Extract<UploadResult, { status: 'pending' }>): FastifyReply {
+  reply.code(202);
+  const media = negotiate(request, 'text');
+  if (media === 'html') return reply.type('text/html; charset=utf-8').send(confirmationSentPage(result.to, result.expires));
+  if (media === 'json') return reply.send({ status: 'pending', path: `/metadata/${result.path}`, to: result.to, expires: result.expires });
+  return reply.type('text/plain; charset=utf-8').send('confirmation email sent for new metadata entry\n');
 }
 
 /** The answer to a stored entry: 201 with Location, or 200 when the very same one was stored before. */
-function created(request: FastifyRequest, reply: FastifyReply, result: PublishResult): FastifyReply {
+export function created(request: FastifyRequest, reply: FastifyReply, result: PublishResult): FastifyReply {
   const path = `/metadata/${result.path}`;
   reply.code(result.status === 'created' ? 201 : 200).header('Location', baseUrl(request) + path);
   const media = negotiate(request, 'text');

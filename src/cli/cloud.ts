@@ -58,3 +58,16 @@ export function vmIds(args: string[], input: string | undefined): string[] {
 export function homePath(path: string): string {
   return path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
 }
+
+/** The SSH public key file: -k/--key, else STRATUSLAB_KEY or the config's `key`, else ~/.ssh/id_rsa.pub. */
+export function publicKeyPath(ctx: Context, given?: string): string {
+  return homePath(given ?? ctx.setting({ key: 'key' }) ?? '~/.ssh/id_rsa.pub');
+}
+
+/**
+ * The private key to log in with: `givenPrivate` (connect-instance's -k names it), else the
+ * public key's path without .pub, as StratusLab's client took it.
+ */
+export function privateKeyPath(ctx: Context, givenPrivate?: string, givenPublic?: string): string {
+  return givenPrivate !== undefined ? homePath(givenPrivate) : publicKeyPath(ctx, givenPublic).replace(/\.pub$/, '');
+}

@@ -64,13 +64,15 @@ export function contextOf(program: Command): Context {
 export async function runProgram(program: Command, argv: string[]): Promise<number> {
   const onSigint = (): void => {
     process.stderr.write('\n\nExecution interrupted by the user... goodbye!\n');
-    process.exit(130);
+    void finishCleanups().then(() => process.exit(130));
   };
   process.once('SIGINT', onSigint);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    // What fails while the clean-ups run (a command cut off by them) is the interruption's echo.
+    if (interrupting) return new Promise<number>(() => undefined);
     const verbose = (program.opts<{ verbose?: number }>().verbose ?? 0);
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof MarketplaceAnswerError || (e instanceof StratusError && (e.code === 'MARKETPLACE_ERROR' || e.code === 'MARKETPLACE_UNREACHABLE'))) {
@@ -89,6 +91,33 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/** SIGTERM, while clean-ups are registered: they run, then the process exits as a SIGTERM would have ended it. */
+const onSigterm = (): void => void finishCleanups().then(() => process.exit(143));
+
+/**
+ * Work that must be done even when the command is interrupted (Ctrl-C or SIGTERM), such as
+ * killing a VM the command started: it runs before the process exits. Returns its removal. A
+ * second Ctrl-C during the clean-up ends the process at once. SIGTERM is caught only while
+ * there is a clean-up, so commands with their own handling (stratus serve) keep it.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  if (cleanups.size === 0) process.once('SIGTERM', onSigterm);
+  cleanups.add(cleanup);
+  return () => {
+    cleanups.delete(cleanup);
+    if (cleanups.size === 0) process.removeListener('SIGTERM', onSigterm);
+  };
+}
+
+let interrupting = false;
+
+async function finishCleanups(): Promise<void> {
+  interrupting = true;
+  await Promise.allSettled([...cleanups].map((c) => c()));
 }
 
 /** The Marketplace endpoint setting shared by the metadata commands. */

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { StratusError } from '../domain/errors.js';
-import type { InstanceInfo, RunInstancesRequest, VolumeAttachment } from '../domain/instance-wire.js';
+import type { InstanceInfo, LayerInfo, LayerSaved, RunInstancesRequest, VolumeAttachment } from '../domain/instance-wire.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { InstanceService, PrologDisk } from '../compute/instances.js';
 import type { DataDisk } from '../compute/launch.js';
@@ -21,6 +21,9 @@ import { DEFAULT_VNC_SETTINGS, planVnc, vncPassword, vncRequest, vncView } from 
 import { SaveEpilog } from './save-epilog.js';
 import type { SaveEpilogOptions } from './save-epilog.js';
 import type { VncSettings } from './vnc.js';
+import { CloudLayers } from './layers.js';
+import type { InstanceLayers } from '../volumes/layers.js';
+import { requireLayerKey } from '../volumes/layers.js';
 
 /** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
 export interface InstanceLimits {
@@ -45,6 +48,8 @@ export interface CloudOptions {
   vnc?: VncSettings;
   /** --save (§2.4): where the saved images' drafts point and go; without it, --save is refused. */
   save?: Omit<SaveEpilogOptions, 'store' | 'disks' | 'detach'>;
+  /** The instance layer cache (stratus-create-image's steps); without it, layers are refused. */
+  layers?: InstanceLayers;
 }
 
 const MAX_COUNT = 20;
@@ -61,9 +66,11 @@ export class CloudService {
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly attachments: Attachments;
   private readonly saving: SaveEpilog | undefined;
+  private readonly cached: CloudLayers | undefined;
 
   constructor(private readonly o: CloudOptions) {
     this.attachments = new Attachments(o.instances, o.disks);
+    this.cached = o.layers ? new CloudLayers({ instances: o.instances, store: o.store, layers: o.layers }) : undefined;
     this.saving = o.save ? new SaveEpilog({ ...o.save, store: o.store, disks: o.disks, detach: async (id) => this.attachments.released(id) }) : undefined;
   }
 
@@ -79,7 +86,10 @@ export class CloudService {
 
   /** Starts the quarantine purge (every minute), after a first one now. */
   startPurge(): void {
-    const purge = (): void => void this.o.disks.purge(this.o.quarantineMs ?? DEFAULT_QUARANTINE_MS).catch(() => undefined);
+    const purge = (): void => {
+      void this.o.disks.purge(this.o.quarantineMs ?? DEFAULT_QUARANTINE_MS).catch(() => undefined);
+      void this.cached?.collect().catch(() => undefined);
+    };
     purge();
     this.purgeTimer = setInterval(purge, 60_000);
     this.purgeTimer.unref();
@@ -112,6 +122,7 @@ export class CloudService {
     // The context CD's variables are checked now (names, sizes), not in Prolog after a disk was made.
     if ((req.contextMethod ?? 'cloud-init') === 'one') oneContextVariables({ method: 'one', variables: req.context ?? {}, publicKey: (req.sshKeys ?? []).join('\n') });
     const ref = imageRefOf(req.image);
+    const layerKey = req.layer === undefined ? undefined : requireLayerKey(req.layer);
     const volatileMiB = volatileSize(req.volatileDiskGiB);
     if (req.persistentDisk !== undefined) await this.attachments.checkStart(actor, req.persistentDisk, count);
     // The images are resolved (and fetched) once for all the VMs of the request.
@@ -128,6 +139,7 @@ export class CloudService {
         hint: 'Changes to that volume are kept anyway. To make a new image, run a Marketplace ID or an origin volume (MACHINE_IMAGE_ORIGIN) with --save.',
       });
     }
+    const layer = layerKey === undefined ? undefined : await this.layerFor(actor, layerKey, diskMade, source?.volume ?? (await this.o.disks.bootable(actor, ref.text)));
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const password = vncPassword();
@@ -137,6 +149,7 @@ export class CloudService {
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
         vnc: { listen: vnc.listen, port: vnc.port, password }, ...(req.save ? { save: req.save, ...(entry ? { saveParent: entry } : {}) } : {}),
+        ...(layer ? { layer } : {}),
       };
       // Checked again for each VM: the one before may have claimed a volume that boots as it is.
       if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
@@ -144,7 +157,12 @@ export class CloudService {
         const volume = source?.volume ?? (await this.o.disks.bootable(actor, ref.text));
         // An origin (cached, fetched, or the user's) boots through a snapshot of its own; a live volume as it is.
         let uuid = volume.uuid;
-        if (source || volume.type === 'MACHINE_IMAGE_ORIGIN') uuid = (await this.o.disks.liveCopy(actor, volume, ref.text)).uuid;
+        if (layer && this.cached) {
+          const made = await this.cached.liveCopy(actor, layer.key, volume, ref.text);
+          uuid = made.volume.uuid;
+          // Replaced since the check: the spec names the layer this disk really started as.
+          if (made.layer.id !== layer.id) await this.o.store.setSpec(row.id, serializeSpec({ ...spec, layer: made.layer }));
+        } else if (source || volume.type === 'MACHINE_IMAGE_ORIGIN') uuid = (await this.o.disks.liveCopy(actor, volume, ref.text)).uuid;
         else await this.o.disks.claim(volume.uuid, String(row.id), actor);
         return { image: this.o.disks.locate(uuid), ownDisk: true, disk: uuid };
       };
@@ -217,6 +235,22 @@ export class CloudService {
     return this.attachments.detach(await this.visible(actor, id), actor, uuid);
   }
 
+  /** Freezes the caller's VM's root disk as the caller's cached layer of `key` (the guest has run sync). */
+  async saveLayer(actor: Principal, id: number, key: string): Promise<LayerSaved> {
+    const layers = this.layers();
+    requireLayerKey(key);
+    return layers.save(actor, await this.visible(actor, id), key);
+  }
+
+  /** The caller's cached layer of `key`: its size and when it was saved. */
+  async layer(actor: Principal, key: string): Promise<LayerInfo> {
+    return this.layers().info(actor, key);
+  }
+
+  async deleteLayer(actor: Principal, key: string): Promise<void> {
+    await this.layers().remove(actor, key);
+  }
+
   /** The volumes attached to the caller's VM. */
   async volumes(actor: Principal, id: number): Promise<VolumeAttachment[]> {
     return this.attachments.list(await this.visible(actor, id), actor);
@@ -245,6 +279,22 @@ export class CloudService {
     const { volume } = await this.o.cache.origin(ref.id, actor);
     const at = this.o.disks.locate(this.o.disks.mayStart(actor, volume, ref.text).uuid);
     return { id: 'readonly', serial: serialOf(ref.id), path: at.path, format: at.format, readonly: true };
+  }
+
+  private layers(): CloudLayers {
+    if (!this.cached) throw new StratusError('USAGE', 'this cloud keeps no instance layers', { hint: 'Run without a layer (stratus-create-image --no-cache).' });
+    return this.cached;
+  }
+
+  /** The layer a run starts from: the caller's, made over the origin the run boots (an origin must be booted). */
+  private async layerFor(actor: Principal, key: string, diskMade: boolean, origin: VolumeRow): Promise<{ key: string; id: string }> {
+    const layers = this.layers();
+    if (!diskMade) {
+      throw new StratusError('LAYER_MISMATCH', `a layer starts a disk the cloud makes from a base image, but ${origin.uuid} is a ${origin.type} volume that boots as it is`, {
+        hint: 'Run the Marketplace ID, URL or origin volume the layer was made from.',
+      });
+    }
+    return layers.check(actor, key, origin);
   }
 
   private async urlOrigin(actor: Principal, url: string, format: 'raw' | 'qcow2' | undefined): Promise<VolumeRow> {

@@ -28,6 +28,8 @@ export interface InstanceSpec {
   saveParent?: Entry;
   /** Where the Epilog of a --save instance is: recorded before each step, so a restarted server resumes it. */
   saveState?: SaveState;
+  /** The cached layer its disk started as (its key, and the id of the layer row then), if any. */
+  layer?: { key: string; id: string };
 }
 
 /**

@@ -39,6 +39,8 @@ export interface SaveEpilogOptions {
   /** The pdisk service's base URL, for the draft's `pdisk:` location (known once the server listens). */
   pdiskEndpoint: () => string;
   validDays?: number;
+  /** [instances] saved_image_format: a qcow2 of the stored clusters (default), or the raw disk. */
+  format?: 'raw' | 'qcow2';
   publish?: PublishSaved;
   /** Refuses, when the VM is asked for, a --marketplace-endpoint-newimage the draft could not go to. */
   checkTarget?: (marketplace: string) => Promise<void>;
@@ -82,7 +84,7 @@ export class SaveEpilog {
         const target = state.target ?? randomUUID();
         await this.o.disks.dropSaved(target);
         const owner = { username: current.owner, id: current.owner_id };
-        const { volume, content } = await this.o.disks.saveSnapshot(current.disk, owner, { tag: save.title, target });
+        const { volume, content } = await this.o.disks.saveSnapshot(current.disk, owner, { tag: save.title, target, format: this.o.format ?? 'qcow2' });
         await record({ step: 'publish', target, content, at: formatUtc((this.o.clock ?? (() => new Date()))()), identifier: volume.identifier });
       }
       if (state.step === 'publish') {
@@ -112,7 +114,7 @@ export class SaveEpilog {
     const volume = state.target ? await this.o.disks.savedVolume(state.target) : undefined;
     if (!volume || !state.content) throw new StratusError('VOLUME_NOT_FOUND', `the saved volume of VM ${row.id} is gone`);
     const draft = savedImageDraft(spec.saveParent, {
-      content: state.content, volume: volume.uuid, pdiskEndpoint: this.o.pdiskEndpoint(),
+      content: state.content, volume: volume.uuid, format: volume.format === 'qcow2' ? 'qcow2' : 'raw', pdiskEndpoint: this.o.pdiskEndpoint(),
       creator: save.author, version: save.imageVersion, title: save.title, description: save.comment,
       validDays: this.o.validDays ?? BUILT_IMAGE_VALID_DAYS, now: state.at ? new Date(state.at) : new Date(),
     });

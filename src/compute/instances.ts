@@ -223,6 +223,8 @@ export class InstanceService {
       const paths = instancePaths(this.o.instancesDir, name);
       const machine = await QemuMachine.adopt({ name, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile }, paths.log);
       if (machine) {
+        // Nothing pauses a guest but a layer being frozen: a server that died meanwhile left it stopped.
+        if ((await machine.status().catch(() => '')) === 'paused') await machine.resume().catch(() => undefined);
         this.watch(row.id, machine);
         const vnc = await machine.vncEndpoint().catch(() => undefined);
         if (vnc) this.vncs.set(row.id, vnc);
@@ -285,6 +287,11 @@ export class InstanceService {
   /** Hot-plugs a data disk into a running instance (INSTANCE_STATE when QEMU does not run it). */
   async attachDisk(id: number, disk: DataDiskSpec): Promise<void> {
     await this.machine(id).attachDisk(disk.id, disk.path, disk.format, disk.readonly === true, disk.serial);
+  }
+
+  /** Runs `work` with the instance's guest stopped, then lets it go on (INSTANCE_STATE when QEMU does not run it). */
+  async paused<T>(id: number, work: () => Promise<T>): Promise<T> {
+    return this.machine(id).whilePaused(work);
   }
 
   /** Unplugs a data disk; an instance QEMU no longer runs has nothing plugged in. */

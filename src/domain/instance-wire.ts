@@ -98,6 +98,22 @@ export interface RunInstancesRequest {
   vncListen?: string;
   /** --save: the root disk becomes a new image at shutdown (§2.4). */
   save?: SaveRequest;
+  /**
+   * The key of one of the caller's cached layers (POST /instances/<id>/layers): each VM's disk
+   * starts as that layer instead of the bare image, which must be the image it was made over.
+   */
+  layer?: string;
+}
+
+/** A layer just saved from an instance: its key and the size of its file. */
+export interface LayerSaved {
+  key: string;
+  bytes: number;
+}
+
+/** One of the caller's cached layers. */
+export interface LayerInfo extends LayerSaved {
+  created: string;
 }
 
 /** Where a running instance's VNC server listens; the password is shown to the instance's owner only. */

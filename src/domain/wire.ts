@@ -96,3 +96,21 @@ export interface UserInfo {
   quotaVolumes: number | null;
   created: string;
 }
+
+/** What a confirmation link does with the upload it names (reference §6.3). */
+export type UploadAction = 'confirm' | 'abort' | 'abuse';
+
+/** An upload waiting for its endorser's confirmation, as the links' page shows it. */
+export interface PendingUploadView {
+  identifier: string;
+  /** The endorser: the signing certificate's e-mail address, which the links went to. */
+  email: string;
+  /** The endorsement date. */
+  created: string;
+  title: string | null;
+  /** The entry deprecates its image. */
+  deprecating: boolean;
+  /** When it arrived, and when its links stop working (ISO 8601 UTC). */
+  received: string;
+  expires: string;
+}

@@ -7,6 +7,7 @@ import type { PublishRequest, PublishResult } from './publish.js';
 import type { BuildOptions, BuiltImage } from './builder.js';
 import type { PipelineEvents } from './events.js';
 import type { Recipe } from './recipe.js';
+import type * as CreateParts from './create/index.js';
 
 export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
 export type { UrlGuard } from './transfer/locations.js';
@@ -42,6 +43,12 @@ export async function publishImage(req: PublishRequest, events: PipelineEvents):
 export async function buildImage(recipe: Recipe, opts?: BuildOptions): Promise<BuiltImage> {
   return (await import('./builder.js')).buildImage(recipe, opts);
 }
+
+/** stratus-create-image's steps, installers, scripts and step cache (see create/index.ts). */
+export async function createImageParts(): Promise<typeof CreateParts> {
+  return import('./create/index.js');
+}
+export type { CreateDeps, CreateEvents, CreatePlan, Installer, LayerApi, Remote, Repo, ScriptEntry } from './create/index.js';
 
 export { quietEvents } from './events.js';
 export type { PipelineEvents } from './events.js';

@@ -1,17 +1,9 @@
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import { StratusError } from '../domain/errors.js';
 import type { MailMessage } from './mailer.js';
+import { isPlainAddress } from '../domain/email.js';
 
-/**
- * A plain address, `local@domain`, and nothing else: no display name, no list, no comment, no
- * whitespace or control character. Anything richer is where header and envelope injection hide
- * (`a@b.org\r\nBcc: c@d.org`, `a@b.org, c@d.org`), and Stratus only ever writes to one person.
- */
-const PLAIN_ADDRESS = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/;
-
-export function isPlainAddress(value: string): boolean {
-  return value.length <= 254 && PLAIN_ADDRESS.test(value);
-}
+export { isPlainAddress };
 
 /** Refuses, naming `what`, any value that is not one plain address. */
 export function plainAddress(value: string, what: string): string {

@@ -17,3 +17,5 @@ export { endorserSummaryMessage, expiryWarningMessage, expiringSoon, entryXmlUrl
 export type { EndorserEntries, ReminderEntry } from './reminders.js';
 export { ReminderScheduler } from './reminder-schedule.js';
 export type { ReminderSchedulerOptions, ReminderRun } from './reminder-schedule.js';
+export { uploadConfirmationMessage, abuseReportMessage, abuseReportText, actionUrl } from './confirmation.js';
+export type { UploadConfirmation, AbuseReport } from './confirmation.js';

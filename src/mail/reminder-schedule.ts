@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../platform/files.js';
+import { isStratusError } from '../domain/errors.js';
 import type { Mailer, MailMessage } from './mailer.js';
 import { endorserSummaryMessage, expiryWarningMessage } from './reminders.js';
 import type { EndorserEntries } from './reminders.js';
@@ -97,10 +98,14 @@ export class ReminderScheduler {
             await this.o.mailer.send(message);
             result[kind === 'summary' ? 'summaries' : 'warnings']++;
           } catch (e) {
-            failed = true;
             result.failed++;
             this.o.onError?.(e, who.email);
-            continue;
+            // An address no mailer takes (not one plain address) is no outage: waiting for it
+            // would hold this round open, and every later one, for good.
+            if (!isStratusError(e, 'EMAIL_INVALID')) {
+              failed = true;
+              continue;
+            }
           }
         }
         round.sent.push(who.email);

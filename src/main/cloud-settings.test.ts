@@ -20,3 +20,14 @@ test('built_image_validity_period: the days a --save draft is valid, 2 by defaul
     assert.throws(() => at(bad), (e: unknown) => isStratusError(e, 'CONFIG_INVALID') && e.message === `/data/stratus.cfg: [instances] built_image_validity_period = ${bad} is not a whole number ≥ 1`, bad);
   }
 });
+
+test('layer_cache_mib: what one account\'s instance layers may take, 20480 MiB by default, none for no bound; anything else stops the server', () => {
+  const at = (v: string | undefined): number => loadCloudSettings((s, k) => (s === 'instances' && k === 'layer_cache_mib' ? v : undefined), '/data', '/data/stratus.cfg').layerCacheMiB;
+  assert.equal(at(undefined), 20480);
+  assert.equal(at('512'), 512);
+  assert.equal(at('0'), 0, 'no layers kept at all');
+  assert.equal(at('none'), Number.POSITIVE_INFINITY);
+  for (const bad of ['-1', '2G', '1.5']) {
+    assert.throws(() => at(bad), (e: unknown) => isStratusError(e, 'CONFIG_INVALID') && e.message === `/data/stratus.cfg: [instances] layer_cache_mib = ${bad} is not a whole number ≥ 0`, bad);
+  }
+});

@@ -9,6 +9,7 @@ import { DEFAULT_QUARANTINE_MS } from '../volumes/instance-disks.js';
 import { DEFAULT_URL_MAX_MIB } from '../cloud/url-image.js';
 import { parseUrlAllow } from '../cloud/url-guard.js';
 import { BUILT_IMAGE_VALID_DAYS } from '../metadata/entry/saved.js';
+import { DEFAULT_LAYER_CACHE_MIB } from '../volumes/layers.js';
 
 /** How `stratus serve` runs instances (`[instances]`, `[network]`, `[quarantine]` and `[policy]` in stratus.cfg). */
 export interface CloudSettings {
@@ -33,6 +34,10 @@ export interface CloudSettings {
   vnc: VncSettings;
   /** built_image_validity_period: the days a --save image's draft entry is valid (§2.4 step 4). */
   builtImageValidDays: number;
+  /** saved_image_format: what a --save image is stored as (qcow2: the clusters the disk stores; raw: the whole disk). */
+  savedImageFormat: 'qcow2' | 'raw';
+  /** layer_cache_mib: what one account's cached instance layers may take together, in MiB. */
+  layerCacheMiB: number;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -49,7 +54,12 @@ type Get = (section: string, key: string) => string | undefined;
  *               may name: IP addresses, CIDR blocks, or any; default none. Every VNC server asks
  *               for a password, which only the instance's owner is shown, but VNC sends the
  *               screen unencrypted: prefer SSH tunnels to opening it),
- *               built_image_validity_period (days a --save image's draft entry is valid; 2)
+ *               built_image_validity_period (days a --save image's draft entry is valid; 2),
+ *               saved_image_format (qcow2 | raw: a --save image as a standalone qcow2 of the
+ *               clusters its disk stores, or as the whole raw disk; qcow2),
+ *               layer_cache_mib (what one account's cached instance layers may take, in MiB;
+ *               20480, or none; the least recently used that no live instance started from
+ *               go first)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -99,6 +109,9 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     urlAllow: (get('instances', 'url_allow') ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean),
     urlMaxMiB: whole('instances', 'url_max_mib', DEFAULT_URL_MAX_MIB, 1) ?? DEFAULT_URL_MAX_MIB,
     builtImageValidDays: whole('instances', 'built_image_validity_period', BUILT_IMAGE_VALID_DAYS, 1) ?? BUILT_IMAGE_VALID_DAYS,
+    savedImageFormat: choice('instances', 'saved_image_format', ['qcow2', 'raw'] as const, 'qcow2'),
+    // none (or unlimited): no bound but the disk's.
+    layerCacheMiB: whole('instances', 'layer_cache_mib', DEFAULT_LAYER_CACHE_MIB, 0) ?? Number.POSITIVE_INFINITY,
     vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };

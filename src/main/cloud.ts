@@ -10,6 +10,8 @@ import type { VolumeDriver } from '../storage/volumes/driver.js';
 import { ADMIN } from '../accounts/accounts.js';
 import type { Accounts } from '../accounts/accounts.js';
 import { InstanceDisks } from '../volumes/instance-disks.js';
+import { InstanceLayers } from '../volumes/layers.js';
+import { LayerStore } from '../storage/layers.js';
 import { InstanceService } from '../compute/instances.js';
 import { HostNetwork } from '../network/host-network.js';
 import { PackageProxy } from '../network/package-proxy.js';
@@ -91,7 +93,13 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       notices.push('Instances use user-mode networking (a loopback address each, with the image\'s inbound ports forwarded): run the server as root for a bridge');
     }
     const store = new InstanceStore(p.database);
-    const disks = new InstanceDisks(new VolumeStore(p.database), p.driver, p.accounts, ADMIN);
+    const volumeStore = new VolumeStore(p.database);
+    const disks = new InstanceDisks(volumeStore, p.driver, p.accounts, ADMIN);
+    const layers = new InstanceLayers({ store: new LayerStore(p.database), volumes: volumeStore, disks, dir: join(p.dataDir, 'layers'), capBytes: s.layerCacheMiB * 1024 * 1024 });
+    const left = await layers.reconcile();
+    if (left.temporary || left.orphans || left.missing || left.stale) {
+      notices.push(`Instance layers: removed ${left.temporary} unfinished, ${left.orphans} unrecorded and ${left.stale} stale layer files, and ${left.missing} records without a file`);
+    }
     const cache = new ImageCache({
       disks,
       entriesOf: (id, viewer) => entriesOf(p.marketplace, id, viewer),
@@ -111,8 +119,8 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const urls = new UrlImages({ disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}), guard });
     const log = (line: string): void => void process.stdout.write(`${line}\n`);
     const publish = savedImagePublisher({ marketplace: p.marketplace, service: p.service, mailer: p.mailer, ownUrl: p.ownUrl, guard, validDays: s.builtImageValidDays, log });
-    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
-      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
+    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, layers, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
+      save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, format: s.savedImageFormat, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
     const service = cloud;
     return {

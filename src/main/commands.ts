@@ -32,6 +32,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'kill-instance': () => import('../cli/commands/kill-instance.js'),
   'shutdown-instance': () => import('../cli/commands/shutdown-instance.js'),
   'connect-instance': () => import('../cli/commands/connect-instance.js'),
+  'create-image': () => import('../cli/commands/create-image.js'),
   'attach-volume': () => import('../cli/commands/attach-volume.js'),
   'detach-volume': () => import('../cli/commands/detach-volume.js'),
   user: () => import('../cli/commands/user.js'),

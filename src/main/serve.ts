@@ -12,6 +12,19 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--config <file>', 'server configuration (default <data-dir>/stratus.cfg)')
     .option('--log', 'log every request as JSON lines')
     .option('--network <mode>', 'instance networking: auto (a bridge when run as root), bridge, user, or none (no cloud service); default [network] mode')
+    .addHelpText('after', `
+Server configuration: <data-dir>/stratus.cfg (INI; docs/api.md has every key). Sections:
+  [server]       host, port, database, public_url, tls_cert, tls_key, identity_name,
+                 identity_email, connection, timeout and login limits
+  [marketplace]  max_metadata_bytes, trust_endorsers, trust_ca_bundle, verify_threads,
+                 max_created_ahead_seconds, body_memory_mib, anonymous_uploads_per_hour,
+                 validate_email (true|false, default false: uploads by endorsers outside the
+                 trust policy wait for confirmation by e-mail), pending_upload_hours (24),
+                 admin_email (abuse reports), endorser_reminder (true|false, default false)
+  [pdisk]        volumes_dir, fsync, max_volume_gib
+  [mail]         host, port, security, user, password, from, ca_file, timeout_s
+                 (without host, mail goes to <data-dir>/outbox/)
+  [instances], [network]  the cloud service`)
     .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean; network?: string }) => {
       const settings = loadServerSettings({
         dataDir: o.dataDir,

@@ -28,6 +28,9 @@ import type { CloudSettings } from './cloud-settings.js';
 import { startCloud } from './cloud.js';
 import { createMailer, loadMailSettings, mailDestinationLine } from '../mail/index.js';
 import type { Mailer, MailSettings } from '../mail/index.js';
+import { PendingUploadStore } from '../storage/pending-uploads.js';
+import { loadMarketplaceMail, marketplaceMailOptions, startMarketplaceRounds } from './marketplace-mail.js';
+import type { MarketplaceMailSettings } from './marketplace-mail.js';
 
 /** Everything `stratus serve` needs; each field has a default from the data dir. */
 export interface ServerSettings {
@@ -57,6 +60,8 @@ export interface ServerSettings {
   cloud?: CloudSettings;
   /** The SMTP server, or the outbox when [mail] has no host (mail/settings.ts). */
   mail: MailSettings;
+  /** Confirmation of uploads by e-mail, abuse reports and endorser reminders (marketplace-mail.ts). */
+  marketplaceMail: MarketplaceMailSettings;
   /** The names the service identity (the P12 that signs drafts) is made with, once. */
   serviceNames: ServiceNames;
 }
@@ -69,7 +74,8 @@ export interface ServerSettings {
  *   [marketplace] max_metadata_bytes, trust_endorsers (file of RFC 2253 DNs, one per line),
  *                 trust_ca_bundle (PEM file of CA certificates), verify_threads,
  *                 max_created_ahead_seconds (how far ahead of this server's clock an
- *                 endorsement date may be; default 300)
+ *                 endorsement date may be; default 300), validate_email, pending_upload_hours,
+ *                 admin_email, endorser_reminder (loadMarketplaceMail)
  *   [pdisk] volumes_dir, fsync (true|false), max_volume_gib (the largest volume, whole GiB;
  *           default 1024: an upload is stopped as soon as its content passes it)
  *   [mail] host, port, security, user, password, from, ca_file, timeout_s (loadMailSettings)
@@ -101,6 +107,7 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
     limits,
     logger: opts.logger ?? false,
     mail: loadMailSettings((key) => get('mail', key), dataDir, cfgPath, sections.get('mail')?.keys()),
+    marketplaceMail: loadMarketplaceMail((key) => get('marketplace', key), cfgPath),
   };
   const network = opts.network ?? get('network', 'mode')?.trim();
   if (network !== 'none') {
@@ -180,15 +187,22 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     : undefined;
   const compiled = compileTrust(trust);
   const service = serviceIdentity(settings.dataDir, settings.serviceNames);
-  const marketplace = new Marketplace(new EntryStore(database), {
+  const { limits } = settings;
+  let url = '';
+  // Mail written without a request (reminders, abuse reports) names the configured public URL, else the address listened on.
+  const ownUrl = (): string => limits.publicUrl ?? url;
+  const log = (line: string): void => { process.stdout.write(`${line}\n`); };
+  const entries = new EntryStore(database);
+  const marketplace = new Marketplace(entries, {
     service,
+    pending: new PendingUploadStore(database, entries),
+    ...marketplaceMailOptions(settings.marketplaceMail, mailer, ownUrl, log),
     maxBytes: settings.maxMetadataBytes,
     maxCreatedAheadSeconds: settings.maxCreatedAheadSeconds,
     ...(verifier ? { verifier } : {}),
     ...(compiled ? { trust: compiled } : {}),
   });
   const notices: string[] = [];
-  const { limits } = settings;
   notices.push(mailDestinationLine(settings.mail));
   const accounts = new Accounts(new UserStore(database));
   const admin = await accounts.ensureAdmin(process.env.STRATUS_ADMIN_PASSWORD || undefined);
@@ -206,9 +220,8 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     notices.push(`Cleaned up after an interrupted run: ${repaired.temporary} temporary files, ${repaired.orphans.length} unreferenced volume files`);
   }
   if (repaired.missing.length) notices.push(`WARNING: volumes without data: ${repaired.missing.join(', ')}`);
-  let url = '';
   const cloud = settings.cloud
-    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, service, mailer, ownUrl: () => limits.publicUrl ?? url }).catch(async (e: unknown) => {
+    ? await startCloud({ settings: settings.cloud, dataDir: settings.dataDir, database, driver, accounts, marketplace, service, mailer, ownUrl }).catch(async (e: unknown) => {
       await marketplace.close();
       await database.close();
       throw e;
@@ -253,6 +266,20 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     await database.close();
     throw e;
   }
+  // After listening: the reminders name the server's URL, known only now (port 0).
+  const rounds = await startMarketplaceRounds({ settings: settings.marketplaceMail, marketplace, mailer, dataDir: settings.dataDir, publicUrl: ownUrl, log })
+    .catch(async (e: unknown) => {
+      await app.close();
+      await cloud?.close();
+      await marketplace.close();
+      await database.close();
+      throw e;
+    });
+  notices.push(...rounds.notices);
+  const mm = settings.marketplaceMail;
+  if ((mm.endorserReminder || mm.adminEmail) && !limits.publicUrl && WILDCARDS.has(settings.host)) {
+    notices.push(`WARNING: [server] public_url is not set and the server listens on every address: reminders and abuse reports will name ${url}; set public_url to the URL endorsers use`);
+  }
   return {
     app,
     database,
@@ -263,6 +290,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     url,
     close: async () => {
       await app.close();
+      await rounds.close();
       await cloud?.close();
       await marketplace.close();
       await database.close();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { defaultServiceNames, serviceIdentity } from './service-identity.js';
 import { Marketplace } from './marketplace.js';
 import { EntryStore } from '../storage/entries.js';
+import { PendingUploadStore } from '../storage/pending-uploads.js';
 import { openSqlite } from '../storage/database.js';
 import { buildEntryXml } from '../metadata/entry/build.js';
 import { generateSelfSignedP12 } from '../metadata/cert/generate.js';
@@ -75,6 +76,31 @@ test('drafts: only the service signs them; only their owner (and the admin) sees
     await mp.publish(signedBy('Alice', 'alice@example.org', xml), { id: 'alice-id' });
     assert.equal((await mp.get(draft.key, { id: 'alice-id', admin: false })).detail().status, 'superseded');
     assert.deepEqual((await mp.list({ status: 'all' })).entries.map((e) => e.email), ['alice@example.org']);
+  } finally {
+    await mp.close();
+    await database.close();
+  }
+});
+
+test('drafts pass a trust policy that does not list the service, and never wait for confirmation by e-mail', async () => {
+  // Regression: the verifier refused every signer off the endorser list, the service too, so a
+  // server with trust_endorsers could not store the Epilog's drafts at all.
+  const database = await openSqlite(join(dir, 'drafts-trust.sqlite'));
+  const service = serviceIdentity(dir, { commonName: 'stratus service test', email: 'svc@test.example' });
+  const mailed: string[] = [];
+  const entries = new EntryStore(database);
+  const mp = new Marketplace(entries, {
+    service,
+    trust: { endorsers: ['CN=Someone Else,C=EU'] },
+    pending: new PendingUploadStore(database, entries),
+    confirmation: { holdMs: 3_600_000, notify: async (n) => { mailed.push(n.to); } },
+  });
+  try {
+    const stored = await mp.publishServiceDraft({ id: 'alice-id', username: 'alice' }, unsignedEntry());
+    assert.equal(stored.status, 'created');
+    const held = await mp.publish(signedBy('Alice', 'alice@example.org', unsignedEntry()), undefined, { base: 'http://127.0.0.1:9204' });
+    assert.equal(held.status, 'pending', 'an endorser off the list waits for confirmation');
+    assert.deepEqual(mailed, ['alice@example.org'], 'only the endorser\'s upload was mailed about');
   } finally {
     await mp.close();
     await database.close();

@@ -1,26 +1,22 @@
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
-import { valueFieldPlan } from '../domain/entry-fields.js';
 import type { EntryFields } from '../domain/entry-fields.js';
-import { searchableText } from '../metadata/entry/entry.js';
 import type { Entry } from '../metadata/entry/entry.js';
 import type { TrustPolicy } from '../metadata/trust.js';
 import { inlineVerifier } from './verifier.js';
 import type { UploadVerifier } from './verifier.js';
-import type { EntryStore, EntryRow, EntryViewer, NewEntryRow } from '../storage/entries.js';
+import type { EntryStore, EntryRow, EntryViewer } from '../storage/entries.js';
+import type { PendingUploadStore } from '../storage/pending-uploads.js';
+import { entryPath, keyOf, toRow } from './rows.js';
+import type { EntryKey } from './rows.js';
+import { UploadConfirmations } from './confirmations.js';
+import type { AbuseReport, ConfirmationOptions, PendingView, UploadOrigin } from './confirmations.js';
 import type { EndorserSummary, EntryDetail, EntryStatusName, EntrySummary, ListQuery } from '../domain/wire.js';
 import { toDataTablesRow, toDetail, toSummary } from './views.js';
 
-/** The key of one stored entry, and its path under /metadata. */
-export interface EntryKey {
-  identifier: string;
-  email: string;
-  created: string;
-}
-
-export function entryPath(k: EntryKey): string {
-  return `${k.identifier}/${k.email}/${k.created}`;
-}
+export { entryPath, locationKind } from './rows.js';
+export type { EntryKey } from './rows.js';
+export type { AbuseReport, ConfirmationNotice, ConfirmationOptions, PendingView, UploadOrigin } from './confirmations.js';
 
 export interface MarketplaceOptions {
   /** Runs the upload checks; by default on the calling thread with `trust` and `maxBytes`. */
@@ -36,6 +32,16 @@ export interface MarketplaceOptions {
    * carry it, and a public upload that claims it is refused.
    */
   service?: ServiceSigner;
+  /** Where uploads waiting for confirmation are kept; without it every confirmation link is unknown. */
+  pending?: PendingUploadStore;
+  /**
+   * `[marketplace] validate_email`: an upload whose endorser the trust policy does not trust
+   * (every upload, without a policy) waits for its endorser's confirmation by e-mail instead
+   * of being stored or refused. Needs `pending`.
+   */
+  confirmation?: ConfirmationOptions;
+  /** Tells the administrators of an upload its endorser reported as abuse ([marketplace] admin_email). */
+  reportAbuse?: (report: AbuseReport) => Promise<void>;
 }
 
 /** Who the service signs as. */
@@ -70,6 +76,20 @@ export interface PublishResult {
   status: 'created' | 'exists';
 }
 
+/** An upload held until its endorser confirms it: nothing is stored yet; a mail went to `to`. */
+export interface PendingResult {
+  key: EntryKey;
+  path: string;
+  entry: Entry;
+  status: 'pending';
+  /** The signing certificate's e-mail address, which the links went to. */
+  to: string;
+  /** When the links stop working (ISO 8601 UTC). */
+  expires: string;
+}
+
+export type UploadResult = PublishResult | PendingResult;
+
 /**
  * The Marketplace service: validates and stores signed entries under the latest-entry rules
  * of reference §4.7, and answers listings. Nothing is ever deleted; deprecating is uploading
@@ -81,12 +101,17 @@ export class Marketplace {
   private readonly clock: () => Date;
   private readonly verifier: UploadVerifier;
   private readonly service: ServiceSigner | undefined;
+  private readonly confirmations: UploadConfirmations | undefined;
+  private readonly reportAbuseTo: ((report: AbuseReport) => Promise<void>) | undefined;
 
   constructor(private readonly store: EntryStore, options: MarketplaceOptions = {}) {
     const clock = options.clock ?? (() => new Date());
     this.clock = clock;
     this.fields = store.fields;
     this.service = options.service;
+    if (options.confirmation && !options.pending) throw new StratusError('INTERNAL', 'confirming uploads by e-mail needs a store for pending uploads');
+    this.confirmations = options.pending ? new UploadConfirmations(options.pending, store, clock, options.confirmation) : undefined;
+    this.reportAbuseTo = options.reportAbuse;
     this.verifier = options.verifier ?? inlineVerifier({
       now: clock,
       fields: this.fields,
@@ -100,17 +125,82 @@ export class Marketplace {
    * Runs every upload check of §5.4 (plus the schema), then stores the entry as a public one.
    * An entry signed as this server's own identity is refused: only drafts carry it. When
    * `uploader` is an account, its drafts of the identifier are superseded by this entry.
+   * With confirmation by e-mail on, an endorser the trust policy does not trust gets a mail
+   * and the upload waits ('pending'); without it, the policy's refusal is TRUST_REJECTED.
+   * `origin` gives the base URL of the mailed links (and the client, for an abuse report).
    */
-  async publish(body: Buffer | string, uploader?: Uploader): Promise<PublishResult> {
-    const { entry, text } = await this.verifier.verify(body);
+  async publish(body: Buffer | string, uploader?: Uploader, origin?: UploadOrigin): Promise<UploadResult> {
+    const verified = await this.verifier.verify(body);
+    const { entry, text, trust } = verified;
     if (this.isService(entry)) {
       throw new StratusError('TRUST_REJECTED', `the endorser ${entry.endorsement.email ?? ''} (${entry.endorsement.subject ?? ''}) is this server's own identity, which signs drafts only`, {
         hint: 'Sign the entry with your own certificate (stratus-generate-p12, then stratus-sign-metadata) and upload it again.',
       });
     }
     const key = keyOf(entry);
-    const status = await this.store.insert(toRow(entry, key, text, formatUtc(this.clock()), this.fields), { retireDraftsOf: uploader?.id });
+    const row = toRow(entry, key, text, formatUtc(this.clock()), this.fields);
+    if (!trust.trusted && this.confirmations?.holding) {
+      if (!origin) throw new StratusError('INTERNAL', 'an upload held for confirmation needs the base URL of its links');
+      const held = await this.confirmations.hold(verified, key, row, uploader?.id, origin);
+      if (held.status === 'exists') return { key, entry, status: 'exists', path: entryPath(key) };
+      return { key, entry, path: entryPath(key), ...held };
+    }
+    if (trust.reason) throw new StratusError('TRUST_REJECTED', trust.reason);
+    const status = await this.store.insert(row, { retireDraftsOf: uploader?.id });
     return { key, entry, status, path: entryPath(key) };
+  }
+
+  /** The upload waiting for confirmation under `token` (the links' page); PENDING_UPLOAD_NOT_FOUND when none. */
+  async pendingUpload(token: string): Promise<PendingView> {
+    return this.requireConfirmations().view(token);
+  }
+
+  /**
+   * Stores the upload waiting under `token` as publish() would have: checked again, then
+   * inserted under the same rules, in the transaction that ends the pending upload, so a
+   * link works once.
+   */
+  async confirmUpload(token: string): Promise<PublishResult> {
+    const confirmations = this.requireConfirmations();
+    const pending = await confirmations.find(token);
+    const { entry, text } = await this.verifier.verify(pending.xml);
+    const key = keyOf(entry);
+    const status = await confirmations.commit(token, toRow(entry, key, text, formatUtc(this.clock()), this.fields), pending.uploader_id);
+    return { key, entry, status, path: entryPath(key) };
+  }
+
+  /** Drops the upload waiting under `token`. */
+  async abortUpload(token: string): Promise<PendingView> {
+    return this.requireConfirmations().abort(token);
+  }
+
+  /** Drops the upload waiting under `token` and tells the administrators. */
+  async reportUpload(token: string): Promise<PendingView> {
+    return this.requireConfirmations().reportAbuse(token, this.reportAbuseTo ?? (async () => undefined));
+  }
+
+  /** Removes the expired uploads waiting for confirmation; how many went. */
+  async purgePendingUploads(): Promise<number> {
+    return this.confirmations ? this.confirmations.purgeExpired() : 0;
+  }
+
+  /** Each endorser's latest public entries valid now and not deprecated, for the reminders of §6.4. */
+  async validEntriesByEndorser(): Promise<Array<{ email: string; entries: Array<{ identifier: string; created: string; valid?: string; title?: string }> }>> {
+    const rows = await this.store.validEntriesByEndorser(formatUtc(this.clock()));
+    const byEmail = new Map<string, Array<{ identifier: string; created: string; valid?: string; title?: string }>>();
+    for (const r of rows) {
+      const list = byEmail.get(r.email) ?? [];
+      list.push({ identifier: r.identifier, created: r.created, ...(r.valid ? { valid: r.valid } : {}), ...(r.title ? { title: r.title } : {}) });
+      byEmail.set(r.email, list);
+    }
+    return [...byEmail].map(([email, entries]) => ({ email, entries }));
+  }
+
+  private requireConfirmations(): UploadConfirmations {
+    if (!this.confirmations) {
+      throw new StratusError('PENDING_UPLOAD_NOT_FOUND', 'no upload waits for confirmation on this server');
+    }
+    return this.confirmations;
   }
 
   /**
@@ -236,39 +326,4 @@ export interface XmlListing {
   /** Entries in this page. */
   count: number;
   documents: AsyncIterable<string>;
-}
-
-function keyOf(entry: Entry): EntryKey {
-  const { email, created } = entry.endorsement;
-  if (!email || !created) {
-    throw new StratusError('METADATA_INVALID', 'invalid metadata: the endorsement has no e-mail or creation date', {
-      hint: 'Sign the entry with stratus-sign-metadata, which fills the endorsement.',
-    });
-  }
-  return { identifier: entry.identifier, email, created };
-}
-
-/** `pdisk` for entries kept in a site's disk service; `web` for http(s)/ftp; `none` without location. */
-export function locationKind(locations: string[]): 'pdisk' | 'web' | 'none' {
-  if (locations.length === 0) return 'none';
-  return locations.some((l) => /^pdisk/.test(l)) ? 'pdisk' : 'web';
-}
-
-/** The row of an entry: its key and provenance, and a column per field that has one. */
-function toRow(e: Entry, key: EntryKey, xml: string, now: string, fields: EntryFields): NewEntryRow {
-  const values = e as unknown as Record<string, unknown>;
-  const row: Record<string, unknown> = { identifier: key.identifier, email: key.email, created: key.created };
-  for (const f of valueFieldPlan(fields).listed) {
-    const v = values[f.name];
-    // An empty date is no date: an entry with an empty dcterms:valid has no validity.
-    row[f.column as string] = f.many ? JSON.stringify(v ?? []) : f.date ? v || null : v ?? null;
-  }
-  row.location = e.locations[0] ?? null;
-  row.location_kind = locationKind(e.locations);
-  row.subject = e.endorsement.subject ?? null;
-  row.issuer = e.endorsement.issuers[0] ?? null;
-  row.uploaded_at = now;
-  row.search = searchableText(e, fields);
-  row.xml = xml;
-  return row as unknown as NewEntryRow;
 }

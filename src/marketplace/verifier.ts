@@ -24,10 +24,23 @@ export function compileTrust(s: TrustSettings | undefined): TrustPolicy | undefi
   return policy;
 }
 
+/**
+ * What the trust policy says of an upload's signer: `trusted` when a policy accepts it;
+ * otherwise `reason` says why a policy refuses it, and is absent when there is no policy.
+ * The Marketplace decides what follows (refuse, or hold for confirmation by e-mail).
+ */
+export interface TrustVerdict {
+  trusted: boolean;
+  reason?: string;
+}
+
 /** An upload that passed every check: the typed entry and the document text to store. */
 export interface VerifiedUpload {
   entry: Entry;
   text: string;
+  /** The signing certificate's e-mail (its subjectAltName rfc822Name), where a confirmation goes. */
+  certEmail?: string;
+  trust: TrustVerdict;
 }
 
 /** Turns an upload body into a verified entry, or throws the StratusError that says why not. */
@@ -52,7 +65,8 @@ export interface VerifyOptions {
 /**
  * Every upload check of reference §5.4 plus the schema: parse safely, verify the signature
  * (which must carry a certificate) and the endorser, refuse content a browser could run,
- * schema, constraints and RDF/XML, an endorsement dated in the future, then the trust policy.
+ * schema, constraints and RDF/XML, an endorsement dated in the future; then the trust
+ * policy's verdict, which the caller acts on.
  */
 export function verifyUpload(body: Buffer | string, o: VerifyOptions): VerifiedUpload {
   const doc = parseXml(body, { ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}), source: 'metadata' });
@@ -64,12 +78,13 @@ export function verifyUpload(body: Buffer | string, o: VerifyOptions): VerifiedU
   const entry = readEntry(doc, o.fields);
   const now = o.now();
   refuseFutureEndorsement(entry.endorsement.created, now, o.maxCreatedAheadSeconds ?? DEFAULT_MAX_CREATED_AHEAD_SECONDS);
+  let trust: TrustVerdict = { trusted: false };
   if (o.trust) {
     const reason = trustRejection(cert, o.trust, now) ?? unboundEmail(cert.email, entry.endorsement.email);
-    if (reason) throw new StratusError('TRUST_REJECTED', reason);
+    trust = reason ? { trusted: false, reason } : { trusted: true };
   }
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8').replace(/^\uFEFF/, '');
-  return { entry, text };
+  return { entry, text, trust, ...(cert.email !== undefined ? { certEmail: cert.email } : {}) };
 }
 
 /**

@@ -11,7 +11,7 @@ export async function waitForSshBanner(host: string, port: number, timeoutMs: nu
   // sshd at once when it started, and under TCG the first real login was then refused.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const banner = await readBanner(host, port, Math.min(3000, Math.max(500, deadline - Date.now())));
+    const banner = await sshBanner(host, port, Math.min(3000, Math.max(500, deadline - Date.now())));
     if (banner?.startsWith('SSH-')) return banner;
     if (Date.now() > deadline) throw new Error(`no SSH banner from ${host}:${port} within ${timeoutMs} ms`);
     if (!isAlive()) throw new Error(`the machine stopped before SSH on ${host}:${port} answered`);
@@ -19,7 +19,11 @@ export async function waitForSshBanner(host: string, port: number, timeoutMs: nu
   }
 }
 
-function readBanner(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+/**
+ * One probe: the first line the port says within `timeoutMs`, or undefined (refused, reset,
+ * silent). A guest is ready for SSH when this line starts with `SSH-`.
+ */
+export function sshBanner(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     let data = '';

@@ -37,6 +37,21 @@ interface Layer {
  * qemu-img instead. The image must not be in use (no -U): its map would change under us.
  */
 export async function openRawChain(path: string, timeoutMs = 600_000): Promise<Readable | undefined> {
+  const chain = await rawChain(path, timeoutMs);
+  return chain ? Readable.from(chain.bytes(), { objectMode: false, highWaterMark: CHUNK }) : undefined;
+}
+
+/** What `qemu-img map` says of a chain: its guest size, the ranges holding data, and its bytes in order. */
+export interface RawChain {
+  size: number;
+  /** The byte ranges that are not known to read as zeros, increasing. */
+  data: Array<{ start: number; length: number }>;
+  /** The guest-visible bytes, front to back (holes as shared zero buffers: read, never write them). */
+  bytes(): AsyncGenerator<Buffer>;
+}
+
+/** The chain of `path` as openRawChain reads it, or undefined when its map cannot be read straight (see there). */
+export async function rawChain(path: string, timeoutMs = 600_000): Promise<RawChain | undefined> {
   const full = resolve(path);
   const chain = JSON.parse((await run('qemu-img', ['info', '--backing-chain', '--output=json', full], { cwd: dirname(full), timeoutMs })).stdout) as Layer[];
   if (chain.some((l) => l.encrypted || (l.format !== 'raw' && l.format !== 'qcow2') || l['format-specific']?.data?.['data-file'] !== undefined)) return undefined;
@@ -49,7 +64,11 @@ export async function openRawChain(path: string, timeoutMs = 600_000): Promise<R
     at += e.length;
   }
   const files = chain.map((l) => resolve(dirname(full), l.filename));
-  return Readable.from(extents(map, files), { objectMode: false, highWaterMark: CHUNK });
+  return {
+    size: at,
+    data: map.filter((e) => e.data && !e.zero).map((e) => ({ start: e.start, length: e.length })),
+    bytes: () => extents(map, files),
+  };
 }
 
 async function* extents(map: Extent[], files: string[]): AsyncGenerator<Buffer> {

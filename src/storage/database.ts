@@ -124,12 +124,64 @@ export interface InstancesTable {
   spec: string | null;
 }
 
+/**
+ * A cached layer of an instance's root disk (the step cache of stratus-create-image): a qcow2
+ * delta over an origin volume, in `<layers>/<owner_id>/<id>.qcow2`. Each account's own, by key.
+ */
+export interface LayersTable {
+  /** Random; names the file, so a replaced layer's file never has the new one's name. */
+  id: string;
+  /** The account's id (an account of the same name made later has none of these). */
+  owner_id: string;
+  /** The account's name when it was saved, for the operator's eyes only. */
+  owner: string;
+  /** 64 lowercase hex digits, chosen by the client; unique per owner. */
+  key: string;
+  /** The origin volume the delta is over: the layer runs only with that volume as its base. */
+  origin: string;
+  /** The layer file's size. */
+  bytes: number;
+  created: string;
+  /** When it was saved or last run: the least recently used go first when the cache is full. */
+  used: string;
+}
+
+/**
+ * An upload held until its endorser confirms it by e-mail (`[marketplace] validate_email`,
+ * reference §6.3). The link's token is never stored, only its SHA-256, so a copy of the
+ * database opens no link.
+ */
+export interface PendingUploadsTable {
+  /** Hex SHA-256 of the token in the e-mailed links. */
+  token_hash: string;
+  identifier: string;
+  /** The endorser: the signing certificate's e-mail, where the links went. */
+  email: string;
+  /** The endorsement time; with identifier and email, the key the entry will have. */
+  created: string;
+  subject: string | null;
+  title: string | null;
+  /** 1 when the entry deprecates its image (the mail says so). */
+  deprecating: number;
+  /** The account that uploaded it, if any: its drafts of the identifier end on confirmation. */
+  uploader_id: string | null;
+  /** The client address the upload came from, for an abuse report. */
+  client: string | null;
+  /** When it arrived and when its links stop working (ISO 8601 UTC with milliseconds). */
+  received: string;
+  expires: string;
+  /** The verified document, as an upload stores it. */
+  xml: string;
+}
+
 export interface Tables {
   entries: EntriesTable;
   users: UsersTable;
   volumes: VolumesTable;
   mounts: MountsTable;
   instances: InstancesTable;
+  layers: LayersTable;
+  pending_uploads: PendingUploadsTable;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

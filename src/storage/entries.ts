@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Insertable, Selectable, SelectQueryBuilder } from 'kysely';
+import type { Insertable, Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
 import { StratusError } from '../domain/errors.js';
 import type { ListQuery } from '../domain/wire.js';
 import type { EntryFields } from '../domain/entry-fields.js';
@@ -7,6 +7,11 @@ import type { Database, EntriesTable, Tables } from './database.js';
 
 export type EntryRow = Selectable<EntriesTable>;
 export type NewEntryRow = Omit<Insertable<EntriesTable>, 'id' | 'is_latest'>;
+
+export interface InsertOptions {
+  /** A public entry its owner uploads ends that account's drafts of the identifier. */
+  retireDraftsOf?: string | undefined;
+}
 
 /**
  * Who is looking: drafts are seen by their owner (by account id) and the admin only;
@@ -59,36 +64,49 @@ export class EntryStore {
    * `retireDraftsOf`: a public entry its owner uploads ends that account's drafts of the
    * identifier (they stay, superseded).
    */
-  async insert(row: NewEntryRow, opts: { retireDraftsOf?: string | undefined } = {}): Promise<'created' | 'exists'> {
+  async insert(row: NewEntryRow, opts: InsertOptions = {}): Promise<'created' | 'exists'> {
+    return this.database.db.transaction().execute((trx) => this.insertIn(trx, row, opts));
+  }
+
+  /**
+   * insert() inside the caller's transaction, so another write (a pending upload's claim)
+   * commits or rolls back with the entry.
+   */
+  async insertIn(trx: Transaction<Tables>, row: NewEntryRow, opts: InsertOptions = {}): Promise<'created' | 'exists'> {
     const owner = row.draft_owner ?? null;
-    return this.database.db.transaction().execute(async (trx) => {
-      if (this.database.dialect === 'postgres') {
-        await sql`SELECT pg_advisory_xact_lock(hashtext(${row.identifier + '/' + row.email}))`.execute(trx);
-      }
-      // One query finds both the current latest entry and an entry with the very same key.
-      const found = await trx.selectFrom('entries').select(['id', 'created', 'xml', 'is_latest', 'draft_owner'])
-        .where('identifier', '=', row.identifier).where('email', '=', row.email)
-        .where((eb) => eb.or([eb('is_latest', '=', 1), eb('created', '=', row.created)]))
-        .execute();
-      const latest = found.find((r) => r.is_latest === 1 && r.draft_owner === owner);
-      const same = found.find((r) => r.created === row.created);
-      if (same) {
-        if (same.xml === row.xml && same.draft_owner === owner) return 'exists';
-        throw new StratusError('METADATA_INVALID', `invalid metadata: an entry for ${row.identifier} by ${row.email} endorsed at ${row.created} already exists`, {
-          hint: 'Entries are never replaced; re-sign the file to make a newer entry.',
-        });
-      }
-      if (latest && row.created < latest.created) {
-        throw new StratusError('ENTRY_OLDER_THAN_LATEST', 'invalid metadata: older than latest entry');
-      }
-      if (latest) await trx.updateTable('entries').set({ is_latest: 0 }).where('id', '=', latest.id).execute();
-      if (owner === null && opts.retireDraftsOf !== undefined) {
-        await trx.updateTable('entries').set({ is_latest: 0 })
-          .where('identifier', '=', row.identifier).where('draft_owner', '=', opts.retireDraftsOf).execute();
-      }
-      await trx.insertInto('entries').values({ ...row, draft_owner: owner, is_latest: 1 }).execute();
-      return 'created';
-    });
+    if (this.database.dialect === 'postgres') {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${row.identifier + '/' + row.email}))`.execute(trx);
+    }
+    const judged = await judge(trx, row);
+    if (judged.verdict === 'exists') return 'exists';
+    if (judged.latest) await trx.updateTable('entries').set({ is_latest: 0 }).where('id', '=', judged.latest).execute();
+    if (owner === null && opts.retireDraftsOf !== undefined) {
+      await trx.updateTable('entries').set({ is_latest: 0 })
+        .where('identifier', '=', row.identifier).where('draft_owner', '=', opts.retireDraftsOf).execute();
+    }
+    await trx.insertInto('entries').values({ ...row, draft_owner: owner, is_latest: 1 }).execute();
+    return 'created';
+  }
+
+  /**
+   * What insert() would do with `row` now, without storing it: 'exists' for the very same
+   * document, 'new' when it would be stored; it throws what insert() would throw. An upload
+   * held for confirmation is judged at once, so its endorser is not mailed about an entry
+   * that could never be stored.
+   */
+  async admissible(row: NewEntryRow): Promise<'exists' | 'new'> {
+    return (await judge(this.database.db, row)).verdict;
+  }
+
+  /**
+   * Every endorser's latest public entries that are valid at `now` and not deprecated (the
+   * reminders of §6.4), by e-mail then identifier.
+   */
+  async validEntriesByEndorser(now: string): Promise<Array<Pick<EntryRow, 'identifier' | 'email' | 'created' | 'valid' | 'title'>>> {
+    return this.database.db.selectFrom('entries').select(['identifier', 'email', 'created', 'valid', 'title'])
+      .where('is_latest', '=', 1).where('draft_owner', 'is', null).where('deprecated', 'is', null)
+      .where('valid', 'is not', null).where('valid', '>', now)
+      .orderBy('email').orderBy('identifier').execute();
   }
 
   /** One entry by its key, if `viewer` may see it. */
@@ -229,6 +247,32 @@ function visibleTo<Q extends SelectQueryBuilder<Tables, 'entries', O>, O>(b: Q, 
   if (viewer?.admin) return b;
   if (viewer) return b.where((eb) => eb.or([eb('draft_owner', 'is', null), eb('draft_owner', '=', viewer.id)])) as Q;
   return b.where('draft_owner', 'is', null) as Q;
+}
+
+/**
+ * The latest-entry rules for a new row: the very same document again is 'exists'; another
+ * document under the same key, or one older than the latest of its chain (a draft's chain is
+ * its owner's), is refused. `latest` is the row whose flag the new one takes.
+ */
+async function judge(db: Kysely<Tables> | Transaction<Tables>, row: NewEntryRow): Promise<{ verdict: 'exists' | 'new'; latest?: number }> {
+  const owner = row.draft_owner ?? null;
+  // One query finds both the current latest entry and an entry with the very same key.
+  const found = await db.selectFrom('entries').select(['id', 'created', 'xml', 'is_latest', 'draft_owner'])
+    .where('identifier', '=', row.identifier).where('email', '=', row.email)
+    .where((eb) => eb.or([eb('is_latest', '=', 1), eb('created', '=', row.created)]))
+    .execute();
+  const latest = found.find((r) => r.is_latest === 1 && r.draft_owner === owner);
+  const same = found.find((r) => r.created === row.created);
+  if (same) {
+    if (same.xml === row.xml && same.draft_owner === owner) return { verdict: 'exists' };
+    throw new StratusError('METADATA_INVALID', `invalid metadata: an entry for ${row.identifier} by ${row.email} endorsed at ${row.created} already exists`, {
+      hint: 'Entries are never replaced; re-sign the file to make a newer entry.',
+    });
+  }
+  if (latest && row.created < latest.created) {
+    throw new StratusError('ENTRY_OLDER_THAN_LATEST', 'invalid metadata: older than latest entry');
+  }
+  return latest ? { verdict: 'new', latest: latest.id } : { verdict: 'new' };
 }
 
 /** A free-text search that matches more entries than this is "broad" (see search()). */

@@ -154,6 +154,45 @@ export const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex('entries_draft_owner').on('entries').columns(['draft_owner', 'identifier']).execute();
     },
   },
+  '0007_layers': {
+    async up(db) {
+      // The step cache of stratus-create-image: each account's qcow2 layers, by key.
+      await db.schema.createTable('layers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('used', 'text', (c) => c.notNull())
+        .addUniqueConstraint('layers_owner_key', ['owner_id', 'key'])
+        .execute();
+      await db.schema.createIndex('layers_origin').on('layers').column('origin').execute();
+    },
+  },
+  '0008_pending_uploads': {
+    async up(db) {
+      // Uploads waiting for their endorser's confirmation (validate_email): keyed by the hash
+      // of the e-mailed token; one per entry key, a new upload of it replacing the old.
+      await db.schema.createTable('pending_uploads')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('identifier', 'text', (c) => c.notNull())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('title', 'text')
+        .addColumn('deprecating', 'integer', (c) => c.notNull())
+        .addColumn('uploader_id', 'text')
+        .addColumn('client', 'text')
+        .addColumn('received', 'text', (c) => c.notNull())
+        .addColumn('expires', 'text', (c) => c.notNull())
+        .addColumn('xml', 'text', (c) => c.notNull())
+        .addUniqueConstraint('pending_uploads_key', ['identifier', 'email', 'created'])
+        .execute();
+      await db.schema.createIndex('pending_uploads_expires').on('pending_uploads').column('expires').execute();
+    },
+  },
 };
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
 import { bytesToGib, gibToBytes, requireUuid } from '../domain/volume.js';
@@ -9,7 +10,7 @@ import { DEFAULT_MAX_VOLUME_GIB } from './service.js';
 import type { AccountRef, MountRow, Quota, VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import { identifierFromSha1 } from '../domain/identifier.js';
 import type { DigestResult } from '../platform/hashing.js';
-import { copyRawHashed } from './copy.js';
+import { copyQcow2Hashed, copyRawHashed, savingFile } from './copy.js';
 
 /** quarantine_period's default (§11.4): 15 minutes. */
 export const DEFAULT_QUARANTINE_MS = 15 * 60_000;
@@ -111,11 +112,12 @@ export class InstanceDisks {
   /**
    * The user's copy-on-write snapshot of `origin` (§11.3 steps 4 and 5): refused when the
    * origin is PRIVATE and held by neither the user nor the pdisk user. Counted in the user's quota.
+   * With `delta` (an instance layer: a qcow2 over this origin), it starts with the layer's clusters.
    */
-  async liveCopy(user: Principal, origin: VolumeRow, what: string): Promise<VolumeRow> {
+  async liveCopy(user: Principal, origin: VolumeRow, what: string, delta?: string): Promise<VolumeRow> {
     this.mayStart(user, origin, what);
     const uuid = randomUUID();
-    await this.driver.snapshot(origin.uuid, uuid);
+    await this.driver.snapshot(origin.uuid, uuid, delta);
     const row: VolumeRow = {
       uuid, owner: user.username, tag: origin.tag, visibility: 'PRIVATE', type: 'MACHINE_IMAGE_LIVE', identifier: `snapshot:${origin.uuid}`,
       size_gib: origin.size_gib, bytes: origin.bytes, format: 'qcow2', origin: origin.uuid, quarantine: '', created: this.clock().toISOString(), deleted: null,
@@ -248,23 +250,27 @@ export class InstanceDisks {
 
   /**
    * §2.4 steps 2, 3 and 5 in one: the instance's snapshot `uuid` (a MACHINE_IMAGE_LIVE overlay of
-   * an origin; the VM must be stopped) becomes a new standalone raw volume of `owner`'s, whose
-   * bytes, four checksums and identifier come from the same pass as the copy. The volume is
+   * an origin; the VM must be stopped) becomes a new standalone volume of `owner`'s, whose
+   * bytes, four checksums and identifier come from the same pass as the copy: a qcow2 of the
+   * clusters the disk stores (`format`, the default), or the whole raw disk. The volume is
    * the new image's seed (MACHINE_IMAGE_ORIGIN: snapshots are made of it), PRIVATE, tagged with
    * `tag` (the title, cut to a tag's 40 characters), in the owner's quota. The snapshot is left
    * as it was: on any failure (the quota, a duplicate of the owner's, the disk) nothing new
    * stays and the user's changes are still there.
    */
-  async saveSnapshot(uuid: string, owner: AccountRef, o: { tag: string; target?: string; onProgress?: (bytes: number) => void }): Promise<{ volume: VolumeRow; content: DigestResult }> {
+  async saveSnapshot(uuid: string, owner: AccountRef, o: { tag: string; target?: string; format?: VolumeFormat; onProgress?: (bytes: number) => void }): Promise<{ volume: VolumeRow; content: DigestResult }> {
     const snapshot = await this.store.get(requireUuid(uuid));
     if (!snapshot || snapshot.quarantine || snapshot.type !== 'MACHINE_IMAGE_LIVE' || !snapshot.origin || snapshot.format !== 'qcow2') {
       throw new StratusError('VOLUME_STATE', `volume ${uuid} is not a copy-on-write snapshot of an image (it is ${snapshot ? snapshot.type : 'gone'}): only such a disk is saved as a new image`);
     }
     const target = o.target ?? randomUUID();
-    const content = await copyRawHashed(this.driver, snapshot.uuid, target, o.onProgress ? { onProgress: o.onProgress } : {});
+    const progress = o.onProgress ? { onProgress: o.onProgress } : {};
+    const qcow2 = (o.format ?? 'qcow2') === 'qcow2' ? await copyQcow2Hashed(this.driver, snapshot.uuid, target, progress) : undefined;
+    const content = qcow2?.content ?? await copyRawHashed(this.driver, snapshot.uuid, target, progress);
     const volume: VolumeRow = {
       uuid: target, owner: owner.username, tag: o.tag.slice(0, 40), visibility: 'PRIVATE', type: 'MACHINE_IMAGE_ORIGIN',
-      identifier: identifierFromSha1(content.digests.sha1 as string), size_gib: bytesToGib(content.bytes), bytes: content.bytes, format: 'raw', origin: null,
+      identifier: identifierFromSha1(content.digests.sha1 as string), size_gib: bytesToGib(qcow2?.virtualSize ?? content.bytes), bytes: content.bytes,
+      format: qcow2 ? 'qcow2' : 'raw', origin: null,
       quarantine: '', created: this.clock().toISOString(), deleted: null,
     };
     try {
@@ -287,6 +293,7 @@ export class InstanceDisks {
       for (const gone of await this.store.remove(uuid, this.clock().toISOString())) await this.driver.delete(gone);
     }
     await this.driver.delete(uuid);
+    await rm(savingFile(this.driver, uuid), { force: true });
   }
 
   /** §11.4: the ended instance's snapshot goes to the pdisk user, dated. */

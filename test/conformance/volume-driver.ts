@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -273,6 +275,39 @@ export function volumeDriverConformance(name: string, makeDriver: () => VolumeDr
     const inv = await driver.inventory();
     assert.deepEqual([...inv.volumes].sort(), [bigOrigin, flat].sort());
     assert.deepEqual(inv.temporary, [], 'snapshots, gzip and flatten leave no temporary file');
+  });
+
+  test(`${name}: a snapshot given a delta (a qcow2 over the origin, kept elsewhere) starts with its clusters, reads through the origin, and leaves the delta as it was`, async () => {
+    const driver = makeDriver();
+    const origin = randomUUID();
+    const content = sectorImage(7);
+    await put(driver, origin, content);
+    const scratch = mkdtempSync(join(tmpdir(), 'stratus-delta-'));
+    try {
+      const delta = join(scratch, 'delta.qcow2');
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', driver.locate(origin).format, '-b', driver.locate(origin).path, delta, String(content.length)]);
+      await run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x66 ${128 * KIB} ${64 * KIB}`, delta]);
+      const deltaBytes = readFileSync(delta);
+      const expected = Buffer.from(content);
+      expected.fill(0x66, 128 * KIB, 192 * KIB);
+      const snap = randomUUID();
+      await driver.snapshot(origin, snap, delta);
+      assert.equal(sha1(await readAll(await driver.openRaw(snap))), sha1(expected), 'the snapshot starts as the delta');
+      await writeInPlace(driver, snap, 0x77, 0, 64 * KIB);
+      expected.fill(0x77, 0, 64 * KIB);
+      assert.equal(sha1(await readAll(await driver.openRaw(snap))), sha1(expected), 'and then reads its own writes');
+      assert.ok(readFileSync(delta).equals(deltaBytes), 'the delta is not written');
+      assert.equal(sha1(await readAll(await driver.openRaw(origin))), sha1(content), 'nor the origin');
+
+      const other = join(scratch, 'other.qcow2');
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', other, String(2 * content.length)]);
+      const refused = randomUUID();
+      await assert.rejects(driver.snapshot(origin, refused, other), (e: unknown) => isStratusError(e, 'VOLUME_STATE'));
+      assert.equal(await driver.exists(refused), false);
+      assert.deepEqual((await driver.inventory()).temporary, [], 'a refused delta leaves no temporary file');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   test(`${name}: gzipped() serves byte ranges`, async () => {

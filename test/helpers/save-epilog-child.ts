@@ -28,5 +28,5 @@ disks.saveSnapshot = async (uuid, owner, o) => original(uuid, owner, {
   },
 });
 const instances = new InstanceStore(database);
-await new SaveEpilog({ store: instances, disks, detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await instances.get(id) as InstanceRow);
+await new SaveEpilog({ store: instances, disks, format: 'raw', detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await instances.get(id) as InstanceRow);
 process.stdout.write('saved\n');

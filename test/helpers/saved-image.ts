@@ -6,6 +6,7 @@
  * those of the volume's bytes.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +54,8 @@ export async function checkSavedImage(o: {
   const volume = volumes.find((v) => v.identifier === o.identifier);
   assert.ok(volume, `stratus-describe-volumes lists no volume with identifier ${o.identifier}: ${JSON.stringify(volumes)}`);
   assert.deepEqual([volume.owner, volume.type, volume.visibility, volume.tag], [o.owner.username, 'MACHINE_IMAGE_ORIGIN', 'PRIVATE', o.title]);
-  const file = join(o.dataDir, 'volumes', `${volume.uuid}.raw`);
+  const file = volumeFile(o.dataDir, volume);
+  assert.equal(formatOf(file), 'qcow2', 'a saved image is a standalone qcow2 (saved_image_format)');
   const sums = await digests(file);
   assert.equal(identifierFromSha1(sums.sha1 ?? ''), o.identifier, 'the identifier is the SHA-1 of the stored bytes');
 
@@ -91,8 +93,21 @@ export async function publishDraft(o: { url: string; dataDir: string; identifier
   const entries = ((await res.json()) as { entries: EntrySummary[] }).entries;
   assert.deepEqual(entries.map((e) => [e.email, e.status, e.valid]), [['jane@example.org', 'valid', valid]]);
   const xml = await (await fetch(`${o.url}/metadata/${o.identifier}/jane@example.org?media=xml`)).text();
-  const sums = await digests(join(o.dataDir, 'volumes', `${o.volume.uuid}.raw`));
+  const sums = await digests(volumeFile(o.dataDir, o.volume));
   for (const [name, value] of Object.entries(sums)) assert.ok(xml.includes(value), `the public entry carries the ${name} of the volume's bytes`);
+}
+
+/** The file holding a volume's bytes in the data dir's volume store. */
+export function volumeFile(dataDir: string, volume: Pick<VolumeInfo, 'uuid'>): string {
+  const name = readdirSync(join(dataDir, 'volumes')).find((f) => f === `${volume.uuid}.raw` || f === `${volume.uuid}.qcow2`);
+  assert.ok(name, `no file for volume ${volume.uuid}`);
+  return join(dataDir, 'volumes', name);
+}
+
+function formatOf(file: string): string {
+  const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as { format: string; 'backing-filename'?: string };
+  assert.equal(info['backing-filename'], undefined, 'standalone: no backing file');
+  return info.format;
 }
 
 async function digests(file: string): Promise<Record<string, string>> {

@@ -93,7 +93,7 @@ test('the store, the JSON views and the pages hold the same values for every fix
   const dir = tempDir();
   const clock = () => new Date('2026-03-01T00:00:00Z');
   // Stores without the upload checks, so that the invalid fixtures reach every layer too.
-  const verifier: UploadVerifier = { verify: async (body) => ({ entry: readEntry(parseXml(body)), text: String(body) }), close: async () => undefined };
+  const verifier: UploadVerifier = { verify: async (body) => ({ entry: readEntry(parseXml(body)), text: String(body), trust: { trusted: false } }), close: async () => undefined };
   const shared = await openSqlite(join(dir, 'shared.db'));
   const sharedMp = new Marketplace(new EntryStore(shared), { verifier, clock });
   try {

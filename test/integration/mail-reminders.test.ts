@@ -82,3 +82,23 @@ test('start() checks at once and stop() ends the timer', async () => {
   await scheduler.stop();
   assert.equal(readdirSync(settings.outboxDir).length, 3);
 });
+
+test('an endorser address no mailer takes (not one plain address) fails once and does not hold the round open', async () => {
+  // Regression: EMAIL_INVALID kept the round open, so it was retried every hour and no later round ever started.
+  const data = join(dir, 'bad-address');
+  const settings = loadMailSettings(() => undefined, data, 'stratus.cfg');
+  let clock = start;
+  const errors: string[] = [];
+  const withBad: EndorserEntries[] = [{ email: 'not an address', entries: endorsers[0]!.entries }, ...endorsers];
+  const scheduler = new ReminderScheduler({
+    mailer: createMailer(settings), endorsers: async () => withBad, marketplaceUrl: () => 'http://127.0.0.1:9204',
+    stateFile: join(data, 'reminders.json'), now: () => new Date(clock), onError: (e, to) => errors.push(`${to}: ${(e as Error).message}`),
+  });
+  assert.deepEqual(await scheduler.runDue(), { summaries: 2, warnings: 1, failed: 2 });
+  assert.equal(errors.length, 2);
+  assert.match(errors[0] ?? '', /^not an address: recipient "not an address" is not a plain e-mail address/);
+  clock += DAY / 2;
+  assert.deepEqual(await scheduler.runDue(), { summaries: 0, warnings: 0, failed: 0 }, 'both rounds are done');
+  clock = start + DAY;
+  assert.deepEqual(await scheduler.runDue(), { summaries: 0, warnings: 1, failed: 1 }, 'the next day\'s round starts');
+});

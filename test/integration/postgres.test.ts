@@ -13,6 +13,8 @@ import { entryStoreConformance } from '../conformance/entry-store.js';
 import { userStoreConformance } from '../conformance/user-store.js';
 import { volumeStoreConformance } from '../conformance/volume-store.js';
 import { instanceStoreConformance } from '../conformance/instance-store.js';
+import { layerStoreConformance } from '../conformance/layer-store.js';
+import { pendingUploadStoreConformance } from '../conformance/pending-upload-store.js';
 import { buildTestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/tmp.js';
 import { draft, makeSigner, signedXml } from '../helpers/signing.js';
@@ -38,6 +40,8 @@ entryStoreConformance('postgres', async () => openPostgres(await freshDatabase()
 userStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 volumeStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 instanceStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+layerStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
+pendingUploadStoreConformance('postgres', async () => openPostgres(await freshDatabase()));
 upgradeConformance('postgres', async () => {
   const url = await freshDatabase();
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });

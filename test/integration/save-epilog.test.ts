@@ -1,5 +1,6 @@
 /**
  * The --save Epilog's steps and their record (cloud/save-epilog.ts) on a real SQLite database,
+ * saving raw (the qcow2 save is test/integration/save-snapshot's and the VM tests'),
  * volume store and qcow2 overlay, without a guest: the saved image and its draft, the log line,
  * a resume after a server killed mid-copy (a half-made volume left behind), and a failure that
  * leaves no new volume and the snapshot with its owner. The guest side is test/vm's.
@@ -67,7 +68,7 @@ describe('the --save Epilog', () => {
     const published: SavedImage[] = [];
     const logged: string[] = [];
     const detached: number[] = [];
-    const epilog = new SaveEpilog({
+    const epilog = new SaveEpilog({ format: 'raw',
       store: instances, disks, detach: async (vm) => { detached.push(vm); }, pdiskEndpoint: () => 'http://127.0.0.1:8445',
       publish: async (s) => { published.push(s); return { marketplace: 'http://127.0.0.1:8445' }; }, log: (l) => logged.push(l),
     });
@@ -96,7 +97,7 @@ describe('the --save Epilog', () => {
     await disks.saveSnapshot((await rowOf(id)).disk as string, { username: 'alice', id: ALICE.id }, { tag: 'half', target });
     const spec = parseSpec((await rowOf(id)).spec);
     await instances.setSpec(id, serializeSpec({ ...spec, saveState: { step: 'copy', target } }));
-    const line = await new SaveEpilog({ store: instances, disks, detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await rowOf(id));
+    const line = await new SaveEpilog({ store: instances, disks, format: 'raw', detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await rowOf(id));
     assert.equal(line, `MARKETPLACE_AND_IMAGEID http://127.0.0.1:8445 ${identifierFromSha1(sha1)}`, 'no publisher: the target is this server');
     const saved = await volumes.get(target);
     assert.equal(saved?.tag, SAVE.title, 'copied again under the same UUID, by this Epilog');
@@ -106,7 +107,7 @@ describe('the --save Epilog', () => {
   it('a failure (the publisher refuses) removes the new volume, records why, and leaves the snapshot to its owner; a restart does not retry', async () => {
     const { id, disk } = await savedInstance();
     const before = (await volumes.allUuids()).sort();
-    const epilog = new SaveEpilog({ store: instances, disks, detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445', publish: async () => { throw new Error('the Marketplace refused the draft'); } });
+    const epilog = new SaveEpilog({ store: instances, disks, format: 'raw', detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445', publish: async () => { throw new Error('the Marketplace refused the draft'); } });
     await assert.rejects(epilog.run(await rowOf(id)), /the Marketplace refused the draft/);
     assert.deepEqual((await volumes.allUuids()).sort(), before, 'no new volume stays');
     const spec = parseSpec((await rowOf(id)).spec);
@@ -131,7 +132,7 @@ describe('the --save Epilog', () => {
     assert.ok((await driver.inventory()).temporary.length > 0, 'the kill left a half-written file');
     // The restart: the start-up reconcile, then adopt() runs the Epilog again.
     await new VolumeService(volumes, driver, unlimited).reconcile();
-    const line = await new SaveEpilog({ store: instances, disks, detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await rowOf(id));
+    const line = await new SaveEpilog({ store: instances, disks, format: 'raw', detach: async () => undefined, pdiskEndpoint: () => 'http://127.0.0.1:8445' }).run(await rowOf(id));
     assert.equal(line, `MARKETPLACE_AND_IMAGEID http://127.0.0.1:8445 ${identifierFromSha1(sha1)}`);
     assert.equal((await volumes.get(state.target as string))?.identifier, identifierFromSha1(sha1));
     assert.deepEqual((await driver.inventory()).temporary, []);

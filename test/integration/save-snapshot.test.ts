@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { openSync, closeSync, writeSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isStratusError } from '../../src/domain/errors.js';
 import { identifierFromSha1 } from '../../src/domain/identifier.js';
@@ -22,6 +22,7 @@ import { InstanceDisks } from '../../src/volumes/instance-disks.js';
 import { VolumeService } from '../../src/volumes/service.js';
 import { openRawChain } from '../../src/platform/raw-reader.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawDiskFile } from '../helpers/raw-disk.js';
 
 const MIB = 1024 * 1024;
 const ALICE: Principal = { id: randomUUID(), username: 'alice', admin: false };
@@ -42,19 +43,9 @@ const volumes = new VolumeService(store, driver, unlimited);
 const tool = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', cwd: dir });
 const sum = (cmd: string, path: string): string => (tool(cmd, [path]).split(' ')[0] as string);
 
-/** A 64 MiB raw image with data at 0, 10 MiB and its very end (made with qemu-img, written with dd-like writes). */
+/** A 64 MiB raw image with data at 0, 10 MiB and its very end. */
 function rawOrigin(name: string): string {
-  const path = join(dir, name);
-  tool('qemu-img', ['create', '-q', '-f', 'raw', path, String(64 * MIB)]);
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, randomBytes(512), 0, 512, 0);
-    writeSync(fd, randomBytes(4 * MIB), 0, 4 * MIB, 10 * MIB);
-    writeSync(fd, randomBytes(4096), 0, 4096, 64 * MIB - 4096);
-  } finally {
-    closeSync(fd);
-  }
-  return path;
+  return rawDiskFile(join(dir, name));
 }
 
 /** What the guest would do: new data, a partial cluster over the origin's data, zeros over the origin's data. */
@@ -89,14 +80,14 @@ async function stored(): Promise<{ rows: string[]; files: string[]; temporary: s
 }
 
 describe('saving an instance\'s snapshot as a new image, in one pass', () => {
-  it('bytes, MD5, SHA-1, SHA-256, SHA-512 and the identifier are those of the raw disk, as qemu-img convert and the coreutils sums give them', async () => {
+  it('saved_image_format = raw: bytes, MD5, SHA-1, SHA-256, SHA-512 and the identifier are those of the raw disk, as qemu-img convert and the coreutils sums give them', async () => {
     const { snapshot, overlay } = await snapshotOf(rawOrigin('origin.raw'), 'raw');
     const expected = independently(overlay);
     const overlayBefore = readFileSync(overlay);
     const direct = await openRawChain(overlay);
     assert.ok(direct, 'read straight from the overlay and its origin, with no temporary copy');
     direct.destroy();
-    const { volume, content } = await disks.saveSnapshot(snapshot, { username: ALICE.username, id: ALICE.id }, { tag: 'ttylinux with a web page, saved by the integration test' });
+    const { volume, content } = await disks.saveSnapshot(snapshot, { username: ALICE.username, id: ALICE.id }, { tag: 'ttylinux with a web page, saved by the integration test', format: 'raw' });
     assert.deepEqual({ bytes: content.bytes, ...content.digests }, expected);
     assert.equal(volume.identifier, identifierFromSha1(expected.sha1));
     assert.deepEqual([volume.owner, volume.type, volume.visibility, volume.format, volume.origin, volume.bytes, volume.tag],
@@ -113,6 +104,28 @@ describe('saving an instance\'s snapshot as a new image, in one pass', () => {
     assert.equal(again.origin, volume.uuid);
   });
 
+  it('by default a standalone qcow2 of the stored clusters: it reads as the disk, qemu-img check passes, and bytes, the four sums and the identifier are the file\'s, as coreutils gives them', async () => {
+    const { snapshot, overlay } = await snapshotOf(rawOrigin('origin-qcow2.raw'), 'raw');
+    const overlayBefore = readFileSync(overlay);
+    const { volume, content } = await disks.saveSnapshot(snapshot, { username: ALICE.username, id: ALICE.id }, { tag: 'saved as qcow2' });
+    const file = disks.locate(volume.uuid);
+    assert.equal(file.format, 'qcow2');
+    const expected = { bytes: statSync(file.path).size, md5: sum('md5sum', file.path), sha1: sum('sha1sum', file.path), sha256: sum('sha256sum', file.path), sha512: sum('sha512sum', file.path) };
+    assert.deepEqual({ bytes: content.bytes, ...content.digests }, expected);
+    assert.equal(volume.identifier, identifierFromSha1(expected.sha1));
+    assert.deepEqual([volume.format, volume.bytes, volume.size_gib], ['qcow2', expected.bytes, 1]);
+    tool('qemu-img', ['check', '-f', 'qcow2', file.path]);
+    tool('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', overlay, file.path]);
+    const info = JSON.parse(tool('qemu-img', ['info', '--output=json', file.path])) as { 'virtual-size': number; 'backing-filename'?: string };
+    assert.deepEqual([info['virtual-size'], info['backing-filename']], [64 * MIB, undefined]);
+    assert.ok(expected.bytes < 16 * MIB, `only the stored clusters: ${expected.bytes} bytes`);
+    assert.ok(readFileSync(overlay).equals(overlayBefore), 'the overlay is left as it was');
+    assert.deepEqual((await stored()).temporary, []);
+    assert.deepEqual(readdirSync(disks.scratchDir).filter((f) => f.endsWith('.save.qcow2')), [], 'nothing left in the scratch folder');
+    const again = await disks.liveCopy(ALICE, volume, volume.uuid);
+    assert.equal(again.origin, volume.uuid);
+  });
+
   it('an origin whose clusters are compressed (no offsets in its map) is read through qemu-img convert, with the same result', async () => {
     const raw = rawOrigin('for-compressed.raw');
     const compressed = join(dir, 'compressed.qcow2');
@@ -125,16 +138,19 @@ describe('saving an instance\'s snapshot as a new image, in one pass', () => {
     assert.deepEqual((await stored()).temporary, []);
   });
 
-  it('a failure midway (after 8 MiB were written) leaves no volume, no row and no temporary file, and the overlay as it was', async () => {
-    const { snapshot, overlay } = await snapshotOf(rawOrigin('midway.raw'), 'raw');
-    const before = await stored();
-    const overlayBefore = readFileSync(overlay);
-    await assert.rejects(disks.saveSnapshot(snapshot, { username: ALICE.username, id: ALICE.id }, {
-      tag: 'never', onProgress: (bytes) => { if (bytes > 8 * MIB) throw new Error('the disk went away'); },
-    }), /the disk went away/);
-    assert.deepEqual(await stored(), before);
-    assert.ok(readFileSync(overlay).equals(overlayBefore));
-  });
+  for (const format of ['raw', 'qcow2'] as const) {
+    it(`${format}: a failure midway (after 2 MiB were written) leaves no volume, no row and no temporary file, and the overlay as it was`, async () => {
+      const { snapshot, overlay } = await snapshotOf(rawOrigin(`midway-${format}.raw`), 'raw');
+      const before = await stored();
+      const overlayBefore = readFileSync(overlay);
+      await assert.rejects(disks.saveSnapshot(snapshot, { username: ALICE.username, id: ALICE.id }, {
+        tag: 'never', format, onProgress: (bytes) => { if (bytes > 2 * MIB) throw new Error('the disk went away'); },
+      }), /the disk went away/);
+      assert.deepEqual(await stored(), before);
+      assert.ok(readFileSync(overlay).equals(overlayBefore));
+      assert.deepEqual(readdirSync(disks.scratchDir).filter((f) => f.endsWith('.save.qcow2')), []);
+    });
+  }
 
   it('a refused record (the owner holds this image already) removes the copied bytes: nothing half-made stays', async () => {
     const { snapshot } = await snapshotOf(rawOrigin('twice.raw'), 'raw');

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { StratusError } from '../../domain/errors.js';
 import { contextOf, newProgram, runProgram } from '../program.js';
 import { printDetail } from '../output.js';
-import { addCloudOptions, cloudClient, homePath } from '../cloud.js';
+import { addCloudOptions, cloudClient, privateKeyPath } from '../cloud.js';
+import { sshArgs } from '../../platform/ssh.js';
 import type { CloudOptionValues } from '../cloud.js';
 
 const TRIES = 30;
@@ -20,8 +21,7 @@ export default async function main(argv: string[]): Promise<number> {
       const ctx = contextOf(program);
       const vm = await (await cloudClient(ctx, o)).instance(id);
       if (vm.state !== 'Running' || !vm.address) throw new StratusError('INSTANCE_STATE', `VM ${id} is ${vm.state}, not Running: nothing to connect to`);
-      const key = homePath(o.key ?? (ctx.setting({ key: 'key' }) ?? '~/.ssh/id_rsa.pub').replace(/\.pub$/, ''));
-      const args = ['-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', `root@${vm.address}`, ...command];
+      const args = sshArgs({ host: vm.address, key: privateKeyPath(ctx, o.key) }, command);
       for (let attempt = 1; ; attempt++) {
         printDetail(ctx.output, `ssh ${args.join(' ')}`);
         const code = await new Promise<number>((resolve) => {

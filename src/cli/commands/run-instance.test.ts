@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isStratusError } from '../../domain/errors.js';
 import { saveVmName } from '../../domain/instance-wire.js';
-import { saveOf, vncPort } from './run-instance.js';
+import { saveOf } from './run-instance.js';
+import { vncPort } from '../runnable.js';
 
 test('--vnc-port: -1 (the cloud picks, StratusLab\'s default) or a port number; anything else is a usage error naming the value', () => {
   assert.equal(vncPort('-1'), -1);

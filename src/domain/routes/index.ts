@@ -17,9 +17,10 @@ import { marketplaceRoutes } from './marketplace.js';
 import { pdiskRoutes } from './pdisk.js';
 import { userRoutes } from './users.js';
 import { instanceRoutes } from './instances.js';
+import { actionRoutes } from './actions.js';
 
 export type { JsonSchema, ResponseSpec, RouteSpec, HttpMethod, Access } from './route.js';
-export { marketplaceRoutes, pdiskRoutes, userRoutes, instanceRoutes };
+export { marketplaceRoutes, pdiskRoutes, userRoutes, instanceRoutes, actionRoutes };
 
 /** The OpenAPI 3 document of the routes below, generated from this table. */
 export const documentRoute = defineRoute({
@@ -32,6 +33,7 @@ export const documentRoute = defineRoute({
 export const routeTable: readonly RouteSpec[] = [
   documentRoute,
   ...Object.values(marketplaceRoutes),
+  ...Object.values(actionRoutes),
   ...Object.values(pdiskRoutes),
   ...Object.values(userRoutes),
   ...Object.values(instanceRoutes),

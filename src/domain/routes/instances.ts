@@ -69,12 +69,18 @@ const runRequest: JsonSchema = {
       }, ['marketplace']),
       description: '--save: at shutdown, the root disk becomes a new image (reference §2.4). Only for a disk the cloud makes (a Marketplace ID, a URL, an origin volume)',
     },
+    layer: { type: 'string', description: 'the key of one of the caller’s cached layers (POST /instances/{id}/layers): each VM’s disk starts as that layer instead of the bare image, which must be the one the layer was made over' },
   },
   required: ['image', 'cpu', 'ramMiB'],
   additionalProperties: false,
 };
 
 const id = pathParams({ id: 'the vm ID' });
+const layerKey = pathParams({ key: 'the layer key: 64 lowercase hexadecimal digits' });
+
+const keyField = { type: 'string', description: 'the layer key: 64 lowercase hexadecimal digits (stratus-create-image uses a SHA-256 of the base image and the step)' };
+export const layerSaved = object({ key: keyField, bytes: { type: 'integer', description: 'the size of the layer file' } });
+export const layerInfo = object({ key: keyField, bytes: { type: 'integer', description: 'the size of the layer file' }, created: { type: 'string', description: 'when it was saved' } });
 const attachment = pathParams({ id: 'the vm ID', uuid: 'the volume' });
 
 export const volumeAttachment = object({
@@ -138,6 +144,27 @@ export const instanceRoutes = {
     bodyRequired: true,
     errors: [404, 409],
     responses: { 201: { description: 'the attachment', content: { [JSON_TYPE]: volumeAttachment } } },
+  }),
+  saveLayer: defineRoute({
+    name: 'instances.saveLayer', method: 'POST', path: '/instances/:id/layers', resource: 'instances', access: 'account',
+    summary: 'Freeze the running instance’s root disk as the caller’s cached layer of that key (after sync in the guest); a layer of the same key is replaced',
+    params: id,
+    body: { [JSON_TYPE]: object({ key: keyField }) },
+    bodyRequired: true,
+    errors: [404, 409, 507],
+    responses: { 201: { description: 'the layer kept', content: { [JSON_TYPE]: layerSaved } } },
+  }),
+  layer: defineRoute({
+    name: 'instances.layer', method: 'GET', path: '/instances/layers/:key', resource: 'instances', access: 'account',
+    summary: 'One of the caller’s cached layers (HEAD: whether there is one); other accounts’ layers do not exist',
+    params: layerKey, errors: [404],
+    responses: { 200: { description: 'the layer', content: { [JSON_TYPE]: layerInfo } } },
+  }),
+  deleteLayer: defineRoute({
+    name: 'instances.deleteLayer', method: 'DELETE', path: '/instances/layers/:key', resource: 'instances', access: 'account',
+    summary: 'Remove one of the caller’s cached layers (refused while a live instance started from it runs)',
+    params: layerKey, errors: [404, 409],
+    responses: { 204: { description: 'removed' } },
   }),
   detach: defineRoute({
     name: 'instances.detach', method: 'DELETE', path: '/instances/:id/volumes/:uuid', resource: 'instances', access: 'account',

@@ -105,7 +105,15 @@ export const entryListing = object({
 });
 
 const endorserSummary = object({ email: { type: 'string' }, subject: { type: ['string', 'null'] }, issuer: { type: ['string', 'null'] } });
-const uploaded = object({ status: { type: 'string', enum: ['created', 'exists'] }, path: { type: 'string' }, url: { type: 'string' } });
+/** The JSON answer of a stored upload (and of a confirmed one). */
+export const uploaded = object({ status: { type: 'string', enum: ['created', 'exists'] }, path: { type: 'string' }, url: { type: 'string' } });
+/** The JSON answer of an upload held for its endorser's confirmation (validate_email). */
+const held = object({
+  status: { type: 'string', enum: ['pending'] },
+  path: { type: 'string', description: '/metadata/<identifier>/<email>/<created>, where the entry will be once confirmed' },
+  to: { type: 'string', description: "the signing certificate's e-mail address, which the links went to" },
+  expires: { type: 'string', description: 'when the links stop working (ISO 8601 UTC)' },
+});
 
 const listingPage: ResponseSpec = {
   description: 'a page of the listing',
@@ -146,7 +154,8 @@ export const marketplaceRoutes = {
   upload: defineRoute({
     name: 'metadata.upload', method: 'POST', path: '/metadata', resource: 'metadata', access: 'optional',
     summary: 'Upload a signed entry (XML or a multipart form), or run a DataTables listing query (urlencoded form)',
-    description: 'No account is needed, but uploads without one are limited per client address (429); credentials that are sent must be right.',
+    description: 'No account is needed, but uploads without one are limited per client address (429); credentials that are sent must be right. '
+      + 'With `[marketplace] validate_email = true`, an endorser the trust policy does not trust gets a mail with confirmation links and the answer is 202: nothing is stored until the endorser confirms (/action/{uuid}/confirm).',
     rawBody: {
       'application/xml': text('a signed metadata entry'),
       'application/rdf+xml': text('the same'),
@@ -155,8 +164,12 @@ export const marketplaceRoutes = {
     },
     body: { 'application/x-www-form-urlencoded': listingParams },
     bodyRequired: true,
-    errors: [400, 403],
+    errors: [400, 403, 502],
     responses: {
+      202: {
+        description: "held until its endorser confirms it: a mail with the confirm, abort and abuse links went to the signing certificate's e-mail address",
+        content: { 'text/plain': text('confirmation email sent for new metadata entry'), [JSON_TYPE]: held, [HTML]: text('a page saying where the confirmation went') },
+      },
       201: {
         description: 'stored; Location names the entry',
         content: { 'text/plain': text('metadata entry created'), [JSON_TYPE]: uploaded, [HTML]: text('a page linking to the entry') },

@@ -26,6 +26,8 @@ export interface SavedImage {
   content: DigestResult;
   /** The new volume, and the pdisk service (its base URL) that holds it. */
   volume: string;
+  /** The volume's format: what the checksums are of (default raw). */
+  format?: 'raw' | 'qcow2';
   pdiskEndpoint: string;
   /** --author, --image-version (empty or absent: the parent's, minor part incremented), --title, --comment. */
   creator: string;
@@ -41,8 +43,8 @@ export interface SavedImage {
  * The draft entry of a saved image (§2.4 step 4): the parent's entry with what the save
  * changed. Unlike StratusLab, which kept the parent's slreq:bytes and other checksums beside
  * the new SHA-1, every checksum and the byte count describe the saved bytes. The only location
- * is the new volume's, in the colon form (`pdisk:<host>:<port>:<uuid>`), and the format is raw,
- * as the volume is. An image with no entry (run from a volume or a plain URL) has no parent:
+ * is the new volume's, in the colon form (`pdisk:<host>:<port>:<uuid>`), and the format is the
+ * volume's. An image with no entry (run from a volume or a plain URL) has no parent:
  * the draft then holds only what the save knows. Pure: the caller signs, uploads and mails it.
  */
 export function savedImageDraft(parent: Entry | undefined, s: SavedImage, fields: EntryFields = ENTRY_FIELDS): EntryDraft {
@@ -57,7 +59,7 @@ export function savedImageDraft(parent: Entry | undefined, s: SavedImage, fields
   const version = s.version?.trim() ? s.version.trim() : nextVersion(parent?.version);
   return newDraft(s.content, {
     ...inherited,
-    creator: s.creator, version, title: s.title, description: s.description, format: 'raw',
+    creator: s.creator, version, title: s.title, description: s.description, format: s.format ?? 'raw',
     locations: [pdiskLocation(s.pdiskEndpoint, s.volume)],
   } as Parameters<typeof newDraft>[1], s.validDays, s.now);
 }

@@ -40,8 +40,12 @@ export interface VolumeDriver {
   importImage(uuid: string, path: string, format: VolumeFormat): Promise<{ bytes: number }>;
   /** A directory on the store's filesystem for downloads that importImage then moves in (the caller creates it); never swept. */
   readonly scratchDir: string;
-  /** A copy-on-write overlay of `origin` (raw or qcow2), in constant time. */
-  snapshot(origin: string, uuid: string): Promise<void>;
+  /**
+   * A copy-on-write overlay of `origin` (raw or qcow2), in constant time; or, with `delta` (a
+   * qcow2 file over `origin`'s content, such as an instance layer), an overlay that starts with
+   * the clusters of `delta`: a copy of it, in time linear in its size, the file left as it was.
+   */
+  snapshot(origin: string, uuid: string, delta?: string): Promise<void>;
   /** A standalone raw copy of `source` (a snapshot flattened onto its origin). */
   flatten(source: string, uuid: string): Promise<{ bytes: number }>;
   /** The gzipped content, for downloads with Range support (made once, then cached). */

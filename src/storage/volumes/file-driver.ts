@@ -132,7 +132,7 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
       };
     },
 
-    async snapshot(origin, uuid) {
+    async snapshot(origin, uuid, delta) {
       const base = locate(origin);
       if (!existsSync(base.path)) throw new StratusError('VOLUME_STATE', `volume ${origin} has no content to snapshot`);
       const t = tmp(`${uuid}.qcow2`);
@@ -141,7 +141,15 @@ export function createFileVolumeDriver(root: string, options: { durable?: boolea
         // .tmp and then renamed beside its origin, so it names the origin without "../";
         // -u skips opening the backing file from .tmp, which is why the size is given.
         const size = base.format === 'raw' ? await fileSize(base.path) : await virtualSize(base.path, root);
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', `${origin}.${base.format}`, '-u', t, String(size)], { cwd: root });
+        if (delta === undefined) {
+          await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', `${origin}.${base.format}`, '-u', t, String(size)], { cwd: root });
+        } else {
+          // A copy (shared extents where the file system can), then only its header names the origin.
+          await run('cp', ['--reflink=auto', '--sparse=always', delta, t], { timeoutMs: 3_600_000 });
+          await run('qemu-img', ['rebase', '-q', '-u', '-f', 'qcow2', '-F', base.format, '-b', `${origin}.${base.format}`, t], { cwd: root });
+          const got = await virtualSize(t, root);
+          if (got !== size) throw new StratusError('VOLUME_STATE', `the delta ${delta} is ${got} bytes, but volume ${origin} is ${size}: it was not made over that volume`);
+        }
         await rename(t, qcow(uuid));
       } catch (e) {
         await rm(t, { force: true });

@@ -56,6 +56,8 @@ export class QemuMachine {
   private poll: NodeJS.Timeout | undefined;
 
   private failure: string | undefined;
+  /** The last whilePaused() call, which the next one waits for. */
+  private pausing: Promise<unknown> = Promise.resolve();
 
   private constructor(readonly pid: number, readonly qmp: QmpClient, readonly spec: Pick<VmSpec, 'name' | 'qmpSocket' | 'pidFile'>, private readonly logFile?: string) {}
 
@@ -140,6 +142,38 @@ export class QemuMachine {
   /** QEMU's run state: running, paused, shutdown, … */
   async status(): Promise<string> {
     return (await this.qmp.execute<{ status: string }>('query-status')).status;
+  }
+
+  /**
+   * Runs `work` with the guest stopped (QMP `stop`: its vCPUs halt and QEMU drains and flushes
+   * every disk, so the disk files hold all the guest wrote and stay still), then lets it go on
+   * (`cont`), whether `work` succeeded or not. Calls on one machine wait for each other, so one
+   * never lets the guest run while another still copies. A guest that is not running (dead,
+   * or already paused) is refused with INSTANCE_STATE.
+   */
+  whilePaused<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.pausing.then(async () => {
+      const status = await this.status();
+      if (status !== 'running') throw new StratusError('INSTANCE_STATE', `the guest of ${this.spec.name} is ${status}, not running`);
+      await this.qmp.execute('stop');
+      let result: T;
+      try {
+        result = await work();
+      } catch (e) {
+        await this.resume().catch(() => undefined);
+        throw e;
+      }
+      await this.resume();
+      return result;
+    });
+    this.pausing = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Lets a stopped guest run again (QMP `cont`); nothing to do once QEMU is gone. */
+  async resume(): Promise<void> {
+    if (this.exitInfo) return;
+    await this.qmp.execute('cont');
   }
 
   /** Presses the ACPI power button; the guest decides to power off. */
