@@ -24,7 +24,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudClient } from '../src/client/cloud-client.js';
@@ -112,7 +112,8 @@ async function oursOnce(url: string, who: Account, r: Recipe, baseId: string, ke
     if (volume) {
       const done = now();
       return {
-        secs: done - t0, file: join(dataDir, 'volumes', `${volume.uuid}.raw`), sha1: volume.identifier, volume: volume.uuid,
+        // The Epilog saves a standalone qcow2 of the stored clusters; its checksums are the file's.
+        secs: done - t0, file: join(dataDir, 'volumes', `${volume.uuid}.${volume.format}`), format: volume.format === 'qcow2' ? 'qcow2' : 'raw', sha1: volume.identifier, volume: volume.uuid,
         parts: { 'create-image command': returned - t0, 'then Epilog to Done + volume listed': done - returned },
       };
     }
@@ -122,10 +123,10 @@ async function oursOnce(url: string, who: Account, r: Recipe, baseId: string, ke
 
 // ---- the run ---------------------------------------------------------------------------------
 
-interface Row { side: string; secs: number[]; load: number[]; parts: Array<Record<string, number>> }
+interface Row { side: string; secs: number[]; load: number[]; parts: Array<Record<string, number>>; made: string }
 
 function row(side: string): Row {
-  return { side, secs: [], load: [], parts: [] };
+  return { side, secs: [], load: [], parts: [], made: '' };
 }
 
 function partsLine(r: Row): string {
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
     const checked = new Set<string>();
 
     /** One run of a side; its result checked (the first time, also the SHA-1), then removed. */
-    const once = async (side: string, label: string): Promise<{ secs: number; parts: Record<string, number> }> => {
+    const once = async (side: string, label: string): Promise<Timed & { made: string }> => {
       const slug = `${side.replace(/ /g, '-')}-${label}`;
       const log = join(logs, `${slug}.log`);
       let t: Timed;
@@ -200,7 +201,8 @@ async function main(): Promise<void> {
       } else {
         t = await packerOnce(recipe, work, { key: join(work, 'key'), publicKey, accel, run: ++packerRun }, log);
       }
-      const bad = checkImage(t.file, EXPECTED);
+      const made = `${(statSync(t.file).size / 2 ** 20).toFixed(0)} MiB ${t.format ?? 'raw'}`;
+      const bad = checkImage(t.file, EXPECTED, t.format);
       if (bad) throw new Error(`${side}: ${bad}`);
       if (!checked.has(side)) {
         checked.add(side);
@@ -210,7 +212,7 @@ async function main(): Promise<void> {
       }
       if (t.volume) await admin.delete(t.volume);
       else rmSync(t.file, { force: true });
-      return t;
+      return { ...t, made };
     };
 
     // Untimed warm-up: the apt proxy, the supermin appliance, the page cache; ours fills the warm account's layers.
@@ -234,6 +236,7 @@ async function main(): Promise<void> {
         const t = await once(side, `round${round + 1}`);
         r.secs.push(t.secs);
         r.parts.push(t.parts);
+        r.made = t.made;
         line.push(`${side} ${t.secs.toFixed(1)} s`);
       }
       process.stderr.write(`  round ${round + 1}/${runs}: ${line.join(', ')}\n`);
@@ -251,7 +254,7 @@ async function main(): Promise<void> {
   };
   for (const r of rows.values()) {
     out.push([name[r.side] ?? r.side, `${spread(r.secs, 1)}; 1-min load at each start: ${loadLine(r)}`]);
-    out.push([`  where the time went (medians)`, partsLine(r)]);
+    out.push([`  where the time went (medians); the image made`, `${partsLine(r)}; ${r.made}`]);
   }
   for (const ours of ['ours cold', 'ours warm']) {
     const o = rows.get(ours);

@@ -18,6 +18,8 @@ export interface Timed {
   parts: Record<string, number>;
   /** The pdisk volume that holds `file` (ours), removed through the server after the run. */
   volume?: string;
+  /** The file's format (raw unless said). */
+  format?: 'raw' | 'qcow2';
 }
 
 /** Whether a side can run here: what it needed installed, and why not when it cannot. */
@@ -271,8 +273,21 @@ export function readInImage(image: string, offset: number, path: string): string
   return r.status === 0 ? r.stdout : '';
 }
 
-/** Whether the image holds apache2 and setup.sh's file: a message saying what is missing, or undefined. */
-export function checkImage(image: string, expected: string): string | undefined {
+/**
+ * Whether the image holds apache2 and setup.sh's file: a message saying what is missing, or
+ * undefined. A qcow2 (ours: the Epilog saves one) is read through a raw copy next to it.
+ */
+export function checkImage(image: string, expected: string, format: 'raw' | 'qcow2' = 'raw'): string | undefined {
+  if (format === 'qcow2') {
+    const raw = `${image}.check.raw`;
+    try {
+      const r = spawnSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', image, raw], { encoding: 'utf8' });
+      if (r.status !== 0) return `${image}: qemu-img convert failed: ${r.stderr.trim()}`;
+      return checkImage(raw, expected);
+    } finally {
+      rmSync(raw, { force: true });
+    }
+  }
   const offset = rootOffset(image);
   const cloud = readInImage(image, offset, '/var/www/html/cloud.txt').trim();
   if (cloud !== expected) return `${image}: /var/www/html/cloud.txt holds ${JSON.stringify(cloud)}, not ${JSON.stringify(expected)}`;
