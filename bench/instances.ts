@@ -39,7 +39,7 @@ import { run } from '../src/platform/run.js';
 import { runCli } from '../test/helpers/cli.js';
 import { repoRoot } from '../test/helpers/paths.js';
 import { makeSigner } from '../test/helpers/signing.js';
-import { fileText, freePort, interleave, median, msSpread as ms, nowMs as now, processStartMs as processStart, report, secondsList, settle, sshBanner, watchFor } from './lib.js';
+import { fileText, freePort, interleave, killLeftovers, median, msSpread as ms, nowMs as now, processStartMs as processStart, report, secondsList, settle, sshBanner, watchFor } from './lib.js';
 import type { Interleaved } from './lib.js';
 import { derivedImage, publishGz, startBareQemu, startBenchServer } from './server.js';
 import type { BareQemu, BenchServer } from './server.js';
@@ -485,16 +485,7 @@ async function main(): Promise<void> {
 async function cleanUp(): Promise<void> {
   for (const vm of bare) await vm.stop();
   await bareBridge?.close().catch((e: Error) => process.stderr.write(`bench bridge: ${e.message}\n`));
-  // A QEMU of ours that a failed kill left behind (matched by this run's folder, killed by pid).
-  try {
-    const pids = execFileSync('pgrep', ['-f', `${work}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) {
-      process.stderr.write(`killing leftover process ${pid}\n`);
-      process.kill(pid, 'SIGKILL');
-    }
-  } catch {
-    // none
-  }
+  killLeftovers(work);
   rmSync(work, { recursive: true, force: true });
 }
 

@@ -176,3 +176,19 @@ export function fileText(path: string): () => string {
 export function secondsList(xs: number[]): string {
   return `${(median(xs) / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
 }
+
+/**
+ * Kills what a bench run left behind under its own folder `dir` (a QEMU that a failed kill or
+ * an aborted run left), matched by that folder in its command line and killed by pid.
+ */
+export function killLeftovers(dir: string): void {
+  try {
+    const pids = execFileSync('pgrep', ['-f', `${dir}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) {
+      process.stderr.write(`killing leftover process ${pid}\n`);
+      process.kill(pid, 'SIGKILL');
+    }
+  } catch {
+    // none
+  }
+}

@@ -33,11 +33,12 @@ export interface BenchServer {
 /**
  * `env` is added to this process's environment (e.g. STRATUS_ADMIN_PASSWORD). Without a
  * `--network` in `extra` the server runs no cloud service: as root it would otherwise make the
- * default bridge, stratus0, which another server on the host may own.
+ * default bridge, stratus0, which another server on the host may own. `cli`: another build's
+ * cli.js, to measure a branch not merged yet.
  */
-export async function startBenchServer(dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<BenchServer> {
+export async function startBenchServer(dataDir: string, extra: string[] = [], env: Record<string, string> = {}, cli = cliPath): Promise<BenchServer> {
   const network = extra.includes('--network') ? [] : ['--network', 'none'];
-  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--port', '0', ...network, ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--port', '0', ...network, ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
