@@ -71,20 +71,15 @@ export function qcow2Layout(virtualSize: number, allocated: readonly number[]): 
   meta.writeUInt32BE(HEADER_LENGTH, 100);
   // The header extensions that follow are just the end marker: the zeros already there.
 
+  const tableOf = new Map(l2Tables.map((index, k) => [index, k]));
   l2Tables.forEach((index, k) => meta.writeBigUInt64BE(offset(l2At + k) | COPIED, l1At * CLUSTER + index * 8));
   allocated.forEach((c, rank) => {
-    const table = l2Tables.indexOf(Math.floor(c / L2_ENTRIES), rankHint(rank, allocated, l2Tables));
+    const table = tableOf.get(Math.floor(c / L2_ENTRIES)) as number;
     meta.writeBigUInt64BE(offset(dataAt + rank) | COPIED, (l2At + table) * CLUSTER + (c % L2_ENTRIES) * 8);
   });
   for (let b = 0; b < blocks; b++) meta.writeBigUInt64BE(offset(blocksAt + b), tableAt * CLUSTER + b * 8);
   for (let h = 0; h < total; h++) meta.writeUInt16BE(1, blocksAt * CLUSTER + h * 2);
   return { metadata: meta, fileSize: total * CLUSTER };
-}
-
-/** Where to start looking for a cluster's L2 table: tables are in guest order, so never before the previous one's. */
-function rankHint(rank: number, allocated: readonly number[], tables: number[]): number {
-  if (rank === 0) return 0;
-  return Math.max(0, tables.indexOf(Math.floor((allocated[rank - 1] as number) / L2_ENTRIES)));
 }
 
 /** The guest clusters holding any of the byte ranges `[start, start + length)`, increasing. */
