@@ -10,33 +10,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot } from '../../src/platform/data-dir.js';
-import { runCli, ok } from '../helpers/cli.js';
-import { startServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { ok } from '../helpers/cli.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
-import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots } from '../helpers/vm.js';
+import { ADMIN, ALICE, BOB, vmCloud } from '../helpers/vm-cloud.js';
 import { checkSavedImage } from '../helpers/saved-image.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 
-const dir = tempDir();
-const dataDir = join(dir, 'data');
-const admin = { username: 'admin', password: 'admin-pass-1' };
-const ALICE = { username: 'alice', password: 'alice-pass-1' };
-const BOB = { username: 'bob', password: 'bob-pass-1' };
-const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
-const server = await startServerProcess(dataDir, [], env);
-const key = sshKey(dir);
+const { dir, dataDir, env, server, key, as } = await vmCloud();
+const admin = ADMIN;
+const alice = as(ALICE);
 const title = 'ttylinux built in two steps';
-
-const alice = (args: string[]): ReturnType<typeof runCli> =>
-  runCli(args, { cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: ALICE.username, STRATUSLAB_PASSWORD: ALICE.password } });
 
 // The first step is slow on purpose: a rerun that ran it again would show its 8 s.
 writeFileSync(join(dir, 'one.sh'), '#!/bin/sh\nsleep 8\necho "step one" > /root/one.txt\n');
 const two = (fixed: boolean): void => writeFileSync(join(dir, 'two.sh'), fixed ? '#!/bin/sh\necho "step two" > /root/two.txt\n' : '#!/bin/sh\necho "no space left" >&2\nexit 4\n');
 
-function create(): ReturnType<typeof runCli> {
+function create(): ReturnType<typeof alice> {
   return alice(['create-image', '-v', '-k', `${key.path}.pub`, '--ram', '256', '-s', 'one.sh,two.sh', '--title', title, '--comment', 'two scripts',
     '--author', 'Jane Tester', '--author-email', 'jane@example.org', image]);
 }

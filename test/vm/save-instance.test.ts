@@ -6,27 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { cacheRoot } from '../../src/platform/data-dir.js';
-import { runCli, ok } from '../helpers/cli.js';
-import { startServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { ok } from '../helpers/cli.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
-import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots } from '../helpers/vm.js';
+import { ADMIN, ALICE, BOB, vmCloud } from '../helpers/vm-cloud.js';
 import { checkSavedImage, publishDraft } from '../helpers/saved-image.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 
-const dir = tempDir();
-const dataDir = join(dir, 'data');
-const admin = { username: 'admin', password: 'admin-pass-1' };
-const ALICE = { username: 'alice', password: 'alice-pass-1' };
-const BOB = { username: 'bob', password: 'bob-pass-1' };
-const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
-const server = await startServerProcess(dataDir, [], env);
-const key = sshKey(dir);
-
-const alice = (args: string[]): ReturnType<typeof runCli> =>
-  runCli(args, { cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: ALICE.username, STRATUSLAB_PASSWORD: ALICE.password } });
+const { dir, dataDir, env, server, key, as } = await vmCloud();
+const admin = ADMIN;
+const alice = as(ALICE);
 
 test('the manual process on ttylinux: --save, a file written over SSH, shutdown; the new ID is mailed, drafted, runs at once, and becomes public once re-signed', async (t) => {
   const image = await publishRecipe(server.url, dataDir, 'ttylinux', { dir, env });
