@@ -22,6 +22,8 @@ ln -sfn ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
 chroot "$R" systemctl enable nftables.service
 # the package proxy named by an OpenNebula context (NoCloud gives it as vendor-data)
 chroot "$R" systemctl enable stratus-apt-proxy.service
+# a disk saved from one VM and booted in another is a new cloud-init instance
+chroot "$R" systemctl enable stratus-new-instance.service
 # Nothing periodic that a short-lived cloud VM does not need (these also start disk
 # and CPU heavy jobs shortly after boot under emulation).
 for u in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StratusError } from '../domain/errors.js';
@@ -134,8 +135,9 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     const guestPorts = [...new Set([22, ...req.inboundPorts])].filter((p) => p > 0 && p < 65536);
     const ports = new Map(guestPorts.map((p) => [p, req.bridge ? p : hostPortFor(p)]));
     const accel = await detectAccel();
+    const uuid = randomUUID();
     const specFor = (address: string): VmSpec => ({
-      name: req.name, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
+      name: req.name, uuid, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
       root: { path: overlay, format: req.ownDisk ? req.base.format : 'qcow2' },
       seed: { path: join(paths.dir, 'seed.iso'), format: 'raw' },
       ...(swap ? { swap: { path: swap, format: 'qcow2' as const } } : {}),

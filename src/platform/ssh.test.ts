@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { scpArgs, shellQuote, sshArgs } from './ssh.js';
+import { scpArgs, shellQuote, sshArgs, sshStopSharedArgs } from './ssh.js';
 
 const OPTS = ['-i', '/k/id', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10'];
 
@@ -15,6 +15,14 @@ test('ssh: a forwarded port is -p, a forced terminal -tt, an unattended run Batc
     '-i', '/k/id', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes',
     '-p', '20022', '-tt', 'root@127.100.0.2', '/tmp/s.sh',
   ]);
+});
+
+test('a shared connection: ssh and scp name the control socket and how long the master outlives its last command; -O exit ends it', () => {
+  const t = { host: '192.0.2.10', key: '/k/id', shared: { socket: '/tmp/stratus-ssh-x/ssh', persistS: 60 } };
+  const shared = ['-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/stratus-ssh-x/ssh', '-o', 'ControlPersist=60'];
+  assert.deepEqual(sshArgs(t, ['true']), [...OPTS, ...shared, 'root@192.0.2.10', 'true']);
+  assert.deepEqual(scpArgs(t, '/a.sh', '/tmp/a.sh'), [...OPTS, ...shared, '/a.sh', 'root@192.0.2.10:/tmp/a.sh']);
+  assert.deepEqual(sshStopSharedArgs(t), ['-o', 'ControlPath=/tmp/stratus-ssh-x/ssh', '-O', 'exit', 'root@192.0.2.10']);
 });
 
 test('scp: the same options, -P for the port; a local name with a colon stays local; an IPv6 host is bracketed', () => {

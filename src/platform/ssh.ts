@@ -15,12 +15,19 @@ export interface SshTarget {
   connectTimeoutS?: number;
   /** No password or passphrase prompt: fail instead (for unattended runs). */
   batch?: boolean;
+  /**
+   * A control socket: the first connection stays open (for at most `persistS` idle seconds)
+   * and later commands share it. Under emulation each new connection's key exchange costs the
+   * guest over a second; a shared one costs a tenth.
+   */
+  shared?: { socket: string; persistS: number };
 }
 
 function common(t: SshTarget): string[] {
   return [
     '-i', t.key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
     '-o', `ConnectTimeout=${t.connectTimeoutS ?? 10}`, ...(t.batch ? ['-o', 'BatchMode=yes'] : []),
+    ...(t.shared ? ['-o', 'ControlMaster=auto', '-o', `ControlPath=${t.shared.socket}`, '-o', `ControlPersist=${t.shared.persistS}`] : []),
   ];
 }
 
@@ -32,6 +39,11 @@ function common(t: SshTarget): string[] {
  */
 export function sshArgs(t: SshTarget, command: string[] = [], opts: { tty?: boolean } = {}): string[] {
   return [...common(t), ...(t.port !== undefined ? ['-p', String(t.port)] : []), ...(opts.tty ? ['-tt'] : []), `root@${t.host}`, ...command];
+}
+
+/** `ssh` arguments asking the shared connection's master (`t.shared`) to end. */
+export function sshStopSharedArgs(t: SshTarget & { shared: { socket: string } }): string[] {
+  return ['-o', `ControlPath=${t.shared.socket}`, '-O', 'exit', `root@${t.host}`];
 }
 
 /** `scp` arguments copying the local file `from` to root's `to` on the target. */

@@ -11,6 +11,11 @@
  * be hit), then started again on the same data dir: the save completes once (one volume, one
  * mail, one draft) and the user's overlay is still there. (Regression: the resumed save ran
  * before the server listened, with no URL for its draft, "Invalid URL".)
+ *
+ * That second instance runs with another key than the one the image was made with. Regression:
+ * cloud-init took a VM booted from a disk saved in another VM for that VM (the `one` context
+ * gives every VM the same instance-id): the new key was never installed, and the network config
+ * rendered for the old VM's MAC held the boot for systemd-networkd-wait-online's 2 minutes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +29,7 @@ import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
-import { acquireGuestSlots, sshKey } from '../helpers/vm.js';
+import { acquireGuestSlots, ssh, sshKey } from '../helpers/vm.js';
 import { checkSavedImage } from '../helpers/saved-image.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 
@@ -41,6 +46,7 @@ const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRo
 let server: ServerProcess = await startServerProcess(dataDir, ['--network', 'bridge'], env);
 const auth = { authorization: `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}`, accept: 'application/json' };
 const key = sshKey(dir);
+const otherKey = sshKey(dir, 'id_other');
 writeFileSync(join(dir, 'setup.sh'), [
   '#!/bin/sh', 'set -e',
   '# the guide\'s advice: no cached network rules in the saved image',
@@ -84,7 +90,7 @@ test('the seed\'s automated example on debian-12: apache2 and a setup script mak
   const identifier = m[2] as string;
   await checkSavedImage({ url: server.url, dataDir, identifier, owner: ALICE, other: BOB, authorEmail: 'jane@example.org', title, cli: alice });
 
-  const run = ok(await alice(['run-instance', '-k', `${key.path}.pub`, '--ram', '1024', '--save', '--author', 'Jane Tester', '--author-email', 'jane@example.org',
+  const run = ok(await alice(['run-instance', '-k', `${otherKey.path}.pub`, '--ram', '1024', '--save', '--author', 'Jane Tester', '--author-email', 'jane@example.org',
     '--title', 'saved through a crash', '--comment', 'survives SIGKILL', '--image-version', '2.0', identifier]));
   const started = /vm ID: (\d+)\)\n\tPublic ip: (\S+)/.exec(run.stdout);
   assert.ok(started, run.stdout);
@@ -92,6 +98,10 @@ test('the seed\'s automated example on debian-12: apache2 and a setup script mak
   t.after(async () => { await alice(['kill-instance', String(second)]); });
   const body = await waitForHttp(`http://${started[2] as string}/cloud.txt`, 600_000, 200, 'Cloudy Weather Expected\n');
   assert.equal(body, 'Cloudy Weather Expected\n');
+  const guest = { address: started[2] as string, ports: new Map([[22, 22]]) } as Parameters<typeof ssh>[0];
+  // Only a new instance installs the run's key (cc_ssh is per instance).
+  const boot = ssh(guest, otherKey.path, 'systemctl is-failed systemd-networkd-wait-online.service || true; cut -c1-8 /var/lib/stratus/machine-uuid');
+  assert.match(boot, /^active\n[0-9a-f]{8}\n$/, 'network online without the 2-minute wait; the machine recorded as new');
 
   // Crash safety: SIGKILL while the --save instance is in Epilog, then a restart.
   const stateOf = async (): Promise<InstanceInfo> => await (await fetch(`${server.url}/instances/${second}`, { headers: auth })).json() as InstanceInfo;

@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StratusError } from '../../domain/errors.js';
-import { scpArgs, shellQuote, sshArgs } from '../../platform/ssh.js';
+import { scpArgs, shellQuote, sshArgs, sshStopSharedArgs } from '../../platform/ssh.js';
 import type { SshTarget } from '../../platform/ssh.js';
 
 /** What a remote command did: its exit status (255: ssh itself failed) and its last lines of output. */
@@ -17,7 +19,7 @@ export interface Remote {
   run(command: string, opts?: { tty?: boolean; output?: (chunk: Buffer) => void; input?: Buffer }): Promise<RemoteResult>;
   /** Copies a local file to `to` on the guest. */
   copy(from: string, to: string): Promise<void>;
-  /** Ends the commands still running (the VM is being killed). */
+  /** Ends the commands still running (the VM is being killed) and the connection: done with the guest. */
   close?(): void;
 }
 
@@ -67,17 +69,24 @@ function cut(line: string, width: number): string {
 export class SshRemote implements Remote {
   private scpWorks: boolean | undefined;
   private readonly running = new Set<ChildProcess>();
+  /** Every command shares one connection (its socket in a private folder), ended by close(). */
+  private readonly control = mkdtempSync(join(tmpdir(), 'stratus-ssh-'));
+  private closed = false;
+  private readonly target: SshTarget & { shared: { socket: string; persistS: number } };
 
-  constructor(private readonly target: SshTarget, private readonly detail: (message: string) => void = () => undefined) {}
+  constructor(target: SshTarget, private readonly detail: (message: string) => void = () => undefined) {
+    // The master outlives its last command by at most a minute, even if we are killed.
+    this.target = { ...target, batch: true, shared: { socket: join(this.control, 'ssh'), persistS: 60 } };
+  }
 
   run(command: string, opts: { tty?: boolean; output?: (chunk: Buffer) => void; input?: Buffer } = {}): Promise<RemoteResult> {
-    return runTool('ssh', sshArgs({ ...this.target, batch: true }, [command], { tty: opts.tty === true }), opts, this.running);
+    return runTool('ssh', sshArgs(this.target, [command], { tty: opts.tty === true }), opts, this.running);
   }
 
   async copy(from: string, to: string): Promise<void> {
     let scp: RemoteResult | undefined;
     if (this.scpWorks !== false) {
-      scp = await runTool('scp', scpArgs({ ...this.target, batch: true }, from, to), {}, this.running);
+      scp = await runTool('scp', scpArgs(this.target, from, to), {}, this.running);
       if (scp.code === 0) {
         this.scpWorks = true;
         return;
@@ -91,7 +100,11 @@ export class SshRemote implements Remote {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     for (const child of this.running) child.kill('SIGTERM');
+    spawnSync('ssh', sshStopSharedArgs(this.target), { stdio: 'ignore', timeout: 5000 });
+    rmSync(this.control, { recursive: true, force: true });
   }
 }
 

@@ -151,6 +151,7 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
     throw e;
   } finally {
     dropGuard();
+    remote?.close?.();
   }
   if (!plan.shutdown) {
     events.step('Machine ready for use');

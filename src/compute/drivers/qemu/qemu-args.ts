@@ -58,6 +58,12 @@ export interface VncSpec {
 
 export interface VmSpec {
   name: string;
+  /**
+   * The machine's SMBIOS UUID (/sys/class/dmi/id/product_uuid), new for each VM: a disk saved
+   * from one VM tells by it that it boots in another (the debian-12 image then forgets the old
+   * VM's cloud-init state, see recipes/debian-12/overlay/usr/local/sbin/stratus-new-instance).
+   */
+  uuid?: string;
   accel: 'kvm' | 'tcg';
   vcpus: number;
   memoryMiB: number;
@@ -102,6 +108,7 @@ export function qemuArgs(s: VmSpec): string[] {
     '-accel', s.accel === 'kvm' ? 'kvm' : `tcg${s.tcgCacheMiB ? `,tb-size=${s.tcgCacheMiB}` : ''}`,
     '-cpu', s.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(s.vcpus),
+    ...(s.uuid !== undefined ? ['-uuid', checkedUuid(s.uuid)] : []),
     '-m', String(s.memoryMiB),
     '-rtc', 'base=utc',
     '-vga', 'std',
@@ -188,6 +195,11 @@ function escapeComma(path: string): string {
 }
 
 /** A stable, locally administered MAC for an instance name. */
+function checkedUuid(uuid: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid)) throw new Error(`machine UUID ${JSON.stringify(uuid)} is not a UUID`);
+  return uuid;
+}
+
 export function macFor(name: string): string {
   let h = 2166136261;
   for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
