@@ -51,11 +51,14 @@ test('the manual process on ttylinux: --save, a file written over SSH, shutdown;
 
   const saved = await checkSavedImage({ url: server.url, dataDir, identifier, owner: ALICE, other: BOB, authorEmail: 'jane@example.org', title, cli: alice });
 
-  const again = ok(await alice(['run-instance', '-q', '-k', `${key.path}.pub`, '--ram', '256', identifier]));
+  // Regression: the saved disk took the new VM for the VM it was saved in (a context CD gives
+  // every VM the same instance-id), so the new run's start script never ran.
+  const again = ok(await alice(['run-instance', '-q', '-k', `${key.path}.pub`, '--ram', '256', '--context', 'START_SCRIPT=echo a new instance > /root/ran', identifier]));
   const second = Number(again.stdout.split(',')[0]);
   t.after(async () => { await alice(['kill-instance', String(second)]); });
-  const cat = ok(await alice(['connect-instance', '-k', key.path, String(second), '--', 'cat /root/cloud.txt']));
-  assert.equal(cat.stdout.trim(), 'Cloudy Weather Expected');
+  const cat = ok(await alice(['connect-instance', '-k', key.path, String(second), '--',
+    'cat /root/cloud.txt; i=0; while [ ! -s /root/ran ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done; cat /root/ran']));
+  assert.equal(cat.stdout.trim(), 'Cloudy Weather Expected\na new instance');
   ok(await alice(['kill-instance', String(second)]));
 
   await publishDraft({ url: server.url, dataDir, identifier, draftXml: saved.draftXml, volume: saved.volume, home: dir, cli: alice });
