@@ -8,8 +8,10 @@ import type { BuildOptions, BuiltImage } from './builder.js';
 import type { PipelineEvents } from './events.js';
 import type { Recipe } from './recipe.js';
 import type * as CreateParts from './create/index.js';
+import type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
 
 export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
+export type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
 export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 
@@ -18,6 +20,16 @@ export type { EntryPublication, EntrySource, PublishRequest, PublishResult, Volu
  * every module loaded at start-up made the streaming that follows slower (loading publish's
  * modules as well made stratus-download-image of 1 GiB 3.6 s → 4.7 s; see docs/benchmarks.md).
  */
+
+/** Converts a foreign disk to a raw or qcow2 image, its format read from its header (see convert.ts). */
+export async function convertImage(req: ConvertRequest): Promise<ConvertResult> {
+  return (await import('./convert.js')).convertImage(req);
+}
+
+/** The output format a file name asks for (see convert.ts). */
+export function outputFormatFor(path: string): OutputFormat {
+  return /\.qcow2?(\.gz)?$/i.test(path) ? 'qcow2' : 'raw';
+}
 
 /** Fetches an entry's image, verified (see fetch.ts). */
 export async function fetchImage(req: FetchRequest, events: PipelineEvents): Promise<FetchResult> {

@@ -33,6 +33,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'shutdown-instance': () => import('../cli/commands/shutdown-instance.js'),
   'connect-instance': () => import('../cli/commands/connect-instance.js'),
   'create-image': () => import('../cli/commands/create-image.js'),
+  'convert-image': () => import('../cli/commands/convert-image.js'),
   'attach-volume': () => import('../cli/commands/attach-volume.js'),
   'detach-volume': () => import('../cli/commands/detach-volume.js'),
   user: () => import('../cli/commands/user.js'),
