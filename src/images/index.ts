@@ -9,9 +9,11 @@ import type { PipelineEvents } from './events.js';
 import type { Recipe } from './recipe.js';
 import type * as CreateParts from './create/index.js';
 import type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
+import type { AuditResult } from './audit/index.js';
 
 export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
 export type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
+export type { AuditResult, Finding, Severity } from './audit/index.js';
 export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 
@@ -24,6 +26,11 @@ export type { EntryPublication, EntrySource, PublishRequest, PublishResult, Volu
 /** Converts a foreign disk to a raw or qcow2 image, its format read from its header (see convert.ts). */
 export async function convertImage(req: ConvertRequest): Promise<ConvertResult> {
   return (await import('./convert.js')).convertImage(req);
+}
+
+/** The offline audit of an image against the seed's checklist (see audit/). */
+export async function auditImage(path: string): Promise<AuditResult> {
+  return (await import('./audit/index.js')).auditImage(path);
 }
 
 /** The output format a file name asks for (see convert.ts). */

@@ -34,6 +34,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   'connect-instance': () => import('../cli/commands/connect-instance.js'),
   'create-image': () => import('../cli/commands/create-image.js'),
   'convert-image': () => import('../cli/commands/convert-image.js'),
+  'check-image': () => import('../cli/commands/check-image.js'),
   'attach-volume': () => import('../cli/commands/attach-volume.js'),
   'detach-volume': () => import('../cli/commands/detach-volume.js'),
   user: () => import('../cli/commands/user.js'),

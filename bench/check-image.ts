@@ -1,0 +1,54 @@
+/**
+ * stratus-check-image benchmark (issue 11): the offline audit of the debian-12 base image
+ * (raw, 2 GiB) against `virt-sysprep --dry-run` on a copy of the same image (libguestfs boots
+ * its appliance; LIBGUESTFS_BACKEND=direct, TCG when KVM is not usable), in the same rounds.
+ * Target: the audit ≤ 3 s.
+ * Run: npm run bench check-image   (STRATUS_BENCH_RUNS rounds, default 3 here: the anchor is slow)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { detectAccel } from '../src/compute/drivers/qemu/accel.js';
+import { buildImage } from '../src/images/builder.js';
+import { loadRecipe } from '../src/images/recipe.js';
+import { cliPath, repoRoot } from '../test/helpers/paths.js';
+import { interleave, method, ratioSpread, report, spread } from './lib.js';
+
+function timed(cmd: string, args: string[], env: Record<string, string> = {}, okCodes = [0]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status)}: ${r.stderr?.toString().slice(-500)}`);
+  return secs;
+}
+
+async function main(): Promise<void> {
+  const base = await buildImage(loadRecipe(join(repoRoot, 'recipes'), 'debian-12'));
+  const work = mkdtempSync(join(tmpdir(), 'stratus-bench-check-'));
+  try {
+    const copy = join(work, 'debian-12.img');
+    execFileSync('cp', ['--sparse=always', base.path, copy]);
+    const runs = Number(process.env.STRATUS_BENCH_RUNS ?? 3);
+    const accel = await detectAccel();
+    const gfs = { LIBGUESTFS_BACKEND: 'direct', ...(accel === 'tcg' ? { LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : {}) };
+    const have = spawnSync('virt-sysprep', ['--version']).status === 0;
+    const rows: Array<[string, string]> = [];
+    if (have) {
+      const r = await interleave(runs,
+        () => timed(process.execPath, [cliPath, 'check-image', base.path]),
+        () => timed('virt-sysprep', ['--dry-run', '--format', 'raw', '-a', copy], gfs));
+      rows.push(['stratus-check-image debian-12 (target ≤ 3 s)', spread(r.ours)], ['virt-sysprep --dry-run -a debian-12 (libguestfs appliance)', spread(r.anchor)],
+        ['ratio ours / virt-sysprep, each round', ratioSpread(r.ratios)], ['accelerator for the appliance', accel], ['method', method(runs)]);
+    } else {
+      const ours: number[] = [];
+      for (let i = 0; i < runs; i++) ours.push(timed(process.execPath, [cliPath, 'check-image', base.path]));
+      rows.push(['stratus-check-image debian-12 (target ≤ 3 s)', spread(ours)], ['virt-sysprep', 'not installed (Debian package libguestfs-tools): not measured']);
+    }
+    report('stratus-check-image: the audit of debian-12, against virt-sysprep --dry-run', rows);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

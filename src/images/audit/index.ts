@@ -1,0 +1,105 @@
+import { createReadStream, closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { StratusError } from '../../domain/errors.js';
+import { readDiskHeader } from '../../platform/disk-format.js';
+import { run } from '../../platform/run.js';
+import { SparseFileWriter } from '../../platform/sparse-writer.js';
+import { auditFs, worstSeverity } from './checks.js';
+import type { Finding, Severity } from './checks.js';
+import { DebugfsView } from './fs-view.js';
+
+export type { Finding, Severity } from './checks.js';
+
+export interface AuditResult {
+  image: string;
+  /** Where the root file system starts in the (raw) disk. */
+  rootOffset: number;
+  findings: Finding[];
+  worst: Severity;
+}
+
+/**
+ * stratus-check-image's audit: no boot, no mount. A raw image is read where it lies; a qcow2
+ * (standalone only: checked by our header reading first) or a .gz is first made a sparse raw
+ * copy in a private temporary folder. The root file system is the largest Linux partition of
+ * the MBR (or the whole disk when it is a bare ext file system), read with debugfs.
+ */
+export async function auditImage(path: string): Promise<AuditResult> {
+  const work = mkdtempSync(join(tmpdir(), 'stratus-check-'));
+  try {
+    const raw = await rawOf(path, work);
+    const rootOffset = rootFileSystem(raw, path);
+    const findings = await auditFs(new DebugfsView(raw, rootOffset));
+    return { image: path, rootOffset, findings, worst: worstSeverity(findings) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function rawOf(path: string, work: string): Promise<string> {
+  const head = Buffer.alloc(2);
+  const fd = openFile(path);
+  try {
+    readSync(fd, head, 0, 2, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const out = join(work, 'image.raw');
+    const writer = new SparseFileWriter(out, false);
+    try {
+      await pipeline(createReadStream(path), createGunzip(), writer);
+    } catch (e) {
+      throw new StratusError('IMAGE_NOT_READABLE', `${path}: not a complete gzip file (${(e as Error).message})`);
+    }
+    return rawOf(out, work);
+  }
+  const header = readDiskHeader(path);
+  if (header.format === 'raw') return path;
+  if (header.format !== 'qcow2') {
+    throw new StratusError('USAGE', `${path} is ${header.kind}: stratus-check-image reads raw, qcow2 and gzip'ed images`, { hint: `Convert it first: stratus-convert-image ${path} image.img` });
+  }
+  const out = join(work, 'image.raw');
+  await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', path, out], { timeoutMs: 600_000 });
+  return out;
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    throw new StratusError('USAGE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+const EXT_MAGIC = 0xef53;
+
+/** The byte offset of the root file system: the largest ext partition of the MBR, or 0 for a bare file system. */
+export function rootFileSystem(raw: string, label = raw): number {
+  const fd = openFile(raw);
+  try {
+    const read = (offset: number, length: number): Buffer => {
+      const b = Buffer.alloc(length);
+      readSync(fd, b, 0, length, offset);
+      return b;
+    };
+    const isExt = (offset: number): boolean => read(offset + 1024 + 56, 2).readUInt16LE(0) === EXT_MAGIC;
+    if (isExt(0)) return 0;
+    const mbr = read(0, 512);
+    if (mbr[510] !== 0x55 || mbr[511] !== 0xaa) throw new StratusError('IMAGE_NOT_READABLE', `${label}: neither a partitioned disk (no MBR) nor an ext file system`);
+    const parts = [0, 1, 2, 3].map((i) => mbr.subarray(446 + i * 16, 462 + i * 16))
+      .map((p) => ({ type: p[4] as number, start: p.readUInt32LE(8) * 512, size: p.readUInt32LE(12) * 512 }))
+      .filter((p) => p.size > 0 && p.type === 0x83 && isExt(p.start))
+      .sort((a, b) => b.size - a.size);
+    const root = parts[0];
+    if (!root) {
+      throw new StratusError('IMAGE_NOT_READABLE', `${label}: no ext2/3/4 partition in its MBR (GPT disks and other file systems are not read yet)`);
+    }
+    return root.start;
+  } finally {
+    closeSync(fd);
+  }
+}
