@@ -13,6 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { recipeImage } from '../helpers/vm.js';
 import { rootFileSystem } from '../../src/images/audit/index.js';
+import { DebugfsView } from '../../src/images/audit/fs-view.js';
 
 const dir = tempDir();
 
@@ -110,4 +111,14 @@ test('a gzip\'ed and a qcow2 copy are audited too; a VDI is sent to stratus-conv
   const missing = await runCli(['check-image', join(dir, 'none.img')], { cwd: dir });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no such file/);
+});
+
+test('regression: a listing stays whole when another directory of the batch is missing (debugfs\'s stderr was mixed into its stdout, cutting lines)', async () => {
+  const debian = (await recipeImage('debian-12')).path;
+  const view = new DebugfsView(debian, rootFileSystem(debian));
+  const dirs = ['/nonexistent-a', '/etc/systemd/system/sysinit.target.wants', '/nonexistent-b', '/etc/ssh', '/nonexistent-c', '/etc/systemd/system/multi-user.target.wants'];
+  const first = await view.list(dirs);
+  assert.ok(first.get('/etc/systemd/system/sysinit.target.wants')?.some((e) => e.name === 'nftables.service'));
+  assert.equal(first.get('/nonexistent-b'), undefined);
+  for (let i = 0; i < 15; i++) assert.deepEqual(await view.list(dirs), first, `run ${i + 2}`);
 });

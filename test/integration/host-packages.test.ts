@@ -31,7 +31,11 @@ interface Need {
  */
 const BENCH_OWN: Record<string, { installs: string[]; recipe: string }> = {
   'bench/e2e/anchors.ts': { installs: ['virt-customize', 'packer'], recipe: 'debian-12' },
+  'bench/check-image.ts': { installs: ['virt-sysprep'], recipe: 'debian-12' },
 };
+
+/** Files whose path literals are paths inside an image (what the audit looks for), not on this host. */
+const GUEST_PATHS = new Set(['src/images/audit/checks.ts', 'src/images/audit/checks.test.ts']);
 
 const CALL = /\b(?:spawn|spawnSync|execFile|execFileSync|run)\(\s*'([a-z0-9][a-z0-9._+-]*)'/g;
 const BINARY_CONST = /_BINARY\s*=\s*'([a-z0-9][a-z0-9._+-]*)'/g;
@@ -59,7 +63,7 @@ function collectNeeds(): Need[] {
     const text = readFileSync(f, 'utf8');
     const rel = relative(repoRoot, f);
     const own = BENCH_OWN[rel];
-    for (const re of [CALL, BINARY_CONST, HOST_PATH]) {
+    for (const re of GUEST_PATHS.has(rel) ? [CALL, BINARY_CONST] : [CALL, BINARY_CONST, HOST_PATH]) {
       for (const m of text.matchAll(re)) {
         const what = m[1] as string;
         if (what.startsWith('stratus')) continue; // our own commands

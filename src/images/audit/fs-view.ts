@@ -41,7 +41,7 @@ export class DebugfsView implements FsView {
     const result = new Map<string, Entry[] | undefined>(dirs.map((d) => [d, undefined]));
     asked.forEach((dir, i) => {
       const text = out[i] ?? '';
-      // /inode/mode/uid/gid/name/size/ (an error is "<dir>: File not found by ext2_lookup")
+      // /inode/mode/uid/gid/name/size/ (a missing directory has no lines)
       const lines = text.split('\n').map((l) => /^\/(\d+)\/(\d+)\/\d+\/\d+\/(.*)\/(\d*)\/$/.exec(l)).filter((m) => m !== null);
       if (lines.length === 0) return;
       const entries: Entry[] = [];
@@ -87,9 +87,11 @@ export class DebugfsView implements FsView {
     if (commands.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const child = spawn('debugfs', ['-f', '-', `${this.image}?offset=${this.offset}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+      // Only stdout: it holds each command's echo and output in order. Its complaints ("File not
+      // found by ext2_lookup") go to stderr, and mixing the two pipes' chunks cut lines apart.
       let text = '';
       child.stdout.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-      child.stderr.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+      child.stderr.resume();
       child.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('TOOL_FAILED', `cannot run debugfs: ${e.code === 'ENOENT' ? 'not installed (Debian package e2fsprogs)' : e.message}`)));
       child.on('close', () => {
         // debugfs echoes each command read from a file as "debugfs: <command>".
