@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
-import { processAlive, run } from '../platform/run.js';
+import { endLeftover, run } from '../platform/run.js';
 import { writeFileAtomic } from '../platform/files.js';
 
 export interface DhcpHost {
@@ -56,7 +56,8 @@ export class DhcpServer {
   }
 
   async start(): Promise<void> {
-    await this.endLeftover();
+    // A dnsmasq a previous server left running for this folder (it was killed): ours, so it is ended.
+    await endLeftover(this.pidFile, 'dnsmasq', `--pid-file=${this.pidFile}`);
     if (!existsSync(this.hostsFile)) this.setHosts([]);
     await this.spawnOnce();
   }
@@ -116,26 +117,6 @@ export class DhcpServer {
     } catch {
       return false;
     }
-  }
-
-  /** A dnsmasq a previous server left running for this folder: ours, so it is ended. */
-  private async endLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
-    } catch {
-      return;
-    }
-    if (!pid || !processAlive(pid)) return;
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      return;
-    }
-    if (!cmdline.startsWith('dnsmasq') || !cmdline.includes(`--pid-file=${this.pidFile}`)) return;
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   }
 
   async stop(): Promise<void> {

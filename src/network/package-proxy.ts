@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StratusError } from '../domain/errors.js';
-import { run } from '../platform/run.js';
+import { endLeftover, run } from '../platform/run.js';
 import { waitForListener } from '../platform/probe.js';
 
 export interface PackageProxyOptions {
@@ -35,6 +35,8 @@ export class PackageProxy {
       throw new StratusError('CONFIG_INVALID', `package proxy port ${o.port} is out of range: apt-cacher-ng binds ports 1–32767 only`, { hint: 'Use the default, 3142, or another port below 32768.' });
     }
     const user = await proxyUser();
+    // One a server killed before it could stop it still holds the port (and would outlive the folder).
+    await endLeftover(join(o.dir, 'run', 'pid'), 'apt-cacher-ng', `PidFile=${join(o.dir, 'run', 'pid')}`);
     mkdirSync(o.dir, { recursive: true, mode: 0o755 });
     for (const sub of ['cache', 'log', 'run']) {
       mkdirSync(join(o.dir, sub), { recursive: true, mode: 0o750 });

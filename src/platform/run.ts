@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { StratusError } from '../domain/errors.js';
 
 export interface RunResult {
@@ -45,4 +46,28 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Ends a helper a previous run of ours left running (its server was killed, so nobody ended it):
+ * the process named by `pidFile`, only when its command line is `tool` with that same pid file
+ * in its arguments (a recycled PID is someone else's process). Waits up to 5 s for it to go.
+ */
+export async function endLeftover(pidFile: string, tool: string, pidFileArgument: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return;
+  let cmdline: string[];
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return;
+  }
+  if (!(cmdline[0] ?? '').endsWith(tool) || !cmdline.includes(pidFileArgument)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }

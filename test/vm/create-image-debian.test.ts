@@ -9,8 +9,9 @@
  * Then crash safety (Done when): that instance runs with --save too, and the server is killed
  * with SIGKILL in the middle of its Epilog (a debian-12 disk, so the save lasts long enough to
  * be hit), then started again on the same data dir: the save completes once (one volume, one
- * mail, one draft) and the user's overlay is still there. (Regression: the resumed save ran
- * before the server listened, with no URL for its draft, "Invalid URL".)
+ * mail, one draft) and the user's overlay is still there. (Regressions: the resumed save ran
+ * before the server listened, with no URL for its draft, "Invalid URL"; the killed server's
+ * apt-cacher-ng kept running beside the new one's.)
  *
  * That second instance runs with another key than the one the image was made with. Regression:
  * cloud-init took a VM booted from a disk saved in another VM for that VM (the `one` context
@@ -20,7 +21,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
@@ -123,6 +124,15 @@ test('the seed\'s automated example on debian-12: apache2 and a setup script mak
   server.child.kill('SIGKILL');
   await new Promise((r) => server.child.once('exit', r));
   server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
+  // Regression: the killed server's apt-cacher-ng stayed running (for ever, after the folder was gone).
+  const proxies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`CacheDir=${join(dir, 'proxy', 'cache')}`);
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(proxies.length, 1, `one apt-cacher-ng for this server's proxy folder, not ${proxies.length}`);
   let after = await stateOf();
   while (after.state === 'Epilog' && Date.now() < deadline + 300_000) {
     await new Promise((r) => setTimeout(r, 500));
