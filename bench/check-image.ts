@@ -14,15 +14,8 @@ import { buildImage } from '../src/images/builder.js';
 import { loadRecipe } from '../src/images/recipe.js';
 import { cliPath, repoRoot } from '../test/helpers/paths.js';
 import { virtCustomizeReady } from './e2e/anchors.js';
-import { interleave, method, ratioSpread, report, spread } from './lib.js';
+import { interleave, method, ratioSpread, report, spread, timeCommand } from './lib.js';
 
-function timed(cmd: string, args: string[], env: Record<string, string> = {}, okCodes = [0]): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status)}: ${r.stderr?.toString().slice(-500)}`);
-  return secs;
-}
 
 async function main(): Promise<void> {
   const base = await buildImage(loadRecipe(join(repoRoot, 'recipes'), 'debian-12'));
@@ -39,13 +32,13 @@ async function main(): Promise<void> {
     const rows: Array<[string, string]> = [];
     if (have) {
       const r = await interleave(runs,
-        () => timed(process.execPath, [cliPath, 'check-image', base.path]),
-        () => timed('virt-sysprep', ['--dry-run', '--format', 'raw', '-a', copy], gfs));
+        () => timeCommand(process.execPath, [cliPath, 'check-image', base.path]),
+        () => timeCommand('virt-sysprep', ['--dry-run', '--format', 'raw', '-a', copy], { env: gfs }));
       rows.push(['stratus-check-image debian-12 (target ≤ 3 s)', spread(r.ours)], ['virt-sysprep --dry-run -a debian-12 (libguestfs appliance)', spread(r.anchor)],
         ['ratio ours / virt-sysprep, each round', ratioSpread(r.ratios)], ['accelerator for the appliance', accel], ['method', method(runs)]);
     } else {
       const ours: number[] = [];
-      for (let i = 0; i < runs; i++) ours.push(timed(process.execPath, [cliPath, 'check-image', base.path]));
+      for (let i = 0; i < runs; i++) ours.push(timeCommand(process.execPath, [cliPath, 'check-image', base.path]));
       rows.push(['stratus-check-image debian-12 (target ≤ 3 s)', spread(ours)], ['virt-sysprep', `cannot run here: ${ready.ok ? 'virt-sysprep --version failed' : ready.why ?? 'not installed'}`]);
     }
     report('stratus-check-image: the audit of debian-12, against virt-sysprep --dry-run', rows);

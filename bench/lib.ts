@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { waitForSshBanner } from '../src/platform/probe.js';
 
-export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean } = {}): number {
+export function timeCommand(cmd: string, args: string[], opts: { cwd?: string; shell?: boolean; env?: Record<string, string> } = {}): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'ignore', 'pipe'], shell: opts.shell ?? false });
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'ignore', 'pipe'], shell: opts.shell ?? false, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
   return secs;

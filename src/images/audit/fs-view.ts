@@ -33,6 +33,9 @@ export const READ_LIMIT = 256 * 1024;
  * back without following links, so a symlink in the image never reaches a file of this host.
  */
 export class DebugfsView implements FsView {
+  /** Every listing made, so that read() does not list a file's folder again. */
+  private readonly listed = new Map<string, Entry[] | undefined>();
+
   constructor(private readonly image: string, private readonly offset: number) {}
 
   async list(dirs: string[]): Promise<Map<string, Entry[] | undefined>> {
@@ -54,14 +57,15 @@ export class DebugfsView implements FsView {
       }
       result.set(dir, entries);
     });
+    for (const [dir, entries] of result) this.listed.set(dir, entries);
     return result;
   }
 
   async read(paths: string[], max = READ_LIMIT): Promise<Map<string, Buffer | undefined>> {
     const result = new Map<string, Buffer | undefined>(paths.map((p) => [p, undefined]));
-    const parents = [...new Set(paths.filter(safePath).map(parentOf))];
-    const listings = await this.list(parents);
-    const wanted = paths.filter((p) => safePath(p) && listings.get(parentOf(p))?.some((e) => e.name === baseOf(p) && e.type === 'file'));
+    const unlisted = [...new Set(paths.filter(safePath).map(parentOf))].filter((d) => !this.listed.has(d));
+    if (unlisted.length > 0) await this.list(unlisted);
+    const wanted = paths.filter((p) => safePath(p) && this.listed.get(parentOf(p))?.some((e) => e.name === baseOf(p) && e.type === 'file'));
     if (wanted.length === 0) return result;
     const dir = mkdtempSync(join(tmpdir(), 'stratus-audit-'));
     try {
