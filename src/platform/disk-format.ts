@@ -59,14 +59,18 @@ class Reader {
   }
 }
 
-/** Reads the header of `path` and says what the disk is, or refuses it with the reason. */
-export function readDiskHeader(path: string): DiskHeader {
-  let fd: number;
+/** Opens an image file for reading, or says plainly why it cannot be read. */
+export function openImage(path: string): number {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (e) {
     throw new StratusError('USAGE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
+}
+
+/** Reads the header of `path` and says what the disk is, or refuses it with the reason. */
+export function readDiskHeader(path: string): DiskHeader {
+  const fd = openImage(path);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new StratusError('USAGE', `${path} is not a regular file`);

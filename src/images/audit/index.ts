@@ -1,10 +1,10 @@
-import { createReadStream, closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { createReadStream, closeSync, mkdtempSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { StratusError } from '../../domain/errors.js';
-import { readDiskHeader } from '../../platform/disk-format.js';
+import { openImage, readDiskHeader } from '../../platform/disk-format.js';
 import { run } from '../../platform/run.js';
 import { SparseFileWriter } from '../../platform/sparse-writer.js';
 import { auditFs, worstSeverity } from './checks.js';
@@ -41,7 +41,7 @@ export async function auditImage(path: string): Promise<AuditResult> {
 
 async function rawOf(path: string, work: string): Promise<string> {
   const head = Buffer.alloc(2);
-  const fd = openFile(path);
+  const fd = openImage(path);
   try {
     readSync(fd, head, 0, 2, 0);
   } finally {
@@ -67,19 +67,12 @@ async function rawOf(path: string, work: string): Promise<string> {
   return out;
 }
 
-function openFile(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (e) {
-    throw new StratusError('USAGE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-}
 
 const EXT_MAGIC = 0xef53;
 
 /** The byte offset of the root file system: the largest ext partition of the MBR, or 0 for a bare file system. */
 export function rootFileSystem(raw: string, label = raw): number {
-  const fd = openFile(raw);
+  const fd = openImage(raw);
   try {
     const read = (offset: number, length: number): Buffer => {
       const b = Buffer.alloc(length);
