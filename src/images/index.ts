@@ -9,11 +9,11 @@ import type { PipelineEvents } from './events.js';
 import type { Recipe } from './recipe.js';
 import type * as CreateParts from './create/index.js';
 import type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
-import type { AuditResult } from './audit/index.js';
+import type { AuditResult, SysprepRequest, SysprepResult } from './audit/index.js';
 
 export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
 export type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
-export type { AuditResult, Finding, Severity } from './audit/index.js';
+export type { AuditResult, Finding, Severity, SysprepRequest, SysprepResult } from './audit/index.js';
 export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 
@@ -31,6 +31,11 @@ export async function convertImage(req: ConvertRequest): Promise<ConvertResult> 
 /** The offline audit of an image against the seed's checklist (see audit/). */
 export async function auditImage(path: string): Promise<AuditResult> {
   return (await import('./audit/index.js')).auditImage(path);
+}
+
+/** A cleaned copy of an image: the audit's fixable findings fixed offline (see audit/index.ts). */
+export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> {
+  return (await import('./audit/index.js')).sysprepImage(req);
 }
 
 /** The output format a file name asks for (see convert.ts). */

@@ -1,13 +1,13 @@
 /**
  * Issue 11, Done when (the audit, §2): both base images pass stratus-check-image (no error;
  * ttylinux has no firewall, a warning), and a doctored copy of debian-12 with each planted
- * problem is flagged for that problem, at its path. The problems are planted with debugfs -w:
- * no mount, as the audit itself reads.
+ * problem is flagged for that problem, at its path, and --sysprep clears the problems it can
+ * (§3). The problems are planted with debugfs -w: no mount, as the audit itself reads.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -41,35 +41,51 @@ test('both base images pass: no errors (ttylinux warns that no firewall starts a
   assert.equal(tty.code, 3);
 });
 
-test('a doctored debian-12 is flagged for each planted problem, at its path; the exit status is 4', async () => {
+const file = (name: string, text: string): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+/** A copy of debian-12 with each of the checklist's problems planted by debugfs -w (with `sshd`: sshd taking passwords too, which no sysprep fixes). */
+async function doctored(name: string, sshd: boolean): Promise<{ image: string; offset: number }> {
   const debian = await recipeImage('debian-12');
-  const image = join(dir, 'doctored.img');
+  const image = join(dir, name);
   execFileSync('cp', ['--sparse=always', debian.path, image]);
   const offset = rootFileSystem(image);
-  const file = (name: string, text: string): string => {
-    const p = join(dir, name);
-    writeFileSync(p, text);
-    return p;
-  };
   const shadow = execFileSync('debugfs', ['-R', 'cat /etc/shadow', `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
     .replace(/^root:[^:]*:/m, 'root:$6$salt$0123456789abcdefghijklmnopqrstuvwxyz:');
+  assert.match(shadow, /^root:\$6\$/m);
   const commands = [
     `write ${file('rules', 'SUBSYSTEM=="net", ATTR{address}=="52:54:00:12:34:56", NAME="eth0"\n')} /etc/udev/rules.d/70-persistent-net.rules`,
     `write ${file('hostkey', '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n')} /etc/ssh/ssh_host_ed25519_key`,
+    `write ${file('hostkey.pub', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey root@maker\n')} /etc/ssh/ssh_host_ed25519_key.pub`,
     'mkdir /root/.ssh',
     `write ${file('ak', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyOfTheMaker maker@example.org\n')} /root/.ssh/authorized_keys`,
     `write ${file('idrsa', '-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n')} /root/.ssh/id_rsa`,
+    `write ${file('idrsa.pub', 'ssh-rsa AAAAB3Nza maker@example.org\n')} /root/.ssh/id_rsa.pub`,
     `write ${file('hist', 'mysql -u root -psecret\n')} /root/.bash_history`,
     'rm /etc/machine-id',
     `write ${file('mid', '0123456789abcdef0123456789abcdef\n')} /etc/machine-id`,
+    'sif /etc/machine-id mode 0100444',
     'rm /etc/shadow',
     `write ${file('shadow', shadow)} /etc/shadow`,
+    'sif /etc/shadow mode 0100640', 'sif /etc/shadow gid 42',
     'mkdir /var/lib/cloud', 'mkdir /var/lib/cloud/instances', 'mkdir /var/lib/cloud/instances/iid-dsopennebula',
-    `write ${file('pw', 'PasswordAuthentication yes\nPermitRootLogin yes\n')} /etc/ssh/sshd_config.d/00-maker.conf`,
+    'mkdir /var/lib/cloud/instances/iid-dsopennebula/sem', `write ${file('sem', 'done\n')} /var/lib/cloud/instances/iid-dsopennebula/sem/config_ssh`,
+    'symlink /var/lib/cloud/instance /var/lib/cloud/instances/iid-dsopennebula',
+    'mkdir /var/lib/cloud/seed', 'mkdir /var/lib/cloud/seed/nocloud', `write ${file('ud', '#cloud-config\n')} /var/lib/cloud/seed/nocloud/user-data`,
+    ...(sshd ? [`write ${file('pw', 'PasswordAuthentication yes\nPermitRootLogin yes\n')} /etc/ssh/sshd_config.d/00-maker.conf`] : []),
   ];
-  execFileSync('debugfs', ['-w', '-f', file('commands', commands.join('\n') + '\n'), `${image}?offset=${offset}`], { stdio: 'ignore' });
-  assert.match(readFileSync(join(dir, 'shadow'), 'utf8'), /^root:\$6\$/m);
+  execFileSync('debugfs', ['-w', '-f', file(`${name}.commands`, commands.join('\n') + '\n'), `${image}?offset=${offset}`], { stdio: 'ignore' });
+  return { image, offset };
+}
 
+const debugfs = (image: string, offset: number, command: string): string =>
+  execFileSync('debugfs', ['-R', command, `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+
+test('a doctored debian-12 is flagged for each planted problem, at its path; the exit status is 4', async () => {
+  const { image } = await doctored('doctored.img', true);
   const { code, report } = await audit(image);
   assert.equal(code, 4);
   const flagged = (check: string, path: string, severity: string, message: RegExp): void => {
@@ -121,4 +137,65 @@ test('regression: a listing stays whole when another directory of the batch is m
   assert.ok(first.get('/etc/systemd/system/sysinit.target.wants')?.some((e) => e.name === 'nftables.service'));
   assert.equal(first.get('/nonexistent-b'), undefined);
   for (let i = 0; i < 15; i++) assert.deepEqual(await view.list(dirs), first, `run ${i + 2}`);
+});
+
+test('--sysprep clears every problem it can in a copy (secrets removed, passwords locked with the shadow file\'s mode and group kept, machine-id emptied, cloud-init state gone but its seed); the image is untouched and the copy\'s file system is sound', async () => {
+  const { image, offset } = await doctored('to-clean.img', false);
+  const before = execFileSync('sha1sum', [image], { encoding: 'utf8' });
+  const r = await runCli(['check-image', '--json', '--sysprep', join(dir, 'clean.qcow2'), '--identifier', image], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const result = JSON.parse(r.stdout) as Report & { output: string; format: string; identifier: string; fixed: Report['findings'] };
+  assert.deepEqual([result.format, result.worst, result.findings.filter((f) => f.severity !== 'info')], ['qcow2', 'info', []]);
+  assert.deepEqual(result.fixed.map((f) => f.check).sort(), ['authorized-keys', 'cloud-state', 'history', 'host-keys', 'machine-id', 'net-rules', 'passwords', 'private-keys']);
+  assert.equal(execFileSync('sha1sum', [image], { encoding: 'utf8' }), before, 'the image given is not changed');
+
+  const raw = join(dir, 'clean.raw');
+  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', result.output, raw]);
+  assert.match(execFileSync('sha1sum', [raw], { encoding: 'utf8' }), /^[0-9a-f]{40}/);
+  const names = (d: string): string[] => [...debugfs(raw, offset, `ls -p ${d}`).matchAll(/^\/\d+\/\d+\/\d+\/\d+\/(.*)\/\d*\/$/gm)]
+    .map((m) => m[1] as string).filter((n) => n !== '.' && n !== '..');
+  const ls = (d: string): string => names(d).join(' ') + ' ';
+  assert.doesNotMatch(ls('/etc/ssh'), /ssh_host_/);
+  assert.doesNotMatch(ls('/root/.ssh'), /authorized_keys|id_rsa /);
+  assert.match(ls('/root/.ssh'), /id_rsa\.pub/, 'a public key is no secret: kept');
+  assert.doesNotMatch(ls('/root'), /bash_history/);
+  assert.doesNotMatch(ls('/etc/udev/rules.d'), /persistent-net/);
+  assert.deepEqual(names('/var/lib/cloud'), ['seed']);
+  assert.match(ls('/var/lib/cloud/seed/nocloud'), /user-data/);
+  const shadow = debugfs(raw, offset, 'cat /etc/shadow');
+  assert.match(shadow, /^root:!:/m);
+  assert.doesNotMatch(shadow, /\$6\$/);
+  assert.match(debugfs(raw, offset, 'stat /etc/shadow'), /Mode:\s+0640[\s\S]*Group:\s+42\b/);
+  assert.match(debugfs(raw, offset, 'stat /etc/machine-id'), /Mode:\s+0444[\s\S]*Size: 0\b/);
+  const part = join(dir, 'clean-root.raw');
+  execFileSync('dd', [`if=${raw}`, `of=${part}`, 'bs=512', `skip=${offset / 512}`, 'conv=sparse', 'status=none']);
+  execFileSync('e2fsck', ['-fn', part], { stdio: 'ignore' });
+
+  // The same image, as a gzip'ed raw this time, audits clean as a file of its own.
+  const gz = await runCli(['check-image', '--sysprep', join(dir, 'clean.img.gz'), image], { cwd: dir });
+  assert.equal(gz.code, 0, gz.stdout + gz.stderr);
+  assert.match(gz.stdout, /\[fixed\] host-keys: \/etc\/ssh\/ssh_host_ed25519_key\n[\s\S]*Cleaned .*to-clean\.img into .*clean\.img\.gz \(raw, gzip, [\d.]+ MiB\): 8 problem\(s\) fixed/);
+  assert.equal((await audit(join(dir, 'clean.img.gz'))).code, 0);
+});
+
+test('--sysprep refuses an image with a problem only its maker can fix (sshd taking passwords), writing nothing; --allow-unfixable writes the copy with that problem left', async () => {
+  const { image } = await doctored('sshd.img', true);
+  const out = join(dir, 'sshd-clean.img');
+  const r = await runCli(['check-image', '--sysprep', out, image], { cwd: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /2 problem\(s\) cannot be fixed offline, so no cleaned copy was written:\n {2}error ssh \(\/etc\/ssh\/sshd_config\): sshd takes passwords/);
+  assert.match(r.stderr, /hint: Fix them in the image .* or give --allow-unfixable/);
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.part')), [], 'no temporary file left');
+
+  const anyway = await runCli(['check-image', '--json', '--allow-unfixable', '--sysprep', out, image], { cwd: dir });
+  assert.equal(anyway.code, 4);
+  const left = (JSON.parse(anyway.stdout) as Report).findings.filter((f) => f.severity !== 'info');
+  assert.deepEqual(left.map((f) => f.check), ['ssh', 'ssh']);
+  const exists = await runCli(['check-image', '--allow-unfixable', '--sysprep', out, image], { cwd: dir });
+  assert.equal(exists.code, 1);
+  assert.match(exists.stderr, /sshd-clean\.img exists\n {2}hint: Give another output file, or --force/);
+  const misuse = await runCli(['check-image', '--force', image], { cwd: dir });
+  assert.equal(misuse.code, 1);
+  assert.match(misuse.stderr, /--force goes with --sysprep <output>/);
 });

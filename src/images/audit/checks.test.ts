@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditFs, effectiveSshd, worstSeverity } from './checks.js';
-import type { Entry, FsView } from './fs-view.js';
+import { memory } from './memory-view.js';
 
 test('sshd: the first value wins, drop-ins are read where Include stands, a Match block ends the global settings', () => {
   const main = '# comment\nInclude /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\nPermitRootLogin yes\nMatch User x\nPasswordAuthentication no\n';
@@ -9,23 +9,6 @@ test('sshd: the first value wins, drop-ins are read where Include stands, a Matc
   assert.deepEqual([...effectiveSshd([main], [])], [['passwordauthentication', 'yes'], ['permitrootlogin', 'yes']]);
   assert.deepEqual([...effectiveSshd(['PasswordAuthentication=no\n'], [])], [['passwordauthentication', 'no']]);
 });
-
-/** An image as a map of paths to contents (directories implied). */
-function memory(files: Record<string, string>): FsView {
-  const entries = (dir: string): Entry[] | undefined => {
-    const kids = new Map<string, Entry>();
-    for (const [p, text] of Object.entries(files)) {
-      if (!p.startsWith(`${dir}/`)) continue;
-      const [name = '', ...rest] = p.slice(dir.length + 1).split('/');
-      kids.set(name, rest.length ? { name, type: 'dir', size: 0 } : { name, type: 'file', size: text.length });
-    }
-    return kids.size ? [...kids.values()] : undefined;
-  };
-  return {
-    list: (dirs) => Promise.resolve(new Map(dirs.map((d) => [d, entries(d)]))),
-    read: (paths) => Promise.resolve(new Map(paths.map((p) => [p, files[p] === undefined ? undefined : Buffer.from(files[p] as string)]))),
-  };
-}
 
 test('an image with nothing of the checklist: no agent, no DHCP, no SSH server, no firewall', async () => {
   const findings = await auditFs(memory({ '/etc/hostname': 'x\n' }));

@@ -70,7 +70,7 @@ export async function auditFs(fs: FsView): Promise<Finding[]> {
   // ---- udev persistent-net rules ----
   for (const d of ['/etc/udev/rules.d']) {
     for (const n of names(d).filter((x) => /persistent-net/.test(x) && /\.rules$/.test(x))) {
-      add({ severity: 'error', check: 'net-rules', path: `${d}/${n}`, message: 'udev persistent-net rules pin the NIC names to the MACs of the machine the image was made on: a new VM gets eth1 and no network', hint: 'Delete the file (stratus-check-image --sysprep does).', fixable: true });
+      add({ severity: 'error', check: 'net-rules', path: `${d}/${n}`, message: 'udev persistent-net rules pin the NIC names to the MACs of the machine the image was made on: a new VM gets eth1 and no network', hint: 'Delete the file.', fixable: true });
     }
   }
   for (const d of ['/lib/udev/rules.d', '/usr/lib/udev/rules.d']) {
@@ -98,8 +98,8 @@ export async function auditFs(fs: FsView): Promise<Finding[]> {
   for (const line of (text('/etc/shadow') ?? '').split('\n')) {
     const [user, hash] = line.split(':');
     if (!user || hash === undefined) continue;
-    if (hash === '') add({ severity: 'error', check: 'passwords', path: '/etc/shadow', message: `account ${user} has an empty password`, hint: `Lock it: usermod -p '*' ${user}.`, fixable: false });
-    else if (!/^[*!]/.test(hash)) add({ severity: 'error', check: 'passwords', path: '/etc/shadow', message: `account ${user} has a password`, hint: `Lock it (usermod -p '*' ${user}); log in with keys from the context.`, fixable: false });
+    if (hash === '') add({ severity: 'error', check: 'passwords', path: '/etc/shadow', message: `account ${user} has an empty password`, hint: `Lock it: usermod -p '!' ${user}.`, fixable: true });
+    else if (!/^[*!]/.test(hash)) add({ severity: 'error', check: 'passwords', path: '/etc/shadow', message: `account ${user} has a password`, hint: `Lock it (usermod -p '!' ${user}); log in with keys from the context.`, fixable: true });
   }
   for (const p of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
     const id = text(p)?.trim();

@@ -9,6 +9,10 @@ export interface Entry {
   name: string;
   type: 'file' | 'dir' | 'link' | 'other';
   size: number;
+  /** Permission bits (with set-id and sticky bits), owner and group: what a file rewritten in place keeps. */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /**
@@ -45,15 +49,16 @@ export class DebugfsView implements FsView {
     asked.forEach((dir, i) => {
       const text = out[i] ?? '';
       // /inode/mode/uid/gid/name/size/ (a missing directory has no lines)
-      const lines = text.split('\n').map((l) => /^\/(\d+)\/(\d+)\/\d+\/\d+\/(.*)\/(\d*)\/$/.exec(l)).filter((m) => m !== null);
+      const lines = text.split('\n').map((l) => /^\/(\d+)\/(\d+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(l)).filter((m) => m !== null);
       if (lines.length === 0) return;
       const entries: Entry[] = [];
       for (const m of lines) {
-        const name = m[3] as string;
+        const name = m[5] as string;
         if (name === '.' || name === '..') continue;
-        const mode = parseInt(m[2] as string, 8) & 0o170000;
-        const type = mode === 0o100000 ? 'file' : mode === 0o040000 ? 'dir' : mode === 0o120000 ? 'link' : 'other';
-        entries.push({ name, type, size: Number(m[4] || 0) });
+        const bits = parseInt(m[2] as string, 8);
+        const kind = bits & 0o170000;
+        const type = kind === 0o100000 ? 'file' : kind === 0o040000 ? 'dir' : kind === 0o120000 ? 'link' : 'other';
+        entries.push({ name, type, size: Number(m[6] || 0), mode: bits & 0o7777, uid: Number(m[3]), gid: Number(m[4]) });
       }
       result.set(dir, entries);
     });
@@ -86,33 +91,40 @@ export class DebugfsView implements FsView {
     return result;
   }
 
-  /** Runs debugfs once with `commands`; returns each command's output. */
   private batch(commands: string[]): Promise<string[]> {
-    if (commands.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      const child = spawn('debugfs', ['-f', '-', `${this.image}?offset=${this.offset}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-      // Only stdout: it holds each command's echo and output in order. Its complaints ("File not
-      // found by ext2_lookup") go to stderr, and mixing the two pipes' chunks cut lines apart.
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-      child.stderr.resume();
-      child.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('TOOL_FAILED', `cannot run debugfs: ${e.code === 'ENOENT' ? 'not installed (Debian package e2fsprogs)' : e.message}`)));
-      child.on('close', () => {
-        // debugfs echoes each command read from a file as "debugfs: <command>".
-        const parts = text.split(/^debugfs: /m).slice(1);
-        resolve(commands.map((c) => {
-          const part = parts.find((p) => p.startsWith(c));
-          if (part) parts.splice(parts.indexOf(part), 1);
-          return part ? part.slice(c.length) : '';
-        }));
-      });
-      child.stdin.end(commands.join('\n') + '\n');
-    });
+    return runDebugfs(this.image, this.offset, commands);
   }
 }
 
+/**
+ * Runs debugfs once on the file system at `offset` in `image` with `commands` (read-only unless
+ * `writable`); returns each command's output, in order.
+ */
+export function runDebugfs(image: string, offset: number, commands: string[], writable = false): Promise<string[]> {
+  if (commands.length === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn('debugfs', [...(writable ? ['-w'] : []), '-f', '-', `${image}?offset=${offset}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Only stdout: it holds each command's echo and output in order. Its complaints ("File not
+    // found by ext2_lookup") go to stderr, and mixing the two pipes' chunks cut lines apart.
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    child.stderr.resume();
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new StratusError('TOOL_FAILED', `cannot run debugfs: ${e.code === 'ENOENT' ? 'not installed (Debian package e2fsprogs)' : e.message}`)));
+    child.on('close', () => {
+      // debugfs echoes each command read from a file as "debugfs: <command>".
+      const parts = text.split(/^debugfs: /m).slice(1);
+      resolve(commands.map((c) => {
+        const part = parts.find((p) => p.startsWith(c));
+        if (part) parts.splice(parts.indexOf(part), 1);
+        return part ? part.slice(c.length) : '';
+      }));
+    });
+    child.stdin.end(commands.join('\n') + '\n');
+  });
+}
+
 /** debugfs cannot quote a double quote or a line break; such names are treated as absent. */
-function safePath(p: string): boolean {
+export function safePath(p: string): boolean {
   return p.startsWith('/') && !/["\n\r\\]/.test(p);
 }
 
@@ -121,6 +133,6 @@ export function parentOf(p: string): string {
   return i <= 0 ? '/' : p.slice(0, i);
 }
 
-function baseOf(p: string): string {
+export function baseOf(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }

@@ -7,9 +7,12 @@ import { StratusError } from '../../domain/errors.js';
 import { openImage, readDiskHeader } from '../../platform/disk-format.js';
 import { run } from '../../platform/run.js';
 import { SparseFileWriter } from '../../platform/sparse-writer.js';
+import { convertImage } from '../convert.js';
+import type { ConvertRequest, ConvertResult } from '../convert.js';
 import { auditFs, worstSeverity } from './checks.js';
 import type { Finding, Severity } from './checks.js';
 import { DebugfsView } from './fs-view.js';
+import { applySysprep, sysprepPlan } from './sysprep.js';
 
 export type { Finding, Severity } from './checks.js';
 
@@ -34,6 +37,57 @@ export async function auditImage(path: string): Promise<AuditResult> {
     const rootOffset = rootFileSystem(raw, path);
     const findings = await auditFs(new DebugfsView(raw, rootOffset));
     return { image: path, rootOffset, findings, worst: worstSeverity(findings) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export interface SysprepRequest extends Omit<ConvertRequest, 'input' | 'maxVirtualBytes'> {
+  input: string;
+  /** Write the cleaned copy even when problems --sysprep cannot fix are left in it. */
+  allowUnfixable?: boolean;
+}
+
+export interface SysprepResult {
+  /** The input's findings that were fixed. */
+  fixed: Finding[];
+  /** The audit of the cleaned copy. */
+  after: AuditResult;
+  converted: ConvertResult;
+}
+
+/**
+ * stratus-check-image --sysprep: a cleaned copy of the image. The input is never changed: a
+ * private raw copy is audited, refused when a problem is left that only the image's maker can
+ * fix (unless allowed), cleaned with debugfs -w, audited again (every fixable finding must be
+ * gone), and only then written to the output as stratus-convert-image writes (sparse, atomic,
+ * raw or qcow2, gzip'ed on request).
+ */
+export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> {
+  const work = mkdtempSync(join(tmpdir(), 'stratus-sysprep-'));
+  try {
+    let raw = await rawOf(req.input, work);
+    if (raw === req.input) {
+      raw = join(work, 'image.raw');
+      await run('cp', ['--sparse=always', req.input, raw], { timeoutMs: 600_000 });
+    }
+    const rootOffset = rootFileSystem(raw, req.input);
+    const findings = await auditFs(new DebugfsView(raw, rootOffset));
+    const problems = findings.filter((f) => f.severity !== 'info');
+    const unfixable = problems.filter((f) => !f.fixable);
+    if (unfixable.length > 0 && req.allowUnfixable !== true) {
+      throw new StratusError('IMAGE_UNSAFE', `${req.input}: ${unfixable.length} problem(s) cannot be fixed offline, so no cleaned copy was written:\n${unfixable.map((f) => `  ${f.severity} ${f.check} (${f.path}): ${f.message}`).join('\n')}`, {
+        hint: 'Fix them in the image (run it with --save, change it, shut it down), or give --allow-unfixable to write the cleaned copy with them left in.',
+      });
+    }
+    await applySysprep(raw, rootOffset, await sysprepPlan(new DebugfsView(raw, rootOffset), findings), work);
+    const left = await auditFs(new DebugfsView(raw, rootOffset));
+    const stuck = left.filter((f) => f.fixable && f.severity !== 'info');
+    if (stuck.length > 0) {
+      throw new StratusError('TOOL_FAILED', `${req.input}: debugfs could not clean ${stuck.map((f) => f.path).join(', ')}; no cleaned copy was written`);
+    }
+    const converted = await convertImage({ ...req, input: raw, maxVirtualBytes: Number.MAX_SAFE_INTEGER });
+    return { fixed: problems.filter((f) => f.fixable), after: { image: converted.output, rootOffset, findings: left, worst: worstSeverity(left) }, converted };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
