@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
 import { formatUtc } from '../domain/dates.js';
 import type { SaveRequest } from '../domain/instance-wire.js';
+import { auditVerdict } from '../images/index.js';
 import { buildEntryXml } from '../metadata/entry/build.js';
 import type { EntryDraft } from '../metadata/entry/build.js';
 import { BUILT_IMAGE_VALID_DAYS, savedImageDraft } from '../metadata/entry/saved.js';
@@ -44,6 +45,8 @@ export interface SaveEpilogOptions {
   publish?: PublishSaved;
   /** Refuses, when the VM is asked for, a --marketplace-endpoint-newimage the draft could not go to. */
   checkTarget?: (marketplace: string) => Promise<void>;
+  /** The offline audit's verdict on the saved image file, one line (default: stratus-check-image's). */
+  audit?: (path: string) => Promise<string>;
   /** The server log. */
   log?: (line: string) => void;
   clock?: () => Date;
@@ -113,9 +116,11 @@ export class SaveEpilog {
     const save = spec.save as SaveRequest;
     const volume = state.target ? await this.o.disks.savedVolume(state.target) : undefined;
     if (!volume || !state.content) throw new StratusError('VOLUME_NOT_FOUND', `the saved volume of VM ${row.id} is gone`);
+    // The audit's verdict joins the user's --comment, so whoever endorses the draft reads it first.
+    const verdict = await (this.o.audit ?? auditVerdict)(this.o.disks.locate(volume.uuid).path);
     const draft = savedImageDraft(spec.saveParent, {
       content: state.content, volume: volume.uuid, format: volume.format === 'qcow2' ? 'qcow2' : 'raw', pdiskEndpoint: this.o.pdiskEndpoint(),
-      creator: save.author, version: save.imageVersion, title: save.title, description: save.comment,
+      creator: save.author, version: save.imageVersion, title: save.title, description: save.comment ? `${save.comment}\n${verdict}` : verdict,
       validDays: this.o.validDays ?? BUILT_IMAGE_VALID_DAYS, now: state.at ? new Date(state.at) : new Date(),
     });
     if (!this.o.publish) return save.marketplace ?? this.o.pdiskEndpoint();

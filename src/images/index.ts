@@ -33,6 +33,11 @@ export async function auditImage(path: string): Promise<AuditResult> {
   return (await import('./audit/index.js')).auditImage(path);
 }
 
+/** The audit's verdict on an image in one line, for a saved image's draft (see audit/index.ts). */
+export async function auditVerdict(path: string): Promise<string> {
+  return (await import('./audit/index.js')).auditVerdict(path);
+}
+
 /** A cleaned copy of an image: the audit's fixable findings fixed offline (see audit/index.ts). */
 export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> {
   return (await import('./audit/index.js')).sysprepImage(req);

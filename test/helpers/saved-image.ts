@@ -41,13 +41,20 @@ export function savedImageMail(dataDir: string, identifier: string): { raw: stri
   return { raw, mime, draftXml };
 }
 
+/** A draft's dcterms:description, unescaped: the user's --comment, then the audit's verdict. */
+export function draftDescription(draftXml: string): string {
+  const m = /<dcterms:description>([^<]*)<\/dcterms:description>/.exec(draftXml);
+  assert.ok(m, 'the draft has a description');
+  return (m[1] as string).replace(/&apos;/g, '\'').replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 /**
  * Checks the outcome of a save: the volume (owner, private, tag, identifier = SHA-1 of its
  * bytes), the mail to `authorEmail`, the draft seen by `owner` only. Returns the volume and
- * the unsigned draft.
+ * the unsigned draft. `verdict`: what the draft's description must say (the audit's verdict, issue 11 §3).
  */
 export async function checkSavedImage(o: {
-  url: string; dataDir: string; identifier: string; owner: Account; other: Account; authorEmail: string; title: string;
+  url: string; dataDir: string; identifier: string; owner: Account; other: Account; authorEmail: string; title: string; verdict: RegExp;
   cli: (args: string[]) => Promise<CliResult>;
 }): Promise<{ volume: VolumeInfo; draftXml: string }> {
   const volumes = JSON.parse(ok(await o.cli(['describe-volumes', '--json'])).stdout) as VolumeInfo[];
@@ -65,6 +72,7 @@ export async function checkSavedImage(o: {
   assert.match(body, /Image creation was SUCCESSFUL/);
   assert.ok(body.includes(`${o.url}/pswd/disks/${volume.uuid}`), 'the mail links this server\'s pdisk');
   for (const [name, value] of Object.entries(sums)) assert.ok(mail.draftXml.includes(value), `the draft carries the ${name} of the volume's bytes`);
+  assert.match(draftDescription(mail.draftXml), o.verdict);
 
   const seen = async (who?: Account): Promise<EntrySummary[]> => {
     const res = await fetch(`${o.url}/metadata/${o.identifier}?media=json`, { headers: who ? basic(who) : {} });

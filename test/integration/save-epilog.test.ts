@@ -85,6 +85,8 @@ describe('the --save Epilog', () => {
     assert.deepEqual([saved.volume.owner, saved.volume.identifier, saved.volume.tag, saved.draft.identifier, saved.draft.version, saved.draft.creator], ['alice', identifier, SAVE.title, identifier, '0.1', 'Jane Tester']);
     assert.deepEqual(saved.draft.locations, [`pdisk:127.0.0.1:8445:${saved.volume.uuid}`]);
     assert.match(saved.draftXml, /<slreq:algorithm>SHA-512<\/slreq:algorithm>/);
+    // The audit's verdict follows the --comment: this disk holds no file system to read.
+    assert.equal(saved.draft.description, `${SAVE.comment}\nImage check (stratus-check-image): not done: neither a partitioned disk (no MBR) nor an ext file system`);
     const spec = parseSpec((await rowOf(id)).spec);
     assert.equal(spec.saveState?.step, 'done');
     assert.equal(SaveEpilog.keepsDisk(spec), false, 'the snapshot is quarantined as usual once the image exists');

@@ -42,6 +42,29 @@ export async function auditImage(path: string): Promise<AuditResult> {
   }
 }
 
+const VERDICT_ITEMS = 5;
+
+/**
+ * The audit's verdict in one line, as a saved image's draft carries it in its description
+ * (issue 11 §3: seen before anyone endorses the image). Never throws: an image the audit cannot
+ * read gets a verdict saying so.
+ */
+export async function auditVerdict(path: string): Promise<string> {
+  const head = 'Image check (stratus-check-image)';
+  let result: AuditResult;
+  try {
+    result = await auditImage(path);
+  } catch (e) {
+    return `${head}: not done: ${(e as Error).message.replace(/\s+/g, ' ').replace(`${path}: `, '')}`;
+  }
+  const problems = result.findings.filter((f) => f.severity !== 'info').sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  if (problems.length === 0) return `${head}: no problems found.`;
+  const count = (s: Severity): number => problems.filter((f) => f.severity === s).length;
+  const items = problems.slice(0, VERDICT_ITEMS).map((f) => `${f.check} ${f.path} (${f.message})`);
+  const more = problems.length > VERDICT_ITEMS ? `; and ${problems.length - VERDICT_ITEMS} more` : '';
+  return `${head}: ${count('error')} error(s), ${count('warning')} warning(s): ${items.join('; ')}${more}.`;
+}
+
 export interface SysprepRequest extends Omit<ConvertRequest, 'input' | 'maxVirtualBytes'> {
   input: string;
   /** Write the cleaned copy even when problems --sysprep cannot fix are left in it. */

@@ -22,6 +22,7 @@ export interface SysprepPlan {
 /** /var/lib/cloud can hold anything an attacker put there: a bigger tree is refused rather than walked for ever. */
 const CLOUD_STATE_MAX = 20_000;
 const CLOUD_DIR = '/var/lib/cloud';
+const KEPT_IN_CLOUD_DIR: ReadonlySet<string> = new Set(['seed', 'scripts']);
 
 export async function sysprepPlan(fs: FsView, findings: Finding[]): Promise<SysprepPlan> {
   const plan: SysprepPlan = { remove: [], removeDirs: [], rewrite: [] };
@@ -71,7 +72,10 @@ export function lockPasswords(shadow: string): string {
   }).join('\n');
 }
 
-/** As `cloud-init clean`: everything under /var/lib/cloud but its seed folder. */
+/**
+ * Nearly `cloud-init clean`: everything under /var/lib/cloud but the folders the image's maker
+ * fills (seed, and scripts/per-boot|per-instance|per-once), which are content, not state.
+ */
 async function planCloudState(fs: FsView, plan: SysprepPlan): Promise<void> {
   let level = [CLOUD_DIR];
   const dirs: string[] = [];
@@ -81,7 +85,7 @@ async function planCloudState(fs: FsView, plan: SysprepPlan): Promise<void> {
     const next: string[] = [];
     for (const [dir, entries] of listed) {
       for (const e of entries ?? []) {
-        if (dir === CLOUD_DIR && e.name === 'seed') continue;
+        if (dir === CLOUD_DIR && KEPT_IN_CLOUD_DIR.has(e.name)) continue;
         const path = `${dir}/${e.name}`;
         if (++count > CLOUD_STATE_MAX) {
           throw new StratusError('IMAGE_UNSAFE', `${CLOUD_DIR} holds more than ${CLOUD_STATE_MAX} entries: too many to clean offline`, {

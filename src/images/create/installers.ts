@@ -164,3 +164,21 @@ export const HAS_DNF = 'command -v dnf >/dev/null 2>&1';
  * before it would miss the package proxy. Its own failures are the guest's business.
  */
 export const CLOUD_INIT_SETTLED = 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi';
+
+/**
+ * Run last in a VM whose disk becomes an image: what the build left that would be shared by
+ * every VM of the image (issue 11 §3, and the old stratus-create-image's default exclusions:
+ * host keys, root's authorized_keys and known_hosts). The host keys, the builder's keys,
+ * histories, cloud-init's instance state and logs (but the seed and the maker's scripts) go,
+ * and the machine-id is emptied; the next boot makes them anew for its own instance. POSIX sh:
+ * busybox runs it too.
+ */
+export const FORGET_BUILD = [
+  'rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/dropbear/*_host_key /root/.ssh/authorized_keys /root/.ssh/authorized_keys2',
+  '/root/.ssh/known_hosts /root/.bash_history /root/.ash_history /root/.sh_history /root/.lesshst /root/.python_history',
+  '/var/log/cloud-init.log /var/log/cloud-init-output.log;',
+  'for p in /var/lib/cloud/*; do case "$p" in /var/lib/cloud/seed|/var/lib/cloud/scripts) ;; *) rm -rf "$p" ;; esac; done;',
+  'if [ -s /etc/machine-id ]; then : > /etc/machine-id; fi;',
+  'if [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ]; then rm -f /var/lib/dbus/machine-id; fi;',
+  'sync',
+].join(' ');

@@ -8,6 +8,7 @@ import type { CreateDeps, CreatePlan } from './steps.js';
 import type { Remote, RemoteResult } from './remote.js';
 import type { ScriptEntry } from './scripts.js';
 import { chainKeys, packagesContent, scriptContent } from './step-cache.js';
+import { FORGET_BUILD } from './installers.js';
 
 /*
  * The steps with the cloud, the guest and the clock faked, for speed: the real ones are
@@ -103,8 +104,8 @@ test('the step lines of §3 in order, from Starting base image to Shutting down 
   }
   assert.deepEqual(w.commands.filter((c) => !c.startsWith('if command -v cloud-init')), [
     'true', 'copy a.sh /tmp/a.sh', 'chmod 0755 /tmp/a.sh', 'tty: /tmp/a.sh', 'sync',
-    'copy b.sh /tmp/b.sh', 'chmod 0755 /tmp/b.sh', `tty: /tmp/b.sh 'x y'`, 'sync',
-  ]);
+    'copy b.sh /tmp/b.sh', 'chmod 0755 /tmp/b.sh', `tty: /tmp/b.sh 'x y'`, 'sync', FORGET_BUILD,
+  ], 'the last command removes what the build left for every VM of the image (host keys, keys, machine-id)');
   const [k1, k2] = chainKeys(BASE, PLAN.scripts.map(scriptContent));
   assert.deepEqual(w.calls, ['start -', `layer 7 ${k1?.slice(0, 8)}`, `layer 7 ${k2?.slice(0, 8)}`, 'shutdown 7']);
   assert.equal(w.interrupts.length, 0, 'the interrupt clean-up is removed once the VM is handed to the shutdown');
@@ -175,6 +176,7 @@ test('--no-shutdown: the VM is left running with StratusLab\'s lines; --no-uploa
   assert.deepEqual(w.log.slice(-2), ['step Machine ready for use', 'info \n\tMachine IP: 192.0.2.7\tRemember to stop the machine when finished']);
   assert.ok(!w.calls.some((c) => c.startsWith('shutdown') || c.startsWith('kill')));
   assert.ok(!w.log.some((l) => l.includes('Please check')));
+  assert.ok(!w.commands.includes(FORGET_BUILD), 'a VM left running for its user keeps its keys');
 });
 
 test('a VM that fails to boot is killed with StratusLab\'s message', async () => {

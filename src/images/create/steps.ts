@@ -1,6 +1,6 @@
 import { StratusError, isStratusError } from '../../domain/errors.js';
 import type { InstanceInfo } from '../../domain/instance-wire.js';
-import { HAS_DNF, CLOUD_INIT_SETTLED, packageCommands } from './installers.js';
+import { HAS_DNF, CLOUD_INIT_SETTLED, FORGET_BUILD, packageCommands } from './installers.js';
 import type { Installer, Repo } from './installers.js';
 import { scriptCommand } from './scripts.js';
 import type { ScriptEntry } from './scripts.js';
@@ -140,6 +140,12 @@ export async function createImage(plan: CreatePlan, deps: CreateDeps): Promise<I
     events.step('Executing user scripts');
     if (plan.scripts.length === 0) events.detail('No scripts to execute');
     for (const step of steps.slice(plan.packages ? 1 : 0)) await runStep(step);
+    if (plan.saves && plan.shutdown) {
+      await timed('Removing what the build left for every VM of the image', async () => {
+        const r = await guest.run(FORGET_BUILD);
+        if (r.code !== 0) events.warn(`some of what the build left (host keys, keys, histories, machine-id) could not be removed (exit status ${r.code}): ${r.tail.join(' ').trim()}`);
+      });
+    }
     events.action('Finished building image increment.');
     if (plan.saves) events.action(`Please check ${plan.authorEmail} for new image ID and instruction.`);
   } catch (e) {
