@@ -9,6 +9,7 @@ import { StratusError } from '../domain/errors.js';
 import { identifierFromSha1 } from '../domain/identifier.js';
 import { checkExtension, readDiskHeader } from '../platform/disk-format.js';
 import type { DiskHeader } from '../platform/disk-format.js';
+import { supportsDirectIo } from '../platform/files.js';
 import { hashFile, MultiHash } from '../platform/hashing.js';
 import { run } from '../platform/run.js';
 
@@ -83,7 +84,7 @@ export async function convertImage(req: ConvertRequest): Promise<ConvertResult> 
   };
   const dropGuard = req.onInterrupt?.(clean) ?? (() => undefined);
   try {
-    await qemuConvert(input, header.format, converted, req.format, req.progress === true);
+    await qemuConvert(input, header.format, converted, req.format, req.progress === true, supportsDirectIo(dirname(output)));
     let sha1: string | undefined;
     if (req.gzip) {
       sha1 = await gzipHashing(converted, part, req.identifier === true);
@@ -91,8 +92,8 @@ export async function convertImage(req: ConvertRequest): Promise<ConvertResult> 
     } else if (req.identifier) {
       sha1 = (await hashFile(part, { algorithms: ['sha1'], compression: 'none' })).digests.sha1;
     }
-    // Renamed in whole; not fsynced, as qemu-img convert does not sync its own output (its
-    // cache mode is "unsafe"): it would double the time of a conversion the user can redo.
+    // Renamed in whole. Written with O_DIRECT where the folder allows it, the converted bytes
+    // are on the disk already (qemu-img flushes at the end); a gzip'ed copy is not fsynced.
     renameSync(part, output);
     return {
       input: header, output, format: req.format, gzip: req.gzip, bytes: statSync(output).size,
@@ -136,9 +137,16 @@ function checkOutput(input: string, output: string, force: boolean): void {
   }
 }
 
-function qemuConvert(input: string, from: string, output: string, to: OutputFormat, progress: boolean): Promise<void> {
+/**
+ * qemu-img convert, with the input format given. `direct`: the output bypasses the page cache
+ * (`-t none`) and a raw one is written in any order (`-W`): through the page cache, a 2 GiB
+ * output filled the dirty-page limit and the write-back throttled qemu-img, 13 s instead of
+ * 1.1 s here (docs/benchmarks.md).
+ */
+function qemuConvert(input: string, from: string, output: string, to: OutputFormat, progress: boolean, direct: boolean): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const args = ['convert', '-f', from, '-O', to, ...(progress ? ['-p'] : []), input, output];
+    const tuning = direct ? ['-t', 'none', ...(to === 'raw' ? ['-W'] : [])] : [];
+    const args = ['convert', '-f', from, '-O', to, ...tuning, ...(progress ? ['-p'] : []), input, output];
     const child = spawn('qemu-img', args, { stdio: ['ignore', progress ? 'inherit' : 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });

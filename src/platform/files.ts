@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StratusError } from '../domain/errors.js';
@@ -60,5 +60,21 @@ export function readTailBytes(file: string, maxBytes: number): string {
     return '';
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Whether files in `dir` can be opened with O_DIRECT (ext4, xfs: yes; tmpfs: no), tried on a
+ * probe file that is removed at once.
+ */
+export function supportsDirectIo(dir: string): boolean {
+  const probe = join(dir, `.direct-probe-${randomBytes(4).toString('hex')}`);
+  try {
+    closeSync(openSync(probe, constants.O_CREAT | constants.O_WRONLY | constants.O_EXCL | constants.O_DIRECT, 0o600));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { force: true });
   }
 }
