@@ -10,6 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # ---- our configuration files (shown in the report; all owned by root) ----------
 . "$HERE/../lib/copy-tree.sh"
 copy_tree "$HERE/overlay" "$R"
+copy_tree "$HERE/../lib/firewall" "$R"     # nftables.conf, nftables.d/, open-port: shared with ttylinux
 mkdir -p "$R/boot/syslinux"            # mount point of the FAT boot partition
 
 # ---- services -------------------------------------------------------------------

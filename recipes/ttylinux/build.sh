@@ -47,7 +47,8 @@ apt-cache show "$KMETA" >/dev/null 2>&1 || { echo "no kernel: package $KMETA is 
 KPKG=$(apt-cache depends "$KMETA" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 case "$KMETA" in linux-image-[0-9]*) KPKG=$KMETA ;; esac
 [ -n "$KPKG" ] || { echo "no kernel: $KMETA does not depend on a linux-image-<version> package" >&2; exit 1; }
-PKGS="$KPKG busybox-static dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g libgmp10 syslinux-common"
+PKGS="$KPKG busybox-static dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g libgmp10 syslinux-common
+  nftables libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libedit2 libbsd0 libmd0 libtinfo6"
 mkdir -p "$DEBS"
 # Exactly the versions apt offers now (the cache key is made of them), each fetched once.
 deb_of() { local v; v=$(apt-cache policy "$1" | awk '/Candidate:/ {print $2}'); echo "$DEBS/${1}_${v//:/%3a}_$(dpkg-deb --version >/dev/null; dpkg --print-architecture).deb"; }
@@ -101,6 +102,11 @@ ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2
 # check that the guest's loader resolves everything (runs the guest binary on the host)
 "$R/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$R/lib/x86_64-linux-gnu" \
   "$R/usr/sbin/dropbear" -V 2>&1 | grep -q 'Dropbear v' || { echo "dropbear does not run" >&2; exit 1; }
+# nft (the firewall, /etc/nftables.conf loaded by rcS) and its libraries
+install -m 755 "$WORK/x/nftables/usr/sbin/nft" "$R/usr/sbin/nft"
+copy_libs "$R/usr/sbin/nft"
+"$R/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$R/lib/x86_64-linux-gnu" \
+  "$R/usr/sbin/nft" --version 2>&1 | grep -q '^nftables v' || { echo "nft does not run" >&2; exit 1; }
 
 # kernel modules: only what this image uses (the full tree is 91 MB)
 MODS="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
@@ -110,7 +116,9 @@ MODS="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci
   drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/scsi/sd_mod drivers/scsi/virtio_scsi
   drivers/ata/libata drivers/ata/ata_piix drivers/scsi/sr_mod drivers/cdrom/cdrom
   fs/isofs/isofs fs/fat/fat fs/fat/vfat fs/nls/nls_cp437 fs/nls/nls_ascii fs/nls/nls_utf8
-  drivers/input/evdev drivers/acpi/button"
+  drivers/input/evdev drivers/acpi/button
+  net/netfilter/nfnetlink net/netfilter/nf_tables lib/libcrc32c net/ipv4/netfilter/nf_defrag_ipv4
+  net/ipv6/netfilter/nf_defrag_ipv6 net/netfilter/nf_conntrack net/netfilter/nft_ct"
 M=$R/lib/modules/$KVER
 for m in $MODS; do install -D -m 644 "$KX/lib/modules/$KVER/kernel/$m.ko" "$M/kernel/$m.ko"; done
 cp "$KX/lib/modules/$KVER/modules.builtin" "$KX/lib/modules/$KVER/modules.order" "$M/" 2>/dev/null || true
@@ -118,6 +126,11 @@ cp "$KX/lib/modules/$KVER/modules.builtin" "$KX/lib/modules/$KVER/modules.order"
 # our files: inittab, rc scripts, udhcpc/acpi hooks, stratus-context agent
 . "$HERE/../lib/copy-tree.sh"
 copy_tree "$HERE/rootfs" "$R"
+copy_tree "$HERE/../lib/firewall" "$R"     # nftables.conf, nftables.d/, open-port: shared with debian-12
+ln -s /usr/local/sbin/open-port "$R/usr/sbin/open-port"
+# The firewall admits exactly the ports the entry will publish as inbound-port.
+fw_ports=$(sed -n 's/^[[:space:]]*elements = { \(.*\) }$/\1/p' "$R/etc/nftables.conf" | head -n1 | tr -d ' ')
+[ "$fw_ports" = "$(echo "${INBOUND_PORTS:-22}" | tr ' ' ',')" ] || { echo "the firewall admits '$fw_ports' but recipe.json inboundPorts is '${INBOUND_PORTS:-22}': make /etc/nftables.conf's tcp_ports and inboundPorts agree" >&2; exit 1; }
 mkdir -p "$R/etc/dropbear"            # host key made at first boot
 chmod 700 "$R/root"; chmod 1777 "$R/tmp"; chmod 600 "$R/etc/shadow"
 step "rootfs: $(du -sk "$R" | cut -f1) KiB, $(find "$R" | wc -l) entries"

@@ -31,3 +31,11 @@ test('secrets under /home are found, and a locked or empty shadow entry is told 
     'private-keys /home/jane/work/deploy.pem a private key, readable by whoever runs the image',
   ]);
 });
+
+test('a busybox image whose rcS loads /etc/nftables.conf has a firewall (ttylinux); a commented-out line does not count', async () => {
+  const conf = 'table inet stratus {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n';
+  const on = await auditFs(memory({ '/etc/init.d/rcS': '#!/bin/sh\nmodprobe -a nf_tables nft_ct\nnft -f /etc/nftables.conf || echo no\n', '/etc/nftables.conf': conf }));
+  assert.deepEqual(on.filter((f) => f.check === 'firewall').map((f) => `${f.severity} ${f.message}`), ['info nftables at boot (/etc/init.d/rcS), inbound policy drop']);
+  const off = await auditFs(memory({ '/etc/init.d/rcS': '#!/bin/sh\n# nft -f /etc/nftables.conf\n', '/etc/nftables.conf': conf }));
+  assert.deepEqual(off.filter((f) => f.check === 'firewall').map((f) => `${f.severity} ${f.message}`), ['warning no firewall starts at boot']);
+});

@@ -128,9 +128,12 @@ export async function auditFs(fs: FsView): Promise<Finding[]> {
   const wants = ['/etc/systemd/system/sysinit.target.wants', '/etc/systemd/system/multi-user.target.wants', '/etc/systemd/system/network-online.target.wants',
     '/etc/systemd/system/sockets.target.wants', '/etc/systemd/system/cloud-init.target.wants'].flatMap(names);
   const firewalls = wants.filter((n) => /^(nftables|ufw|firewalld|iptables|netfilter-persistent)\.service$/.test(n));
-  if (firewalls.includes('nftables.service')) {
+  // A busybox image (ttylinux) loads its ruleset from its boot script.
+  const rcsNft = (text('/etc/init.d/rcS') ?? '').split('\n').some((l) => /^\s*nft\s+-f\s+\/etc\/nftables\.conf\b/.test(l));
+  if (firewalls.includes('nftables.service') || rcsNft) {
     const conf = text('/etc/nftables.conf') ?? '';
-    if (/hook\s+input[^;]*;\s*policy\s+drop/.test(conf) || /policy\s+drop/.test(conf)) add({ severity: 'info', check: 'firewall', path: '/etc/nftables.conf', message: 'nftables at boot, inbound policy drop', hint: 'Nothing to do.', fixable: false });
+    const by = rcsNft && !firewalls.includes('nftables.service') ? ' (/etc/init.d/rcS)' : '';
+    if (/hook\s+input[^;]*;\s*policy\s+drop/.test(conf) || /policy\s+drop/.test(conf)) add({ severity: 'info', check: 'firewall', path: '/etc/nftables.conf', message: `nftables at boot${by}, inbound policy drop`, hint: 'Nothing to do.', fixable: false });
     else add({ severity: 'warning', check: 'firewall', path: '/etc/nftables.conf', message: 'nftables starts at boot, but its ruleset drops nothing by default', hint: 'Give the input chain policy drop and accept only the ports the image serves.', fixable: false });
   } else if (firewalls.length) {
     add({ severity: 'info', check: 'firewall', path: '/etc/systemd/system', message: `firewall at boot: ${firewalls.join(', ')}`, hint: 'Nothing to do.', fixable: false });
