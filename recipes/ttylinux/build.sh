@@ -48,7 +48,7 @@ KPKG=$(apt-cache depends "$KMETA" | awk '/Depends: linux-image-[0-9]/ {print $2;
 case "$KMETA" in linux-image-[0-9]*) KPKG=$KMETA ;; esac
 [ -n "$KPKG" ] || { echo "no kernel: $KMETA does not depend on a linux-image-<version> package" >&2; exit 1; }
 PKGS="$KPKG busybox-static dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g libgmp10 syslinux-common
-  nftables libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libedit2 libbsd0 libmd0 libtinfo6"
+  nftables libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libedit2 libbsd0 libmd0 libtinfo6 netbase"
 mkdir -p "$DEBS"
 # Exactly the versions apt offers now (the cache key is made of them), each fetched once.
 deb_of() { local v; v=$(apt-cache policy "$1" | awk '/Candidate:/ {print $2}'); echo "$DEBS/${1}_${v//:/%3a}_$(dpkg-deb --version >/dev/null; dpkg --print-architecture).deb"; }
@@ -105,6 +105,8 @@ ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2
 # nft (the firewall, /etc/nftables.conf loaded by rcS) and its libraries
 install -m 755 "$WORK/x/nftables/usr/sbin/nft" "$R/usr/sbin/nft"
 copy_libs "$R/usr/sbin/nft"
+# nft resolves protocol and service names (ipv6-icmp) with /etc/protocols and /etc/services
+install -m 644 "$WORK/x/netbase/etc/protocols" "$WORK/x/netbase/etc/services" "$R/etc/"
 "$R/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$R/lib/x86_64-linux-gnu" \
   "$R/usr/sbin/nft" --version 2>&1 | grep -q '^nftables v' || { echo "nft does not run" >&2; exit 1; }
 

@@ -22,7 +22,7 @@ test('ttylinux boots from an overlay, takes the seed (key + script), serves its 
   const { instance, sshMs } = await bootGuest({
     name: 'tty-web', instancesDir, base: { path: image.path, format: 'raw' }, vcpus: 1, memoryMiB: 256, tcgCacheMiB: 64,
     seed: { instanceId: 'i-tty-web', hostname: 'tty-web', sshKeys: [key.publicKey], userData: webScript('Cloudy Weather Expected') },
-    inboundPorts: [80],
+    inboundPorts: [80, 8080],
   }, 90_000);
   assert.ok(sshMs < 60_000, `SSH answered after ${sshMs} ms`);
   assert.match(instance.address, /^127\.100\.\d+\.\d+$/);
@@ -34,6 +34,17 @@ test('ttylinux boots from an overlay, takes the seed (key + script), serves its 
   // The page the user-data wrote, from the instance's own address and forwarded port 80.
   const body = await waitForHttp(`http://${instance.address}:${instance.ports.get(80)}/`, 30_000);
   assert.equal(body.trim(), 'Cloudy Weather Expected');
+
+  // The image's firewall (rcS loads /etc/nftables.conf): a server on a port it does not publish
+  // listens, and is not reached until open-port opens it.
+  assert.match(ssh(instance, key.path, 'nft list set inet stratus tcp_ports'), /elements = \{ 22, 80, 443 \}/);
+  ssh(instance, key.path, 'busybox httpd -p 8080 -h /www && busybox netstat -ltn | grep -c ":8080 "');
+  const at8080 = `http://${instance.address}:${instance.ports.get(8080)}/`;
+  const closed = await fetch(at8080, { signal: AbortSignal.timeout(5000) }).then(() => 'answered', () => 'blocked');
+  assert.equal(closed, 'blocked', 'a port the image does not publish is unreachable');
+  ssh(instance, key.path, 'open-port 8080');
+  assert.equal((await waitForHttp(at8080, 30_000)).trim(), 'Cloudy Weather Expected', 'open-port opened it');
+  assert.equal(ssh(instance, key.path, 'cat /etc/nftables.d/open-tcp-8080.nft').trim(), 'add element inet stratus tcp_ports { 8080 }', 'and for the next boots');
 
   // The guest reaches nothing on the host it was not given: a host service listening on
   // every address is not reachable through the user-mode gateway, nor is any other address.
