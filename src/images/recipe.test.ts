@@ -28,10 +28,12 @@ test('every recipe loads, with a kernel, packages and boot defaults', () => {
   }
 });
 
-test('debian-12 admits exactly the ports its entry publishes (the web-server example needs 80 open in the image)', () => {
-  const r = loadRecipe(recipes, 'debian-12');
-  const conf = readFileSync(join(r.dir, 'overlay/etc/nftables.conf'), 'utf8');
+test('both base images admit exactly the ports their entries publish (the web-server example needs 80 open in the image): the shared ruleset\'s', () => {
+  const conf = readFileSync(join(recipes, 'lib/firewall/etc/nftables.conf'), 'utf8');
   const elements = /set tcp_ports \{[^}]*?elements = \{ ([^}]*) \}/s.exec(conf)?.[1];
-  assert.deepEqual(elements?.split(',').map((p) => Number(p.trim())), r.inboundPorts);
-  assert.deepEqual(r.inboundPorts, [22, 80, 443]);
+  for (const name of ['debian-12', 'ttylinux']) {
+    const r = loadRecipe(recipes, name);
+    assert.deepEqual(elements?.split(',').map((p) => Number(p.trim())), r.inboundPorts, name);
+    assert.deepEqual(r.inboundPorts, [22, 80, 443], name);
+  }
 });
