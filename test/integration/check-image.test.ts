@@ -195,6 +195,9 @@ test('--sysprep refuses an image with a problem only its maker can fix (sshd tak
   const exists = await runCli(['check-image', '--allow-unfixable', '--sysprep', out, image], { cwd: dir });
   assert.equal(exists.code, 1);
   assert.match(exists.stderr, /sshd-clean\.img exists\n {2}hint: Give another output file, or --force/);
+  const itself = await runCli(['check-image', '--force', '--allow-unfixable', '--sysprep', image, image], { cwd: dir });
+  assert.equal(itself.code, 1);
+  assert.match(itself.stderr, /sshd\.img is the image itself, which --sysprep never changes/);
   const misuse = await runCli(['check-image', '--force', image], { cwd: dir });
   assert.equal(misuse.code, 1);
   assert.match(misuse.stderr, /--force goes with --sysprep <output>/);

@@ -1,4 +1,4 @@
-import { createReadStream, closeSync, mkdtempSync, readSync, rmSync } from 'node:fs';
+import { createReadStream, closeSync, existsSync, mkdtempSync, readSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -87,6 +87,9 @@ export interface SysprepResult {
  * raw or qcow2, gzip'ed on request).
  */
 export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> {
+  if (existsSync(req.output) && existsSync(req.input) && realpathSync(req.output) === realpathSync(req.input)) {
+    throw new StratusError('USAGE', `the output ${req.output} is the image itself, which --sysprep never changes`, { hint: 'Write the cleaned copy to another file, and rename it over the image if that is what you want.' });
+  }
   const work = mkdtempSync(join(tmpdir(), 'stratus-sysprep-'));
   try {
     let raw = await rawOf(req.input, work);
