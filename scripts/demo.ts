@@ -114,6 +114,15 @@ function createImage(identifier: string, account: Record<string, string>, dataDi
   }
 }
 
+/** The seed's last two sections: a disk made elsewhere (a VDI stands for VirtualBox's), converted, then checked against the checklist. */
+function foreignDisk(): void {
+  banner('Converting a VirtualBox image, and checking it: stratus-convert-image, stratus-check-image');
+  run('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', 'ttylinux.img', 'mydisk.vdi']);
+  run('stratus-convert-image', ['--identifier', 'mydisk.vdi', 'mydisk.img.gz']);
+  run('stratus-check-image', ['mydisk.img.gz']);
+  run('stratus-check-image', ['--sysprep', 'mydisk-clean.img', 'mydisk.img.gz']);
+}
+
 async function main(): Promise<void> {
   banner('Starting the Stratus server (SQLite, loopback)');
   const url = await startServer();
@@ -137,6 +146,7 @@ async function main(): Promise<void> {
 
   if (tiny) await webServer(tiny.identifier, admin);
   if (tiny) createImage(tiny.identifier, admin, dataDir);
+  if (tiny) foreignDisk();
 
   banner('A signing certificate for the endorser');
   run('stratus-generate-p12', ['--common-name', 'Joe Builder', '--email', 'builder@example.org', '--output', 'joe.p12']);
