@@ -14,6 +14,8 @@ import type { AuditResult, SysprepRequest, SysprepResult } from './audit/index.j
 export type { FetchRequest, FetchResult, UrlFetchRequest } from './fetch.js';
 export type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
 export type { AuditResult, Finding, Severity, SysprepRequest, SysprepResult } from './audit/index.js';
+// Pure and small (no tool, no I/O): loaded with the surface, unlike the pipelines below.
+export { byWorst } from './audit/checks.js';
 export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 

@@ -64,8 +64,8 @@ export function readTailBytes(file: string, maxBytes: number): string {
 }
 
 /**
- * Whether files in `dir` can be opened with O_DIRECT (ext4, xfs: yes; tmpfs: no), tried on a
- * probe file that is removed at once.
+ * Whether files in `dir` can be opened with O_DIRECT (ext4 and xfs can; tmpfs only since
+ * Linux 6.6), tried on a probe file that is removed at once.
  */
 export function supportsDirectIo(dir: string): boolean {
   const probe = join(dir, `.direct-probe-${randomBytes(4).toString('hex')}`);

@@ -1,9 +1,10 @@
 import { StratusError } from '../../domain/errors.js';
-import { auditImage, outputFormatFor, sysprepImage } from '../../images/index.js';
+import { auditImage, byWorst, outputFormatFor, sysprepImage } from '../../images/index.js';
 import type { Finding, Severity } from '../../images/index.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../platform/progress.js';
 import { newProgram, onInterrupt, runProgram, contextOf } from '../program.js';
+import { parseFormat } from './convert-image.js';
 
 /** Exit statuses by the worst finding (1 stays "the command failed", as for every stratus-* command). */
 export const EXIT_FOR: Readonly<Record<Severity, number>> = { info: 0, warning: 3, error: 4 };
@@ -49,8 +50,7 @@ export default async function main(argv: string[]): Promise<number> {
         return;
       }
       const output = o.sysprep;
-      const format = o.outputFormat ?? outputFormatFor(output);
-      if (format !== 'raw' && format !== 'qcow2') throw new StratusError('USAGE', `--output-format must be raw or qcow2, not ${format}`);
+      const format = parseFormat(o.outputFormat ?? outputFormatFor(output));
       const result = await sysprepImage({
         input: image, output, format, gzip: o.gzip === true || output.endsWith('.gz'), force: o.force === true,
         allowUnfixable: o.allowUnfixable === true, identifier: o.identifier === true, progress: process.stdout.isTTY && !o.json && out.level >= 0, onInterrupt,
@@ -73,8 +73,7 @@ export default async function main(argv: string[]): Promise<number> {
 }
 
 function printFindings(out: Output, image: string, findings: Finding[]): void {
-  const rank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
-  for (const f of [...findings].sort((a, b) => rank[a.severity] - rank[b.severity])) {
+  for (const f of byWorst(findings)) {
     if (f.severity === 'info' && out.level < 0) continue;
     out.out(`  [${MARK[f.severity]}] ${f.check}: ${f.message}${f.severity === 'info' ? '' : `\n      ${f.path}\n      fix: ${f.hint}${f.fixable ? ' (--sysprep can)' : ''}`}`);
   }

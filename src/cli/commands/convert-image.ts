@@ -63,7 +63,8 @@ export default async function main(argv: string[]): Promise<number> {
   return runProgram(program, argv);
 }
 
-function parseFormat(text: string): OutputFormat {
+/** --output-format's value (check-image --sysprep takes it too). */
+export function parseFormat(text: string): OutputFormat {
   if (text === 'raw' || text === 'qcow2') return text;
   throw new StratusError('USAGE', `--output-format must be raw or qcow2, not ${text}`);
 }

@@ -189,6 +189,13 @@ export function effectiveSshd(main: string[], dropIns: string[]): Map<string, st
   return out;
 }
 
+const RANK: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
+
+/** The findings, errors first, then warnings, then the rest (each group in the audit's order). */
+export function byWorst(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => RANK[a.severity] - RANK[b.severity]);
+}
+
 export function worstSeverity(findings: Finding[]): Severity {
   return findings.some((f) => f.severity === 'error') ? 'error' : findings.some((f) => f.severity === 'warning') ? 'warning' : 'info';
 }

@@ -9,7 +9,7 @@ import { run } from '../../platform/run.js';
 import { SparseFileWriter } from '../../platform/sparse-writer.js';
 import { convertImage } from '../convert.js';
 import type { ConvertRequest, ConvertResult } from '../convert.js';
-import { auditFs, worstSeverity } from './checks.js';
+import { auditFs, byWorst, worstSeverity } from './checks.js';
 import type { Finding, Severity } from './checks.js';
 import { DebugfsView } from './fs-view.js';
 import { applySysprep, sysprepPlan } from './sysprep.js';
@@ -57,7 +57,7 @@ export async function auditVerdict(path: string): Promise<string> {
   } catch (e) {
     return `${head}: not done: ${(e as Error).message.replace(/\s+/g, ' ').replace(`${path}: `, '')}`;
   }
-  const problems = result.findings.filter((f) => f.severity !== 'info').sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  const problems = byWorst(result.findings).filter((f) => f.severity !== 'info');
   if (problems.length === 0) return `${head}: no problems found.`;
   const count = (s: Severity): number => problems.filter((f) => f.severity === s).length;
   const items = problems.slice(0, VERDICT_ITEMS).map((f) => `${f.check} ${f.path} (${f.message})`);
@@ -65,8 +65,7 @@ export async function auditVerdict(path: string): Promise<string> {
   return `${head}: ${count('error')} error(s), ${count('warning')} warning(s): ${items.join('; ')}${more}.`;
 }
 
-export interface SysprepRequest extends Omit<ConvertRequest, 'input' | 'maxVirtualBytes'> {
-  input: string;
+export interface SysprepRequest extends Omit<ConvertRequest, 'maxVirtualBytes'> {
   /** Write the cleaned copy even when problems --sysprep cannot fix are left in it. */
   allowUnfixable?: boolean;
 }
@@ -98,7 +97,8 @@ export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> 
       await run('cp', ['--sparse=always', req.input, raw], { timeoutMs: 600_000 });
     }
     const rootOffset = rootFileSystem(raw, req.input);
-    const findings = await auditFs(new DebugfsView(raw, rootOffset));
+    const view = new DebugfsView(raw, rootOffset);
+    const findings = await auditFs(view);
     const problems = findings.filter((f) => f.severity !== 'info');
     const unfixable = problems.filter((f) => !f.fixable);
     if (unfixable.length > 0 && req.allowUnfixable !== true) {
@@ -106,7 +106,7 @@ export async function sysprepImage(req: SysprepRequest): Promise<SysprepResult> 
         hint: 'Fix them in the image (run it with --save, change it, shut it down), or give --allow-unfixable to write the cleaned copy with them left in.',
       });
     }
-    await applySysprep(raw, rootOffset, await sysprepPlan(new DebugfsView(raw, rootOffset), findings), work);
+    await applySysprep(raw, rootOffset, await sysprepPlan(view, findings), work);
     const left = await auditFs(new DebugfsView(raw, rootOffset));
     const stuck = left.filter((f) => f.fixable && f.severity !== 'info');
     if (stuck.length > 0) {

@@ -27,8 +27,12 @@ const KEPT_IN_CLOUD_DIR: ReadonlySet<string> = new Set(['seed', 'scripts']);
 export async function sysprepPlan(fs: FsView, findings: Finding[]): Promise<SysprepPlan> {
   const plan: SysprepPlan = { remove: [], removeDirs: [], rewrite: [] };
   const fixing = findings.filter((f) => f.fixable && f.severity !== 'info');
-  const entryOf = async (path: string): Promise<Entry | undefined> =>
-    (await fs.list([parentOf(path)])).get(parentOf(path))?.find((e) => e.name === baseOf(path));
+  const listed = new Map<string, Entry[] | undefined>();
+  const entryOf = async (path: string): Promise<Entry | undefined> => {
+    const dir = parentOf(path);
+    if (!listed.has(dir)) listed.set(dir, (await fs.list([dir])).get(dir));
+    return listed.get(dir)?.find((e) => e.name === baseOf(path));
+  };
   const rewrite = async (path: string, content: (old: string) => string): Promise<void> => {
     if (plan.rewrite.some((r) => r.path === path)) return;
     const entry = await entryOf(path);
