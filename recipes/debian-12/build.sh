@@ -63,7 +63,8 @@ EOF
 # power button into poweroff); iproute2 and systemd-resolved (networkd, which cloud-init renders
 # for, and DNS from DHCP); cloud-init and cloud-guest-utils (growpart); e2fsprogs and fdisk
 # (resize2fs, e2fsck, sfdisk for growpart on MBR); openssh-server and openssh-sftp-server
-# (OpenSSH 9's scp speaks SFTP); nftables; netbase, ca-certificates, apt; zstd (initramfs).
+# (OpenSSH 9's scp speaks SFTP); nftables; netbase, ca-certificates, apt; zstd (initramfs);
+# qemu-guest-agent (udev starts it only when QEMU gives its channel: a booted base's VMs).
 # Suites given explicitly and stdin from /dev/null: with a non-tty stdin mmdebstrap would
 # read sources.list lines from it. No Recommends (mmdebstrap's default).
 read -ra PKGS <<<"${PACKAGES:?PACKAGES (from recipe.json) is empty}"

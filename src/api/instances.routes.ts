@@ -101,6 +101,8 @@ function runRequest(body: unknown): RunInstancesRequest {
   const model = str('networkModel');
   const save = b.save;
   if (save !== undefined && (typeof save !== 'object' || save === null || Array.isArray(save))) throw new StratusError('USAGE', 'field save must be an object (see docs/api.md)');
+  const booted = b.booted;
+  if (booted !== undefined && typeof booted !== 'boolean') throw new StratusError('USAGE', 'field booted must be true or false');
   const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
   return {
     image, cpu, ramMiB, ...opt('swapMiB', int('swapMiB')), ...opt('count', int('count')), ...opt('type', str('type')), ...opt('name', str('name')),
@@ -108,7 +110,7 @@ function runRequest(body: unknown): RunInstancesRequest {
     ...opt('context', context as Record<string, string> | undefined), ...opt('diskBus', bus as RunInstancesRequest['diskBus']), ...opt('networkModel', model === undefined ? undefined : networkModelOf(model, 'field networkModel')),
     ...opt('persistentDisk', str('persistentDisk')), ...opt('readonlyDisk', str('readonlyDisk')), ...opt('volatileDiskGiB', volatile),
     ...opt('diskFormat', format as RunInstancesRequest['diskFormat']),
-    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')), ...opt('layer', str('layer')),
+    ...opt('vncPort', int('vncPort')), ...opt('vncListen', str('vncListen')), ...opt('layer', str('layer')), ...opt('booted', booted as boolean | undefined),
     ...opt('save', save === undefined ? undefined : checkSaveRequest(save, {
       author: 'field save.author', authorEmail: 'field save.authorEmail', title: 'field save.title', comment: 'field save.comment',
       imageVersion: 'field save.imageVersion', marketplace: 'field save.marketplace',

@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import { StratusError } from '../domain/errors.js';
+import { StratusError, isStratusError } from '../domain/errors.js';
 import type { InstanceInfo, LayerInfo, LayerSaved, RunInstancesRequest, VolumeAttachment } from '../domain/instance-wire.js';
 import type { Principal } from '../accounts/accounts.js';
 import type { InstanceService, PrologDisk } from '../compute/instances.js';
@@ -24,6 +24,7 @@ import type { VncSettings } from './vnc.js';
 import { CloudLayers } from './layers.js';
 import type { InstanceLayers } from '../volumes/layers.js';
 import { requireLayerKey } from '../volumes/layers.js';
+import type { BootedBases } from './booted-bases.js';
 
 /** Per-account limits on what runs at once (`[instances]` in stratus.cfg); null: no limit. */
 export interface InstanceLimits {
@@ -50,6 +51,8 @@ export interface CloudOptions {
   save?: Omit<SaveEpilogOptions, 'store' | 'disks' | 'detach'>;
   /** The instance layer cache (stratus-create-image's steps); without it, layers are refused. */
   layers?: InstanceLayers;
+  /** Booted bases (`booted` starts resume one); without them, every VM boots. */
+  booted?: BootedBases;
 }
 
 const MAX_COUNT = 20;
@@ -140,6 +143,15 @@ export class CloudService {
       });
     }
     const layer = layerKey === undefined ? undefined : await this.layerFor(actor, layerKey, diskMade, source?.volume ?? (await this.o.disks.bootable(actor, ref.text)));
+    // A plain start may resume the image's booted base: one whose VM is the base's in all but identity.
+    // Either context method: with no user-data and no variables of the user's, the guest would
+    // read only its keys, hostname and address, which it takes when it resumes.
+    const plain = req.booted === true && layer === undefined && source !== undefined && userData === undefined && Object.keys(req.context ?? {}).length === 0
+      && req.persistentDisk === undefined && readonlyDisk === undefined && volatileMiB === undefined && type.swapMiB === 0
+      && (diskBus ?? 'virtio') === 'virtio' && (req.networkModel ?? 'virtio') === 'virtio';
+    const shape = { vcpus: type.cpu, memoryMiB: type.ramMiB };
+    const booted = plain && this.o.booted && source ? await this.o.booted.find(source.volume, shape) : undefined;
+    if (plain && this.o.booted && source) await this.o.booted.want(source.volume, this.o.disks.locate(source.volume.uuid), shape);
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const password = vncPassword();
@@ -149,7 +161,7 @@ export class CloudService {
         ...(req.persistentDisk !== undefined ? { persistentDisk: req.persistentDisk } : {}), ...(req.readonlyDisk !== undefined ? { readonlyDisk: req.readonlyDisk } : {}),
         ...(req.volatileDiskGiB !== undefined ? { volatileDiskGiB: req.volatileDiskGiB } : {}),
         vnc: { listen: vnc.listen, port: vnc.port, password }, ...(req.save ? { save: req.save, ...(entry ? { saveParent: entry } : {}) } : {}),
-        ...(layer ? { layer } : {}),
+        ...(layer ? { layer } : {}), ...(booted ? { booted: booted.key } : {}),
       };
       // Checked again for each VM: the one before may have claimed a volume that boots as it is.
       if (ref.kind === 'pdisk') spec.diskMade = (await this.o.disks.bootable(actor, ref.text)).type === 'MACHINE_IMAGE_ORIGIN';
@@ -162,7 +174,7 @@ export class CloudService {
           uuid = made.volume.uuid;
           // Replaced since the check: the spec names the layer this disk really started as.
           if (made.layer.id !== layer.id) await this.o.store.setSpec(row.id, serializeSpec({ ...spec, layer: made.layer }));
-        } else if (source || volume.type === 'MACHINE_IMAGE_ORIGIN') uuid = (await this.o.disks.liveCopy(actor, volume, ref.text)).uuid;
+        } else if (source || volume.type === 'MACHINE_IMAGE_ORIGIN') uuid = (await this.o.disks.liveCopy(actor, volume, ref.text, booted?.disk)).uuid;
         else await this.o.disks.claim(volume.uuid, String(row.id), actor);
         return { image: this.o.disks.locate(uuid), ownDisk: true, disk: uuid };
       };
@@ -186,8 +198,13 @@ export class CloudService {
         imageRef: req.image, prolog, type, sshKeys: req.sshKeys ?? [], ...(userData ? { userData } : {}),
         contextMethod: spec.contextMethod, context: spec.context,
         inboundPorts, ...(diskBus ? { diskBus } : {}), ...(req.networkModel ? { nicModel: req.networkModel } : {}), spec: serializeSpec(spec),
-        vnc: vncRequest(vnc, password),
+        vnc: vncRequest(vnc, password), ...(booted ? { restore: { state: booted.state } } : {}),
+      }).catch((e: unknown) => {
+        // A base that does not resume is not tried again; the next start boots and asks for a new one.
+        if (booted && isStratusError(e, 'INSTANCE_FAILED')) this.o.booted?.discard(booted.key, (e as Error).message);
+        throw e;
       });
+      if (booted) this.o.booted?.resumed(booted.key, row.id);
       started.push(this.view(row, actor));
     }
     return started;

@@ -30,6 +30,8 @@ export interface InstanceSpec {
   saveState?: SaveState;
   /** The cached layer its disk started as (its key, and the id of the layer row then), if any. */
   layer?: { key: string; id: string };
+  /** The booted base it resumed instead of booting (cloud/booted-bases.ts), if any. */
+  booted?: string;
 }
 
 /**

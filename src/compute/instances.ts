@@ -16,6 +16,8 @@ import type { MachineExit } from './drivers/qemu/qemu-process.js';
 
 /** The host-only network, as the service uses it (network/host-network.ts implements it). */
 export interface InstanceNetwork {
+  /** The bridge's own address: the guests' gateway. */
+  readonly hostAddress: string;
   attach(instance: string, owner: string, mac: string): Promise<{ ifname: string; address: string }>;
   detach(instance: string): Promise<void>;
 }
@@ -45,6 +47,11 @@ export interface RunRequest {
   diskBus?: VmSpec['diskBus'];
   nicModel?: VmSpec['nicModel'];
   vnc?: VncRequest;
+  /**
+   * A booted base's saved state (cloud/booted-bases.ts): the VM resumes it instead of booting.
+   * Prolog's disk is then a copy of that base's disk, and the request is shaped as its was.
+   */
+  restore?: { state: string };
 }
 
 /** The disk Prolog made or found: `ownDisk` boots it as is (a pdisk snapshot for this instance). */
@@ -126,7 +133,8 @@ export class InstanceService {
       const launch: LaunchRequest = {
         name, instancesDir: this.o.instancesDir, base: image, ...(prepared?.ownDisk ? { ownDisk: true } : {}), vcpus: req.type.cpu, memoryMiB: req.type.ramMiB,
         ...(req.type.swapMiB ? { swapMiB: req.type.swapMiB } : {}), seed, inboundPorts: req.inboundPorts,
-        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(req.nicModel ? { nicModel: req.nicModel } : {}), ...(bridge ? { bridge: { tap: bridge.ifname, address: bridge.address } } : {}),
+        ...(req.diskBus ? { diskBus: req.diskBus } : {}), ...(req.nicModel ? { nicModel: req.nicModel } : {}), ...(bridge && this.o.network ? { bridge: { tap: bridge.ifname, address: bridge.address, gateway: this.o.network.hostAddress } } : {}),
+        ...(req.restore ? { restore: { state: req.restore.state, sshKeys: req.sshKeys } } : {}),
         ...(this.o.tcgCacheMiB ? { tcgCacheMiB: this.o.tcgCacheMiB } : {}),
         ...(prepared?.data?.length ? { data: prepared.data } : {}), ...(req.vnc ? { vnc: req.vnc } : {}),
         usedAddresses: new Set((await this.o.store.live()).map((r) => r.address).filter((a): a is string => !!a)),

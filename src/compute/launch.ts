@@ -14,6 +14,8 @@ import { startOnFreeAddress } from './network.js';
 import { QemuMachine } from './drivers/qemu/qemu-process.js';
 import { macFor, VNC_BASE_PORT } from './drivers/qemu/qemu-args.js';
 import { detectAccel } from './drivers/qemu/accel.js';
+import { GuestAgent } from './drivers/qemu/guest-agent.js';
+import { reidentify } from './reidentify.js';
 import type { DataDiskSpec, VmSpec, VncSpec } from './drivers/qemu/qemu-args.js';
 
 export interface LaunchRequest {
@@ -45,13 +47,23 @@ export interface LaunchRequest {
    * The instance's port on the server's bridge (HostNetwork.attach, with macFor(name)): the
    * guest takes `address` by DHCP and every guest port is reached there directly.
    */
-  bridge?: { tap: string; address: string };
+  bridge?: { tap: string; address: string; gateway: string };
   /** Cap on TCG's translation cache (MiB), to keep idle guests small. */
   tcgCacheMiB?: number;
   /** A VNC server for the guest's screen (none when absent). */
   vnc?: VncRequest;
   /** Data disks after the boot disk, seed and swap (volumes, run-instance's read-only and volatile disks). */
   data?: DataDisk[];
+  /** The guest agent's channel (a booted base, and the VMs restored from one). */
+  agent?: boolean;
+  /** QEMU's nice level: a booted base made in the background runs at 19, after everyone's VMs. */
+  nice?: number;
+  /**
+   * Resume a booted base's saved state instead of booting (`base` is then a copy of that base's
+   * disk, and the request must be shaped as the base's was): the guest then takes this
+   * instance's clock, entropy, host keys, root's `sshKeys`, hostname and address (reidentify.ts).
+   */
+  restore?: { state: string; sshKeys: string[] };
 }
 
 /**
@@ -89,6 +101,8 @@ export interface LaunchedInstance {
   overlay: string;
   /** Where the VNC server listens, as QEMU reports it. */
   vnc?: { address: string; port: number };
+  /** The guest agent's socket, when it was asked for. */
+  agentSocket?: string;
 }
 
 /**
@@ -136,6 +150,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     const ports = new Map(guestPorts.map((p) => [p, req.bridge ? p : hostPortFor(p)]));
     const accel = await detectAccel();
     const uuid = randomUUID();
+    const agentSocket = req.agent || req.restore ? join(paths.dir, 'agent.sock') : undefined;
     const specFor = (address: string): VmSpec => ({
       name: req.name, uuid, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
       root: { path: overlay, format: req.ownDisk ? req.base.format : 'qcow2' },
@@ -150,6 +165,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ...(vnc ? { vnc } : {}),
       serialLog: paths.serialLog, qmpSocket: paths.qmpSocket, pidFile: paths.pidFile,
       ...(accel === 'tcg' && req.tcgCacheMiB ? { tcgCacheMiB: req.tcgCacheMiB } : {}),
+      ...(agentSocket ? { agentSocket } : {}), ...(req.restore ? { incoming: req.restore.state } : {}), ...(req.nice ? { nice: req.nice } : {}),
     });
     const startAt = async (address: string): Promise<QemuMachine> => {
       const spec = specFor(address);
@@ -160,9 +176,13 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
       ? { address: req.bridge.address, machine: await startAt(req.bridge.address) }
       : await startOnFreeAddress(req.usedAddresses ?? new Set(), [...ports.values()], startAt);
     machine = started.machine;
+    if (req.restore && agentSocket) await takeIdentity(machine, agentSocket, req, started.address);
     if (req.vnc?.password !== undefined) await machine.setVncPassword(req.vnc.password);
     const endpoint = req.vnc ? await machine.vncEndpoint() : undefined;
-    return { name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay, ...(endpoint ? { vnc: endpoint } : {}) };
+    return {
+      name: req.name, dir: paths.dir, address: started.address, ports, machine, serialLog: paths.serialLog, overlay,
+      ...(endpoint ? { vnc: endpoint } : {}), ...(agentSocket ? { agentSocket } : {}),
+    };
   } catch (e) {
     await machine?.kill().catch(() => undefined);
     rmSync(paths.dir, { recursive: true, force: true });
@@ -184,6 +204,20 @@ export async function waitForSsh(instance: LaunchedInstance, timeoutMs: number):
     throw new StratusError('INSTANCE_FAILED', `instance ${instance.name} did not become reachable over SSH: ${why}; console: ${consoleTail(instance.serialLog)}`);
   }
   return Date.now() - started;
+}
+
+/** A restored guest runs on, then becomes this instance (its agent does the guest's part). */
+async function takeIdentity(machine: QemuMachine, agentSocket: string, req: LaunchRequest, address: string): Promise<void> {
+  await machine.waitForRunning(120_000);
+  const agent = await GuestAgent.connect(agentSocket, 60_000, () => (machine.exit ? `QEMU exited (${machine.exit.reason})` : undefined));
+  try {
+    await reidentify(agent, {
+      hostname: req.name, sshKeys: req.restore?.sshKeys ?? [], now: Math.floor(Date.now() / 1000),
+      ...(req.bridge ? { network: { mac: macFor(req.name), address, gateway: req.bridge.gateway } } : {}),
+    });
+  } finally {
+    agent.close();
+  }
 }
 
 function vncSpec(v: VncRequest): VncSpec {

@@ -103,6 +103,13 @@ export interface RunInstancesRequest {
    * starts as that layer instead of the bare image, which must be the image it was made over.
    */
   layer?: string;
+  /**
+   * Resume the server's booted base of the image when it has one (a VM of the same shape, booted
+   * once and saved running): seconds instead of a boot. Only for a plain start (NoCloud context
+   * with keys only, no user-data, no extra disks, no swap, virtio); otherwise, or when there is
+   * none yet, the VM boots as usual, and the server makes one for the next start.
+   */
+  booted?: boolean;
 }
 
 /** A layer just saved from an instance: its key and the size of its file. */

@@ -35,6 +35,11 @@ export async function auditImage(path: string): Promise<AuditResult> {
   return (await import('./audit/index.js')).auditImage(path);
 }
 
+/** Whether a raw image holds a file, read offline (see audit/index.ts). */
+export async function imageHasFile(raw: string, file: string): Promise<boolean> {
+  return (await import('./audit/index.js')).imageHasFile(raw, file);
+}
+
 /** The audit's verdict on an image in one line, for a saved image's draft (see audit/index.ts). */
 export async function auditVerdict(path: string): Promise<string> {
   return (await import('./audit/index.js')).auditVerdict(path);

@@ -38,6 +38,10 @@ export interface CloudSettings {
   savedImageFormat: 'qcow2' | 'raw';
   /** layer_cache_mib: what one account's cached instance layers may take together, in MiB. */
   layerCacheMiB: number;
+  /** booted_bases: plain starts that ask for it resume an image's booted base (cloud/booted-bases.ts). */
+  bootedBases: boolean;
+  /** booted_base_max_age_h: a booted base older than this is made again (its package index ages). */
+  bootedBaseMaxAgeMs: number;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -59,7 +63,10 @@ type Get = (section: string, key: string) => string | undefined;
  *               clusters its disk stores, or as the whole raw disk; qcow2),
  *               layer_cache_mib (what one account's cached instance layers may take, in MiB;
  *               20480, or none; the least recently used that no live instance started from
- *               go first)
+ *               go first),
+ *               booted_bases (on | off: an image booted once per VM shape and saved running,
+ *               which stratus-create-image's VMs resume instead of booting; on),
+ *               booted_base_max_age_h (a booted base older than this is made again; 24)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -112,6 +119,8 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     savedImageFormat: choice('instances', 'saved_image_format', ['qcow2', 'raw'] as const, 'qcow2'),
     // none (or unlimited): no bound but the disk's.
     layerCacheMiB: whole('instances', 'layer_cache_mib', DEFAULT_LAYER_CACHE_MIB, 0) ?? Number.POSITIVE_INFINITY,
+    bootedBases: choice('instances', 'booted_bases', ['on', 'off'] as const, 'on') === 'on',
+    bootedBaseMaxAgeMs: (whole('instances', 'booted_base_max_age_h', 24, 1) ?? 24) * 3600 * 1000,
     vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };

@@ -19,6 +19,7 @@ import { ImageCache } from '../cloud/image-cache.js';
 import type { EntryViewer } from '../cloud/image-cache.js';
 import { CloudService } from '../cloud/cloud.js';
 import { UrlImages } from '../cloud/url-image.js';
+import { BootedBases } from '../cloud/booted-bases.js';
 import { parseUrlAllow, urlGuard } from '../cloud/url-guard.js';
 import { adminPasswordFile } from '../platform/data-dir.js';
 import type { CloudSettings } from './cloud-settings.js';
@@ -114,12 +115,20 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
       onRelease: async (row): Promise<void> => cloud.released(row),
       onEpilog: async (row): Promise<string | undefined> => cloud.epilog(row),
     });
+    const log = (line: string): void => void process.stdout.write(`${line}\n`);
+    const booted = s.bootedBases
+      ? new BootedBases({
+        dir: join(p.dataDir, 'booted'), maxAgeMs: s.bootedBaseMaxAgeMs, log,
+        ...(network ? { network } : {}), ...(proxy ? { proxyUrl: proxy.url } : {}),
+      })
+      : undefined;
+    const half = (await booted?.reconcile()) ?? 0;
+    if (half > 0) notices.push(`Booted bases: removed ${half} left half made`);
     const bridge = network;
     const guard = urlGuard({ allow: parseUrlAllow(s.urlAllow, '[instances]'), instanceSubnet: () => bridge?.subnet });
     const urls = new UrlImages({ disks, maxMiB: s.urlMaxMiB, ...(s.policy ? { policy: s.policy } : {}), guard });
-    const log = (line: string): void => void process.stdout.write(`${line}\n`);
     const publish = savedImagePublisher({ marketplace: p.marketplace, service: p.service, mailer: p.mailer, ownUrl: p.ownUrl, guard, validDays: s.builtImageValidDays, log });
-    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, layers, limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
+    const cloud: CloudService = new CloudService({ instances, store, cache, urls, disks, layers, ...(booted ? { booted } : {}), limits: s.limits, quarantineMs: s.quarantineMs, vnc: s.vnc,
       save: { pdiskEndpoint: p.ownUrl, validDays: s.builtImageValidDays, format: s.savedImageFormat, log, publish, checkTarget: (url) => checkDraftTarget(url, p.ownUrl(), guard) },
     });
     const service = cloud;
@@ -130,6 +139,8 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
         cloud.startPurge();
       },
       close: async () => {
+        // A base being made is abandoned first: its VM holds a port on the bridge.
+        await booted?.close();
         service.close();
         await proxy?.stop();
         // Running VMs outlive the server: their network stays for the next start to adopt.

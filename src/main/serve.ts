@@ -12,6 +12,7 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--config <file>', 'server configuration (default <data-dir>/stratus.cfg)')
     .option('--log', 'log every request as JSON lines')
     .option('--network <mode>', 'instance networking: auto (a bridge when run as root), bridge, user, or none (no cloud service); default [network] mode')
+    .option('--booted-bases <on|off>', 'whether stratus-create-image\'s VMs resume booted bases (an image booted once and saved running); default [instances] booted_bases, on')
     .addHelpText('after', `
 Server configuration: <data-dir>/stratus.cfg (INI; docs/api.md has every key). Sections:
   [server]       host, port, database, public_url, tls_cert, tls_key, identity_name,
@@ -25,7 +26,7 @@ Server configuration: <data-dir>/stratus.cfg (INI; docs/api.md has every key). S
   [mail]         host, port, security, user, password, from, ca_file, timeout_s
                  (without host, mail goes to <data-dir>/outbox/)
   [instances], [network]  the cloud service`)
-    .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean; network?: string }) => {
+    .action(async (o: { dataDir: string; host?: string; port?: string; database?: string; config?: string; log?: boolean; network?: string; bootedBases?: string }) => {
       const settings = loadServerSettings({
         dataDir: o.dataDir,
         ...(o.host ? { host: o.host } : {}),
@@ -34,6 +35,7 @@ Server configuration: <data-dir>/stratus.cfg (INI; docs/api.md has every key). S
         ...(o.config ? { config: o.config } : {}),
         logger: o.log ?? false,
         ...(o.network ? { network: o.network } : {}),
+        ...(o.bootedBases !== undefined ? { bootedBases: o.bootedBases } : {}),
       });
       const server = await startServer(settings);
       // Notices first: whoever waits for the "serving" line then has all of them.

@@ -83,7 +83,7 @@ export interface ServerSettings {
  *   anonymous-upload rates; max_metadata_bytes, default 64 KiB).
  * Command-line options override the file.
  */
-export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean; network?: string }): ServerSettings {
+export function loadServerSettings(opts: { dataDir: string; host?: string; port?: number; database?: string; config?: string; logger?: boolean; network?: string; bootedBases?: string }): ServerSettings {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const cfgPath = opts.config ?? join(dataDir, 'stratus.cfg');
@@ -111,7 +111,12 @@ export function loadServerSettings(opts: { dataDir: string; host?: string; port?
   };
   const network = opts.network ?? get('network', 'mode')?.trim();
   if (network !== 'none') {
-    settings.cloud = loadCloudSettings((section, key) => (section === 'network' && key === 'mode' ? network : get(section, key)), dataDir, opts.network ? '--network' : cfgPath);
+    const given = (section: string, key: string): string | undefined => {
+      if (section === 'network' && key === 'mode') return network;
+      if (section === 'instances' && key === 'booted_bases' && opts.bootedBases !== undefined) return opts.bootedBases;
+      return get(section, key);
+    };
+    settings.cloud = loadCloudSettings(given, dataDir, opts.network ? '--network' : opts.bootedBases !== undefined ? '--booted-bases' : cfgPath);
   }
   const tlsCert = get('server', 'tls_cert');
   const tlsKey = get('server', 'tls_key');

@@ -19,6 +19,8 @@ export interface ServerProcess {
 export async function startServerProcess(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
   // Test servers share one host: each runs instances in user mode unless the test asks for a bridge.
   const network = extraArgs.includes('--network') ? [] : ['--network', 'user'];
+  // Booted bases boot a VM of their own in the background: only the tests of them ask for them.
+  if (!extraArgs.includes('--booted-bases')) network.push('--booted-bases', 'off');
   const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--port', '0', ...network, ...extraArgs], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -46,7 +46,7 @@ test('ttylinux on the bridge: takes its fixed lease by DHCP, answers SSH and eve
   const { instance, release } = await bootGuest({
     name, instancesDir: join(dir, 'instances'), base: { path: image.path, format: 'raw' }, vcpus: 1, memoryMiB: 256, tcgCacheMiB: 64,
     seed: { instanceId: `i-${name}`, hostname: 'tty-br', sshKeys: [key.publicKey], userData: '#!/bin/sh\nmkdir -p /www\necho bridged > /www/index.html\nopen-port 8081\nbusybox httpd -p 8081 -h /www\n' },
-    inboundPorts: [], bridge: { tap: port.ifname, address: port.address },
+    inboundPorts: [], bridge: { tap: port.ifname, address: port.address, gateway: net.hostAddress },
   }, 120_000);
 
   // The address is the lease dnsmasq gave for this MAC, and every guest port answers there.

@@ -35,6 +35,7 @@ interface CreateOptions extends RunnableValues {
   shutdown: boolean;
   upload: boolean;
   cache: boolean;
+  bootedBase: boolean;
   vmStartTimeout: string;
   vmPingTimeout: string;
   persistentDisk?: string;
@@ -65,6 +66,7 @@ export default async function main(argv: string[]): Promise<number> {
     .option('--vm-ping-timeout <s>', 'seconds its SSH server may take to answer', '300')
     .option('--persistent-disk <uuid>', 'attach this pdisk volume to the VM (yours read-write, a PUBLIC one read-only)')
     .option('--no-cache', 'neither use nor keep the step cache (the cloud keeps a layer of the disk after each step, so a rerun starts after the last unchanged step)')
+    .option('--no-booted-base', 'boot the base image even where the cloud has it booted and saved running (its booted base, which a VM resumes in seconds)')
     // StratusLab v1's "bundle in the VM" options, accepted by its final client and unused there too.
     .option('-n, --name <name>', 'accepted, unused (left over from StratusLab v1)')
     .option('--name-version <version>', 'accepted, unused (left over from StratusLab v1)')
@@ -128,7 +130,7 @@ export default async function main(argv: string[]): Promise<number> {
           // §3 step 5: the runner has the availability check off (it was done above).
           printWarning(ctx.output, 'Image availability check is disabled.');
           if (!quiet) printStarting(ctx, 1);
-          const [vm] = await client.runInstances({ ...request, ...(layer ? { layer } : {}) });
+          const [vm] = await client.runInstances({ ...request, ...(layer ? { layer } : o.bootedBase ? { booted: true } : {}) });
           if (!vm) throw new StratusError('INSTANCE_FAILED', 'the cloud started no VM');
           printStarted(ctx, [vm], quiet);
           return vm;

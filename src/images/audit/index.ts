@@ -42,6 +42,21 @@ export async function auditImage(path: string): Promise<AuditResult> {
   }
 }
 
+/**
+ * Whether a raw image's root file system has `file` (a regular file), read as the audit reads:
+ * no boot, no mount. An image it cannot read has none.
+ */
+export async function imageHasFile(raw: string, file: string): Promise<boolean> {
+  try {
+    const fs = new DebugfsView(raw, rootFileSystem(raw));
+    const dir = file.slice(0, file.lastIndexOf('/')) || '/';
+    const name = file.slice(file.lastIndexOf('/') + 1);
+    return ((await fs.list([dir])).get(dir) ?? []).some((e) => e.name === name && e.type === 'file');
+  } catch {
+    return false;
+  }
+}
+
 const VERDICT_ITEMS = 5;
 
 /**

@@ -161,17 +161,21 @@ export const HAS_DNF = 'command -v dnf >/dev/null 2>&1';
 /**
  * Waits for cloud-init to finish its first boot, where there is one: it writes apt's proxy
  * configuration and the user's keys after sshd is already up, and a package step that ran
- * before it would miss the package proxy. Its own failures are the guest's business.
+ * before it would miss the package proxy. Its own failures are the guest's business. Once it
+ * wrote /run/cloud-init/result.json (the end of its last stage: always so in a VM resumed from a
+ * booted base), no Python is started to ask it (~3 s under emulation).
  */
-export const CLOUD_INIT_SETTLED = 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi';
+export const CLOUD_INIT_SETTLED = 'if command -v cloud-init >/dev/null 2>&1 && [ ! -e /run/cloud-init/result.json ]; then cloud-init status --wait >/dev/null 2>&1 || true; fi';
 
 /**
  * Run last in a VM whose disk becomes an image: what the build left that would be shared by
  * every VM of the image (issue 11 §3, and the old stratus-create-image's default exclusions:
  * host keys, root's authorized_keys and known_hosts). The host keys, the builder's keys,
  * histories, cloud-init's instance state and logs (but the seed and the maker's scripts) go,
- * and the machine-id is emptied; the next boot makes them anew for its own instance. POSIX sh:
- * busybox runs it too.
+ * and the machine-id is emptied; the next boot makes them anew for its own instance. apt's
+ * package index and downloaded packages go too, as in the base image: they are stale by the
+ * time the image runs, and a VM resumed from a booted base has an index the build never asked
+ * for. POSIX sh: busybox runs it too.
  */
 export const FORGET_BUILD = [
   'rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/dropbear/*_host_key /root/.ssh/authorized_keys /root/.ssh/authorized_keys2',
@@ -180,5 +184,6 @@ export const FORGET_BUILD = [
   'for p in /var/lib/cloud/*; do case "$p" in /var/lib/cloud/seed|/var/lib/cloud/scripts) ;; *) rm -rf "$p" ;; esac; done;',
   'if [ -s /etc/machine-id ]; then : > /etc/machine-id; fi;',
   'if [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ]; then rm -f /var/lib/dbus/machine-id; fi;',
+  'if command -v apt-get >/dev/null 2>&1; then apt-get clean; rm -rf /var/lib/apt/lists/*; fi;',
   'sync',
 ].join(' ');

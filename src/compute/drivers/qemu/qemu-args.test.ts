@@ -87,6 +87,18 @@ const cases: Array<[string, Partial<VmSpec>, (a: string[]) => void]> = [
   ['a guest panic pauses QEMU in guest-panicked, which the driver fails at once', {}, (a) => {
     assert.ok(a.join(' ').includes('-device pvpanic -action panic=pause'));
   }],
+  ['the guest agent\'s channel: a virtio-serial port named as qemu-guest-agent looks for it', { agentSocket: '/d/i-1/agent.sock' }, (a) => {
+    assert.equal(after(a, '-chardev'), 'socket,id=agent0,path=/d/i-1/agent.sock,server=on,wait=off');
+    assert.ok(a.includes('virtserialport,bus=serial0.0,chardev=agent0,name=org.qemu.guest_agent.0'));
+  }],
+  ['a booted base\'s state is read by a command whose path is quoted for the shell', { incoming: "/d/it's; rm -rf ~/state" }, (a) => {
+    assert.equal(after(a, '-incoming'), "exec:cat '/d/it'\\''s; rm -rf ~/state'");
+    assert.equal(execFileSync('sh', ['-c', `printf %s ${(after(a, '-incoming') as string).slice('exec:cat '.length)}`], { encoding: 'utf8' }), "/d/it's; rm -rf ~/state");
+  }],
+  ['no agent channel and no saved state unless asked for (a restored VM must have the devices its base had)', {}, (a) => {
+    assert.equal(after(a, '-chardev'), undefined);
+    assert.equal(after(a, '-incoming'), undefined);
+  }],
 ];
 
 for (const [why, over, check] of cases) {

@@ -94,6 +94,18 @@ export interface VmSpec {
   pidFile: string;
   /** TCG translation cache in MiB; the default (1 GiB) dominates an idle guest's memory. */
   tcgCacheMiB?: number;
+  /**
+   * The guest agent's channel (qemu-guest-agent's virtio-serial port), served on this unix
+   * socket. A booted base and the VMs restored from it have it (compute/booted-base.ts).
+   */
+  agentSocket?: string;
+  /** Runs QEMU at this nice level (19: a booted base made in the background yields to users' VMs). */
+  nice?: number;
+  /**
+   * A booted base's saved state to start from instead of booting: the machine resumes where
+   * the base stopped. Its devices must be the base's (the same spec but for paths and names).
+   */
+  incoming?: string;
 }
 
 /** QEMU's device for each network card model a user may ask for; nothing else reaches the command line. */
@@ -150,6 +162,12 @@ export function qemuArgs(s: VmSpec): string[] {
   // No option ROM: iPXE would only slow the boot down, as the guest boots from its disk.
   args.push('-device', `${NIC_DEVICES[s.nicModel ?? 'virtio']},netdev=net0,mac=${net.mac},romfile=`);
   args.push('-vnc', s.vnc ? vncOption(s.vnc) : 'none');
+  if (s.agentSocket !== undefined) {
+    args.push('-chardev', `socket,id=agent0,path=${escapeComma(s.agentSocket)},server=on,wait=off`);
+    args.push('-device', 'virtio-serial-pci,id=serial0', '-device', 'virtserialport,bus=serial0.0,chardev=agent0,name=org.qemu.guest_agent.0');
+  }
+  // QEMU 7.2 reads a saved state from a command only; the path is quoted for its shell.
+  if (s.incoming !== undefined) args.push('-incoming', `exec:cat ${shellQuoted(s.incoming)}`);
   // A guest kernel panic reaches QEMU (pvpanic) and leaves it in state guest-panicked, which
   // the driver sees and fails at once instead of waiting out a readiness timeout.
   args.push('-device', 'pvpanic', '-action', 'panic=pause');
@@ -187,6 +205,11 @@ export function dataDevice(d: DataDiskSpec): Record<string, string | boolean> {
 function checkedId(id: string): string {
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,30}$/.test(id)) throw new Error(`disk id ${JSON.stringify(id)}: a letter, then letters, digits, - and _`);
   return id;
+}
+
+/** A path as one word for /bin/sh (QEMU runs exec: migrations through it). */
+export function shellQuoted(path: string): string {
+  return `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
 /** QEMU option values separate fields with commas; a comma in a path is doubled. */

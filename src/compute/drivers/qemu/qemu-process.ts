@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { StratusError } from '../../../domain/errors.js';
 import { processAlive } from '../../../platform/run.js';
 import { tailLines } from '../../../platform/files.js';
 import { QmpClient } from './qmp-client.js';
-import { blockdevOf, dataDevice, qemuArgs, SERIAL_BYTES } from './qemu-args.js';
+import { blockdevOf, dataDevice, qemuArgs, SERIAL_BYTES, shellQuoted } from './qemu-args.js';
 import type { DataDiskSpec, VmSpec } from './qemu-args.js';
 
 /**
@@ -93,7 +93,12 @@ export class QemuMachine {
     const log = openSync(logFile, 'a');
     let child;
     try {
-      child = spawn(QEMU_BINARY, qemuArgs(spec), { detached: true, stdio: ['ignore', log, log] });
+      // nice execs QEMU in its own process: the pid, the pid file and the command line stay QEMU's.
+      const [cmd, args] = spec.nice ? ['nice', ['-n', String(spec.nice), QEMU_BINARY, ...qemuArgs(spec)]] : [QEMU_BINARY, qemuArgs(spec)];
+      child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log] });
+      // Detached, QEMU leads a session of its own, which the scheduler's autogroups weigh as a
+      // whole against every other session whatever its threads' nice: the group's nice counts.
+      if (spec.nice && child.pid) setAutogroupNice(child.pid, spec.nice);
     } finally {
       closeSync(log);
     }
@@ -168,6 +173,51 @@ export class QemuMachine {
     });
     this.pausing = turn.catch(() => undefined);
     return turn;
+  }
+
+  /**
+   * Waits for a machine started from a saved state (`incoming`) to load it, then lets the guest
+   * go on (`cont`: a state saved stopped loads stopped). A load that fails leaves QEMU waiting
+   * for another, so anything but `inmigrate`, `paused` and `running` ends the wait with what
+   * QEMU said.
+   */
+  async waitForRunning(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exitInfo) throw new StratusError('INSTANCE_FAILED', `QEMU ${this.spec.name} exited while loading its saved state: ${this.logFile ? qemuComplaint(readTail(this.logFile)) : this.exitInfo.reason}`);
+      const status = await this.status();
+      if (status === 'running') return;
+      // The base was stopped to be saved, and QEMU keeps a loaded guest as its source was.
+      if (status === 'paused') {
+        await this.qmp.execute('cont');
+        continue;
+      }
+      if (status !== 'inmigrate' || Date.now() > deadline) {
+        const said = this.logFile ? qemuComplaint(readTail(this.logFile)) : '';
+        throw new StratusError('INSTANCE_FAILED', `QEMU ${this.spec.name} did not resume its saved state (status ${status} after ${Math.round(timeoutMs / 1000)} s)${said ? `: ${said}` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Stops the guest and writes its whole state (memory and devices) to `path`, which another
+   * QEMU with the same devices resumes with `incoming`. QEMU flushes and lets go of the disks
+   * when the state is complete, so the disk files then match it; the machine stays stopped.
+   */
+  async saveState(path: string, timeoutMs: number): Promise<void> {
+    await this.qmp.execute('stop');
+    // The default cap (32 MiB/s) is for live migration over a network; this goes to a file.
+    await this.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 8 * 1024 ** 3 });
+    await this.qmp.execute('migrate', { uri: `exec:cat > ${shellQuoted(path)}` });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = await this.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      if (m.status === 'completed') return;
+      if (m.status === 'failed' || m.status === 'cancelled') throw new StratusError('TOOL_FAILED', `QEMU could not save the state of ${this.spec.name}: ${m['error-desc'] ?? m.status}`);
+      if (Date.now() > deadline) throw new StratusError('TOOL_FAILED', `saving the state of ${this.spec.name} took over ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Lets a stopped guest run again (QMP `cont`); nothing to do once QEMU is gone. */
@@ -345,6 +395,14 @@ function isOurQemu(pid: number, name: string): boolean {
     return cmdline.some((a) => a.startsWith(`${name},process=`));
   } catch {
     return false;
+  }
+}
+
+function setAutogroupNice(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    // No autogroups (CONFIG_SCHED_AUTOGROUP off): the threads' nice alone decides.
   }
 }
 
