@@ -60,6 +60,26 @@ test('booted bases: an old one is made again; a discarded one is gone', async ()
   bases.discard('../../etc', 'a key that is not one names nothing');
 });
 
+test('booted bases: at most maxBases are kept, the least recently resumed going first', async () => {
+  const calls: BootRequest[] = [];
+  const dir = join(tempDir(), 'booted');
+  const bases = new BootedBases({ dir, make: maker(calls), hasAgent: yes, maxBases: 2 });
+  const shapes = [1, 2, 3].map((vcpus) => ({ vcpus, memoryMiB: 512 }));
+  for (const s of shapes.slice(0, 2)) {
+    await bases.want(origin, image, s);
+    await bases.idle();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // The older one is used since: the newer goes when a third comes.
+  bases.resumed((await bases.find(origin, shapes[0] as typeof shape))?.key as string, 7);
+  await new Promise((r) => setTimeout(r, 20));
+  await bases.want(origin, image, shapes[2] as typeof shape);
+  await bases.idle();
+  assert.ok(await bases.find(origin, shapes[0] as typeof shape), 'the one resumed lately stays');
+  assert.equal(await bases.find(origin, shapes[1] as typeof shape), undefined, 'the least recently used went');
+  assert.ok(await bases.find(origin, shapes[2] as typeof shape), 'the one just made stays');
+});
+
 test('booted bases: one that could not be made is not tried again for a while, and leaves no files', async () => {
   const calls: BootRequest[] = [];
   const dir = join(tempDir(), 'booted');

@@ -24,6 +24,8 @@ export interface BootedBasesOptions {
   maxAgeMs?: number;
   /** After a base could not be made, how long before it is tried again. */
   retryMs?: number;
+  /** How many bases are kept (each is its VM's memory and a disk delta): the least recently used go first. */
+  maxBases?: number;
   log?: (line: string) => void;
   /** What boots and saves a base (compute/booted-base.ts); the unit tests give their own. */
   make?: typeof makeBootedBase;
@@ -118,6 +120,11 @@ export class BootedBases {
   /** Says in the server's log that VM `vmId` resumed base `key` instead of booting. */
   resumed(key: string, vmId: number): void {
     this.o.log?.(`booted base ${key}: VM ${vmId} resumed it`);
+    try {
+      writeFileSync(join(this.o.dir, key, 'used'), new Date().toISOString());
+    } catch {
+      // dropped meanwhile: nothing to remember
+    }
   }
 
   /** Drops a base that could not be resumed: the next start boots, and asks for a new one. */
@@ -132,6 +139,13 @@ export class BootedBases {
     this.queue.length = 0;
     this.stop.abort();
     await this.working?.catch(() => undefined);
+  }
+
+  /** Keeps at most `maxBases` (4) bases, the one just made among them: the least recently used go. */
+  private evict(made: string): void {
+    const keys = readdirSync(this.o.dir).filter((n) => /^[0-9a-f]{24}$/.test(n) && n !== made);
+    const byUse = keys.map((k) => ({ k, at: lastUse(join(this.o.dir, k)) })).sort((a, b) => b.at - a.at);
+    for (const { k } of byUse.slice(Math.max(0, (this.o.maxBases ?? 4) - 1))) this.discard(k, `over ${this.o.maxBases ?? 4} bases, and the least recently used`);
   }
 
   /** Resolves when every base asked for so far is made or failed. */
@@ -167,6 +181,7 @@ export class BootedBases {
       rmSync(join(this.o.dir, key), { recursive: true, force: true });
       renameSync(part, join(this.o.dir, key));
       rmSync(join(this.o.dir, `${key}.failed`), { force: true });
+      this.evict(key);
       this.o.log?.(`booted base ${key}: ready (${((Date.now() - started) / 1000).toFixed(1)} s, state ${Math.round(statSync(join(this.o.dir, key, 'state')).size / 1048576)} MiB)`);
     } catch (e) {
       rmSync(part, { recursive: true, force: true });
@@ -181,6 +196,18 @@ export class BootedBases {
 
 async function hasGuestAgent(image: { path: string; format: 'raw' | 'qcow2' }): Promise<boolean> {
   return image.format === 'raw' && imageHasFile(image.path, GUEST_AGENT);
+}
+
+/** When a base was last of use: resumed, or else made. */
+function lastUse(dir: string): number {
+  for (const f of ['used', 'base.json']) {
+    try {
+      return statSync(join(dir, f)).mtimeMs;
+    } catch {
+      // try the next
+    }
+  }
+  return 0;
 }
 
 function readJson(path: string): Record<string, unknown> | undefined {

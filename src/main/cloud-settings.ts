@@ -42,6 +42,8 @@ export interface CloudSettings {
   bootedBases: boolean;
   /** booted_base_max_age_h: a booted base older than this is made again (its package index ages). */
   bootedBaseMaxAgeMs: number;
+  /** booted_bases_max: how many booted bases are kept (the least recently used go first). */
+  bootedBasesMax: number;
 }
 
 type Get = (section: string, key: string) => string | undefined;
@@ -66,7 +68,9 @@ type Get = (section: string, key: string) => string | undefined;
  *               go first),
  *               booted_bases (on | off: an image booted once per VM shape and saved running,
  *               which stratus-create-image's VMs resume instead of booting; on),
- *               booted_base_max_age_h (a booted base older than this is made again; 24)
+ *               booted_base_max_age_h (a booted base older than this is made again; 24),
+ *               booted_bases_max (how many are kept, each its VM's memory and a disk delta,
+ *               the least recently used going first; 4)
  *   [network]   mode (auto | bridge | user | none: no cloud service), bridge (stratus0), subnet (a /24; default: the
  *               first free /24 of pool), pool (10.213.0.0/16), egress (none | nat),
  *               proxy_port (3142; 0: no package proxy), proxy_dir (the proxy's cache, default
@@ -121,6 +125,7 @@ export function loadCloudSettings(get: Get, dataDir: string, cfgPath: string): C
     layerCacheMiB: whole('instances', 'layer_cache_mib', DEFAULT_LAYER_CACHE_MIB, 0) ?? Number.POSITIVE_INFINITY,
     bootedBases: choice('instances', 'booted_bases', ['on', 'off'] as const, 'on') === 'on',
     bootedBaseMaxAgeMs: (whole('instances', 'booted_base_max_age_h', 24, 1) ?? 24) * 3600 * 1000,
+    bootedBasesMax: whole('instances', 'booted_bases_max', 4, 1) ?? 4,
     vnc: parseVncSettings(get('instances', 'vnc_ports'), get('instances', 'vnc_listen_allowed'), (key, value, want) => bad('instances', key, value, want)),
     ...(policy ? { policy } : {}),
   };

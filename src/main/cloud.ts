@@ -118,7 +118,7 @@ export async function startCloud(p: CloudParts): Promise<RunningCloud> {
     const log = (line: string): void => void process.stdout.write(`${line}\n`);
     const booted = s.bootedBases
       ? new BootedBases({
-        dir: join(p.dataDir, 'booted'), maxAgeMs: s.bootedBaseMaxAgeMs, log,
+        dir: join(p.dataDir, 'booted'), maxAgeMs: s.bootedBaseMaxAgeMs, maxBases: s.bootedBasesMax, log,
         ...(network ? { network } : {}), ...(proxy ? { proxyUrl: proxy.url } : {}),
       })
       : undefined;
