@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
+import { rootFileSystem } from '../../src/images/audit/index.js';
 import { CloudClient } from '../../src/client/cloud-client.js';
 import { macFor } from '../../src/compute/drivers/qemu/qemu-args.js';
 import { vmName } from '../../src/compute/instances.js';
@@ -98,8 +99,7 @@ test('debian-12: a booted base is made once in the background; VMs resume it in 
   // The base is every user's: nothing of any user is in it.
   const raw = join(dir, 'base.raw');
   execFileSync('qemu-img', ['convert', '-O', 'raw', join(base, 'disk.qcow2'), raw]);
-  const parts = (JSON.parse(execFileSync('sfdisk', ['-J', raw], { encoding: 'utf8' })) as { partitiontable: { partitions: Array<{ start: number }> } }).partitiontable.partitions;
-  const offset = (parts[parts.length - 1] as { start: number }).start * 512;
+  const offset = rootFileSystem(raw);
   const keysInBase = execFileSync('debugfs', ['-R', 'cat /root/.ssh/authorized_keys', `${raw}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   assert.equal(keysInBase.trim(), '', 'root has no key in the base');
 
