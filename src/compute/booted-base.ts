@@ -33,11 +33,18 @@ export interface BootRequest {
 }
 
 /**
- * What a booted base's guest does before it is saved: cloud-init's end, then (where apt is)
+ * What a booted base's guest does before it is saved: the end of its boot, then (where apt is)
  * the package index, through the proxy cloud-init configured, so that a build's `apt-get
  * update` only finds what changed since. Then everything is on disk.
+ *
+ * The end of the boot is cloud-init's result.json (written when its last stage ends) and
+ * systemd's "boot finished": `cloud-init status --wait` alone answers "done" between two of
+ * its stages. Regression: a base saved then resumed in cloud-init's middle; its config stage
+ * then ran in the resumed VM, with the base's (empty) keys, over the VM's own.
  */
-export const SETTLE = 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; cloud-init status --wait >/dev/null; '
+export const SETTLE = 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; '
+  + 'if command -v cloud-init >/dev/null; then until [ -e /run/cloud-init/result.json ]; do sleep 1; done; fi; '
+  + 'if command -v systemctl >/dev/null; then systemctl is-system-running --wait >/dev/null 2>&1 || true; fi; '
   + 'if command -v apt-get >/dev/null; then apt-get -q update; fi; sync';
 
 /**

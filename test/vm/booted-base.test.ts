@@ -6,6 +6,10 @@
  * keys and random state, root's keys of its own user only, the right clock. The base itself
  * holds no user's key. stratus-create-image then builds and saves an image through a resumed VM.
  * Two guests at most: the base's and one VM, then two VMs.
+ *
+ * Regression: a base saved while cloud-init was between two stages (`cloud-init status --wait`
+ * said "done" there) went on with cloud-init's config stage in the resumed VMs, which replaced
+ * root's keys with the base's (none): bob's key was refused on his own VM.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -163,9 +163,11 @@ export const HAS_DNF = 'command -v dnf >/dev/null 2>&1';
  * configuration and the user's keys after sshd is already up, and a package step that ran
  * before it would miss the package proxy. Its own failures are the guest's business. Once it
  * wrote /run/cloud-init/result.json (the end of its last stage: always so in a VM resumed from a
- * booted base), no Python is started to ask it (~3 s under emulation).
+ * booted base), no Python is started to ask it (~3 s under emulation). `status --wait` answers
+ * "done" between two of its stages, so systemd's "boot finished" is waited for too.
  */
-export const CLOUD_INIT_SETTLED = 'if command -v cloud-init >/dev/null 2>&1 && [ ! -e /run/cloud-init/result.json ]; then cloud-init status --wait >/dev/null 2>&1 || true; fi';
+export const CLOUD_INIT_SETTLED = 'if command -v cloud-init >/dev/null 2>&1 && [ ! -e /run/cloud-init/result.json ]; then cloud-init status --wait >/dev/null 2>&1 || true; '
+  + 'if command -v systemctl >/dev/null 2>&1; then systemctl is-system-running --wait >/dev/null 2>&1 || true; fi; fi';
 
 /**
  * Run last in a VM whose disk becomes an image: what the build left that would be shared by
