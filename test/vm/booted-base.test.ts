@@ -14,8 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { rootFileSystem } from '../../src/images/audit/index.js';
@@ -25,16 +24,11 @@ import { vmName } from '../../src/compute/instances.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 import { runCli } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { bridgeDataDir } from '../helpers/vm-cloud.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlots, ssh, sshKey } from '../helpers/vm.js';
 
-const dir = tempDir();
-chmodSync(dir, 0o711);
-const dataDir = join(dir, 'data');
-const tag = randomBytes(3).toString('hex');
-mkdirSync(dataDir, { recursive: true });
-writeFileSync(join(dataDir, 'stratus.cfg'), `[network]\nmode = bridge\nbridge = stb${tag}\nproxy_port = ${20000 + (parseInt(tag, 16) % 12000)}\nproxy_dir = ${join(dir, 'proxy')}\n`);
+const { dir, dataDir } = bridgeDataDir('stb');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const ALICE = { username: 'alice', password: 'alice-pass-1' };
 const BOB = { username: 'bob', password: 'bob-pass-1' };

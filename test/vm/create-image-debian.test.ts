@@ -20,26 +20,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
 import type { ServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { bridgeDataDir } from '../helpers/vm-cloud.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlots, ssh, sshKey } from '../helpers/vm.js';
 import { checkSavedImage } from '../helpers/saved-image.js';
 import type { InstanceInfo } from '../../src/domain/instance-wire.js';
 
-const dir = tempDir();
-chmodSync(dir, 0o711);
-const dataDir = join(dir, 'data');
-const tag = randomBytes(3).toString('hex');
-mkdirSync(dataDir, { recursive: true });
-writeFileSync(join(dataDir, 'stratus.cfg'), `[network]\nmode = bridge\nbridge = stc${tag}\nproxy_port = ${20000 + (parseInt(tag, 16) % 12000)}\nproxy_dir = ${join(dir, 'proxy')}\n`);
+const { dir, dataDir } = bridgeDataDir('stc');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const ALICE = { username: 'alice', password: 'alice-pass-1' };
 const BOB = { username: 'bob', password: 'bob-pass-1' };

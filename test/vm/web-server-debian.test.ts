@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { bridgeDataDir } from '../helpers/vm-cloud.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlot, sshKey } from '../helpers/vm.js';
 
@@ -18,13 +17,7 @@ import { acquireGuestSlot, sshKey } from '../helpers/vm.js';
  * the server's package proxy (debian-12 learns it from vendor-data); the guest reaches nothing
  * else, so a page at the Public ip proves the proxy served the packages.
  */
-const dir = tempDir();
-chmodSync(dir, 0o711);
-const dataDir = join(dir, 'data');
-const tag = randomBytes(3).toString('hex');
-const bridge = `std${tag}`;
-mkdirSync(dataDir, { recursive: true });
-writeFileSync(join(dataDir, 'stratus.cfg'), `[network]\nmode = bridge\nbridge = ${bridge}\nproxy_port = ${20000 + (parseInt(tag, 16) % 12000)}\nproxy_dir = ${join(dir, 'proxy')}\n`);
+const { dir, dataDir, bridge } = bridgeDataDir('std');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
 const server = await startServerProcess(dataDir, ['--network', 'bridge'], env);

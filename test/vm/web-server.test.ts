@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { waitForHttp } from '../../src/platform/probe.js';
 import { runCli, ok } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { bridgeDataDir } from '../helpers/vm-cloud.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlot, acquireGuestSlots, recipeImage, sshKey } from '../helpers/vm.js';
 import { tapName } from '../../src/network/host-network.js';
@@ -21,14 +20,7 @@ import type { AddressInfo } from 'node:net';
  * --context-file, and `curl http://<Public ip>/test.txt` prints SUCCESSFUL TEST. On ttylinux the
  * script uses busybox httpd where the guide installs Apache with yum.
  */
-const dir = tempDir();
-const dataDir = join(dir, 'data');
-const tag = randomBytes(3).toString('hex');
-const bridge = `stw${tag}`;
-mkdirSync(dataDir, { recursive: true });
-// The proxy runs as its own user: its folder must be reachable through the test's private one.
-chmodSync(dir, 0o711);
-writeFileSync(join(dataDir, 'stratus.cfg'), `[network]\nmode = bridge\nbridge = ${bridge}\nproxy_port = ${20000 + (parseInt(tag, 16) % 12000)}\nproxy_dir = ${join(dir, 'proxy')}\n`);
+const { dir, dataDir, bridge } = bridgeDataDir('stw');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const env = { STRATUS_ADMIN_PASSWORD: admin.password, STRATUS_CACHE_DIR: cacheRoot() };
 const server = await startServerProcess(dataDir, ['--network', 'bridge'], env);
