@@ -94,10 +94,7 @@ export class BootedBases {
 
   /** The base of `origin` and `shape`, if one is ready. */
   async find(origin: VolumeRow, shape: BootedShape): Promise<BootedBase | undefined> {
-    const key = await this.keyOf(origin, shape);
-    const at = join(this.o.dir, key);
-    const base = { key, disk: join(at, 'disk.qcow2'), state: join(at, 'state') };
-    return existsSync(base.disk) && existsSync(base.state) ? base : undefined;
+    return this.ready(await this.keyOf(origin, shape));
   }
 
   /**
@@ -106,8 +103,25 @@ export class BootedBases {
    * enough, already asked for, or failed lately.
    */
   async want(origin: VolumeRow, image: { path: string; format: 'raw' | 'qcow2' }, shape: BootedShape): Promise<void> {
-    if (this.stop.signal.aborted) return;
+    this.ask(await this.keyOf(origin, shape), origin, image, shape);
+  }
+
+  /** A start's question, with the key worked out once: the base ready now, if any; and one asked for (want). */
+  async take(origin: VolumeRow, image: { path: string; format: 'raw' | 'qcow2' }, shape: BootedShape): Promise<BootedBase | undefined> {
     const key = await this.keyOf(origin, shape);
+    const base = this.ready(key);
+    this.ask(key, origin, image, shape);
+    return base;
+  }
+
+  private ready(key: string): BootedBase | undefined {
+    const at = join(this.o.dir, key);
+    const base = { key, disk: join(at, 'disk.qcow2'), state: join(at, 'state') };
+    return existsSync(base.disk) && existsSync(base.state) ? base : undefined;
+  }
+
+  private ask(key: string, origin: VolumeRow, image: { path: string; format: 'raw' | 'qcow2' }, shape: BootedShape): void {
+    if (this.stop.signal.aborted) return;
     const made = readJson(join(this.o.dir, key, 'base.json'));
     if (made && Date.now() - Date.parse(String(made.made)) < (this.o.maxAgeMs ?? DAY)) return;
     const failed = readJson(join(this.o.dir, `${key}.failed`));

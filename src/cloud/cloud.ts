@@ -150,8 +150,7 @@ export class CloudService {
       && req.persistentDisk === undefined && readonlyDisk === undefined && volatileMiB === undefined && type.swapMiB === 0
       && (diskBus ?? 'virtio') === 'virtio' && (req.networkModel ?? 'virtio') === 'virtio';
     const shape = { vcpus: type.cpu, memoryMiB: type.ramMiB };
-    const booted = plain && this.o.booted && source ? await this.o.booted.find(source.volume, shape) : undefined;
-    if (plain && this.o.booted && source) await this.o.booted.want(source.volume, this.o.disks.locate(source.volume.uuid), shape);
+    const booted = plain && this.o.booted && source ? await this.o.booted.take(source.volume, this.o.disks.locate(source.volume.uuid), shape) : undefined;
     const started: InstanceInfo[] = [];
     for (let i = 0; i < count; i++) {
       const password = vncPassword();
