@@ -131,15 +131,17 @@ export class HostNetwork {
       throw new StratusError('USAGE', `instance ${instance} already has a port on ${this.o.bridge}`);
     }
     const port: GuestPort = { ifname: tapName(this.o.bridge, instance), mac: mac.toLowerCase(), address: this.freeAddress(), owner };
-    const undo: Array<() => Promise<unknown>> = [];
+    // The address is the port's from here, before the first await: two starts attached at the
+    // same moment (a VM and the booted base it asks for) were both given the first free one,
+    // and dnsmasq leased it to one of them only.
+    this.guests = [...this.guests, port];
+    const undo: Array<() => Promise<unknown>> = [async () => { this.guests = this.guests.filter((g) => g !== port); this.save(); }];
     try {
       await makePort(port.ifname);
       undo.push(() => run('ip', ['link', 'del', port.ifname]));
       await run('ip', ['link', 'set', port.ifname, 'alias', `stratus:${instance}`]);
       await run('ip', ['link', 'set', port.ifname, 'master', this.o.bridge]);
       await run('ip', ['link', 'set', port.ifname, 'up']);
-      this.guests = [...this.guests, port];
-      undo.push(async () => { this.guests = this.guests.filter((g) => g !== port); this.save(); });
       this.save();
       await this.applyFirewall();
       this.dhcp.setHosts(this.dhcpHosts());

@@ -148,6 +148,17 @@ test('host network: an interface Stratus did not create is never adopted or remo
   await assert.rejects(HostNetwork.open({ stateDir: join(tempDir(), 'net'), bridge: `stg${tag}`, subnet: '10.213.5.0/23' }), /not an IPv4 \/24 network/);
 });
 
+test('host network: instances attached at the same moment get addresses of their own (regression: a VM and its booted base were both given .10)', async (t) => {
+  const net = await HostNetwork.open({ stateDir: join(tempDir(), 'net'), bridge: `sts${tag}`, pool: '10.213.0.0/16' });
+  t.after(() => net.close());
+  const ports = await Promise.all(['c1', 'c2', 'c3'].map((name, i) => net.attach(name, 'alice', `52:54:00:0c:01:0${i}`)));
+  assert.equal(new Set(ports.map((p) => p.address)).size, 3, ports.map((p) => p.address).join(' '));
+  // A port whose interface cannot be made gives its address back.
+  await assert.rejects(net.attach('c4', 'alice', '52:54:00:0c:01:09', () => Promise.reject(new Error('no TAP'))), /no TAP/);
+  const next = await net.attach('c5', 'alice', '52:54:00:0c:01:05');
+  assert.equal(next.address.split('.')[3], '13');
+});
+
 test('host network: a server killed with SIGKILL leaves its bridge, ports and dnsmasq; the next one adopts them, and close removes them', async (t) => {
   const stateDir = join(tempDir(), 'net');
   const crashBridge = `stk${tag}`;
