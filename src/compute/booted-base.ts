@@ -1,5 +1,6 @@
 import { copyFile, rm } from 'node:fs/promises';
 import { StratusError } from '../domain/errors.js';
+import { aptIndexFetch } from '../images/index.js';
 import { aptProxyVendorData } from '../context/apt-proxy.js';
 import { GuestAgent } from './drivers/qemu/guest-agent.js';
 import { macFor } from './drivers/qemu/qemu-args.js';
@@ -34,18 +35,25 @@ export interface BootRequest {
 
 /**
  * What a booted base's guest does before it is saved: the end of its boot, then (where apt is)
- * the package index, through the proxy cloud-init configured, so that a build's `apt-get
- * update` only finds what changed since. Then everything is on disk.
+ * the package index, through the proxy cloud-init configured, with the sources it was fetched
+ * for: a build's `apt-get update` is then skipped while the archive has not changed
+ * (context/apt-index.ts). Then everything is on disk.
  *
  * The end of the boot is cloud-init's result.json (written when its last stage ends) and
  * systemd's "boot finished": `cloud-init status --wait` alone answers "done" between two of
  * its stages. Regression: a base saved then resumed in cloud-init's middle; its config stage
  * then ran in the resumed VM, with the base's (empty) keys, over the VM's own.
+ *
+ * Then the network: the boot can end before DHCP gave the guest its address (a base is made
+ * at nice 19, on a busy host), and apt then fails on the proxy's address ("Address family for
+ * hostname not supported"). Regression: bases saved without an index, whose builds all paid a
+ * full `apt-get update`.
  */
 export const SETTLE = 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; '
   + 'if command -v cloud-init >/dev/null; then until [ -e /run/cloud-init/result.json ]; do sleep 1; done; fi; '
   + 'if command -v systemctl >/dev/null; then systemctl is-system-running --wait >/dev/null 2>&1 || true; fi; '
-  + 'if command -v apt-get >/dev/null; then apt-get -q update; fi; sync';
+  + 'i=0; until [ -n "$(ip -4 route show default 2>/dev/null)" ] || [ "$i" -ge 300 ]; do sleep 1; i=$((i + 1)); done; '
+  + `if command -v apt-get >/dev/null; then ${aptIndexFetch()}; fi; sync`;
 
 /**
  * Boots `image` once, as a VM with no user's key, lets it settle, and saves its running state
@@ -78,6 +86,8 @@ export async function makeBootedBase(req: BootRequest): Promise<void> {
       log(`booted base ${req.name}: the guest agent answered; settling (cloud-init, package index)`);
       const r = await agent.exec('/bin/sh', ['-c', SETTLE], { timeoutMs: Math.max(1000, deadline - Date.now()) });
       if (r.code !== 0) throw new StratusError('INSTANCE_FAILED', `the booted base's guest did not settle (exit status ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+      // A base whose index could not be fetched is still made: its builds then update as without one.
+      if (/package index: not fetched\s*$/.test(r.stdout)) log(`booted base ${req.name}: apt's package index could not be fetched, builds resuming it will update it: ${(r.stdout + r.stderr).trim().split('\n').slice(-4, -1).join(' | ')}`);
     } finally {
       agent.close();
     }

@@ -16,6 +16,8 @@ export type { ConvertRequest, ConvertResult, OutputFormat } from './convert.js';
 export type { AuditResult, Finding, Severity, SysprepRequest, SysprepResult } from './audit/index.js';
 // Pure and small (no tool, no I/O): loaded with the surface, unlike the pipelines below.
 export { byWorst } from './audit/checks.js';
+// The guest's side of a booted base's package index (shell text, nothing loaded).
+export { aptIndexFetch } from './apt-index.js';
 export type { UrlGuard } from './transfer/locations.js';
 export type { EntryPublication, EntrySource, PublishRequest, PublishResult, VolumeFields } from './publish.js';
 

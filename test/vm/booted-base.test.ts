@@ -18,6 +18,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../src/platform/data-dir.js';
 import { rootFileSystem } from '../../src/images/audit/index.js';
+import { aptIndexCurrent } from '../../src/images/apt-index.js';
 import { CloudClient } from '../../src/client/cloud-client.js';
 import { macFor } from '../../src/compute/drivers/qemu/qemu-args.js';
 import { vmName } from '../../src/compute/instances.js';
@@ -125,6 +126,8 @@ test('debian-12: a booted base is made once in the background; VMs resume it in 
   assert.notEqual(aSeen[6], bSeen[6], 'the random state reseeded in each VM');
   // The attack: bob's key on alice's VM.
   assert.throws(() => ssh(guestOf(a), bobKey.path, 'true', 30_000), 'bob cannot log into alice\'s VM');
+  // The index the base fetched is still the archive's: a build's update is skipped (images/apt-index.ts).
+  assert.equal(ssh(guestOf(a), aliceKey.path, `${aptIndexCurrent()} && echo current || echo stale`, 120_000).trim(), 'current');
   // The package proxy, the one host service its guests are given, answers the resumed VM.
   const update = ssh(guestOf(a), aliceKey.path, 'apt-get -q update 2>&1 | tail -2', 300_000);
   assert.doesNotMatch(update, /Failed|Err:/, update);
@@ -132,8 +135,9 @@ test('debian-12: a booted base is made once in the background; VMs resume it in 
   await bob.killInstance(b.id);
 
   // stratus-create-image, through a resumed VM: the image is saved, with nothing of the build's.
-  writeFileSync(join(dir, 'mark.sh'), '#!/bin/sh\nset -e\necho "made from a booted base" > /root/booted.txt\n');
-  const r = await runCli(['create-image', '-v', '-k', `${aliceKey.path}.pub`, '--cpu', String(shape.cpu), '--ram', String(shape.ramMiB), '--swap', '0', '-s', 'mark.sh',
+  // A package with a service: at's atd runs by the time the script does (apt-install.ts starts it at the install's end).
+  writeFileSync(join(dir, 'mark.sh'), '#!/bin/sh\nset -e\nsystemctl is-active --quiet atd\necho "made from a booted base" > /root/booted.txt\n');
+  const r = await runCli(['create-image', '-v', '-k', `${aliceKey.path}.pub`, '--cpu', String(shape.cpu), '--ram', String(shape.ramMiB), '--swap', '0', '-a', 'at', '-s', 'mark.sh',
     '--title', 'from a booted base', '--comment', 'resumed, built, saved', '--author', 'Jane Tester', '--author-email', 'jane@example.org', image.identifier], {
     cwd: dir, home: dir, env: { ...env, STRATUSLAB_ENDPOINT: server.url, STRATUSLAB_USERNAME: ALICE.username, STRATUSLAB_PASSWORD: ALICE.password },
   });
@@ -141,6 +145,8 @@ test('debian-12: a booted base is made once in the background; VMs resume it in 
   if (vm) vms.push([alice, Number(vm[1])]);
   assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}\n${server.log().slice(-3000)}`);
   assert.match(server.log(), new RegExp(`VM ${vm?.[1] ?? '?'} resumed it`));
+  assert.match(r.stdout, /apt-get update: not needed, the package index is the archive's current one/);
+  assert.match(r.stdout, /Started what the packages enabled: atd\.service/);
   const done = await alice.instance(Number(vm?.[1]));
   assert.equal(done.state, 'Done', String(done.message));
   assert.match(done.message ?? '', /^MARKETPLACE_AND_IMAGEID \S+ \S+/);

@@ -5,6 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isStratusError } from '../../domain/errors.js';
+import { aptUpdateUnlessCurrent } from '../apt-index.js';
+import type { GuestCommand } from './installers.js';
+import { withServicesDeferred } from './apt-install.js';
 import { installerFor, packageCommands, parsePackages, parseRepos, repoFiles, requireInstaller, writeFileCommand } from './installers.js';
 
 test('installer by OS: apt for debian and ubuntu (Debian was refused by StratusLab), yum for the RPM family, none for the rest', () => {
@@ -63,18 +66,22 @@ test('repository files of §3: apt appends a deb line to sources.list.d/<host>.l
 });
 
 test('the package step\'s command lines (§3 step 11): apt update then install; yum/dnf update then --nogpgcheck install', () => {
-  assert.deepEqual(packageCommands('apt', ['apache2', 'chkconfig'], []), [
-    'DEBIAN_FRONTEND=noninteractive apt-get update',
-    'DEBIAN_FRONTEND=noninteractive apt-get -y --allow-downgrades --allow-change-held-packages install apache2 chkconfig',
+  const shown = (cs: GuestCommand[]): string[] => cs.map((c) => c.shown);
+  const apt = packageCommands('apt', ['apache2', 'chkconfig'], []);
+  assert.deepEqual(shown(apt), [
+    'DEBIAN_FRONTEND=noninteractive apt-get update (unless the index a booted base fetched is still the archive\'s)',
+    'DEBIAN_FRONTEND=noninteractive apt-get -y --allow-downgrades --allow-change-held-packages install apache2 chkconfig (the services it enables started at its end)',
   ]);
-  assert.deepEqual(packageCommands('yum', ['httpd'], []), ['yum -y update', 'yum -y --nogpgcheck install httpd']);
-  assert.deepEqual(packageCommands('dnf', ['httpd', 'g++'], []), ['dnf -y update', 'dnf -y --nogpgcheck install httpd g++']);
-  assert.deepEqual(packageCommands('apt', [], parseRepos('http://deb.example.org/debian bookworm main')), [
+  assert.equal(apt[0]?.run, aptUpdateUnlessCurrent());
+  assert.match(apt[0]?.run ?? '', /else DEBIAN_FRONTEND=noninteractive apt-get update; fi$/);
+  assert.equal(apt[1]?.run, withServicesDeferred('DEBIAN_FRONTEND=noninteractive apt-get -y --allow-downgrades --allow-change-held-packages install apache2 chkconfig'));
+  assert.deepEqual(shown(packageCommands('yum', ['httpd'], [])), ['yum -y update', 'yum -y --nogpgcheck install httpd']);
+  assert.deepEqual(shown(packageCommands('dnf', ['httpd', 'g++'], [])), ['dnf -y update', 'dnf -y --nogpgcheck install httpd g++']);
+  assert.deepEqual(shown(packageCommands('apt', [], parseRepos('http://deb.example.org/debian bookworm main'))).slice(0, 1), [
     `printf '%s' 'deb [trusted=yes] http://deb.example.org/debian bookworm main\n' >> /etc/apt/sources.list.d/deb.example.org.list`,
-    'DEBIAN_FRONTEND=noninteractive apt-get update',
   ]);
   // Nothing of the package proxy's configuration is written.
-  for (const c of packageCommands('apt', ['x'], parseRepos('http://a.org/d s c'))) assert.doesNotMatch(c, /apt\.conf|Proxy/);
+  for (const c of packageCommands('apt', ['x'], parseRepos('http://a.org/d s c'))) assert.doesNotMatch(c.run, /apt\.conf|Proxy/);
 });
 
 test('the repository file commands write exactly the file\'s text when a shell runs them ($basearch stays as it is)', () => {

@@ -1,5 +1,7 @@
 import { StratusError } from '../../domain/errors.js';
 import { shellQuote } from '../../platform/ssh.js';
+import { aptUpdateUnlessCurrent } from '../apt-index.js';
+import { withServicesDeferred } from './apt-install.js';
 
 /**
  * The package installers of stratus-create-image (reference §3 step 11) as pure functions:
@@ -134,25 +136,34 @@ export function writeFileCommand(f: RepoFile): string {
   return `printf '%s' ${shellQuote(f.content)} ${f.append ? '>>' : '>'} ${shellQuote(f.path)}`;
 }
 
+/** A command of the package step: what runs in the guest, and how the step's log shows it. */
+export interface GuestCommand { run: string; shown: string }
+
+const plain = (command: string): GuestCommand => ({ run: command, shown: command });
+const deferred = (command: string): GuestCommand => ({ run: withServicesDeferred(command), shown: `${command} (the services it enables started at its end)` });
+
 /**
  * The package step's commands, run in order as root, each to succeed: the repository files,
  * the update, the install (§3 step 11). apt's `--force-yes` is gone from apt (deprecated in
  * 1.1): what it still meant here is held packages and downgrades, given by their own options;
  * unsigned repositories are `[trusted=yes]` in their line instead. DEBIAN_FRONTEND keeps
  * debconf from asking anything. The package proxy apt was given at boot
- * (/etc/apt/apt.conf.d/90cloud-init-aptproxy, or the context CD's) is left as it is.
+ * (/etc/apt/apt.conf.d/90cloud-init-aptproxy, or the context CD's) is left as it is. apt's
+ * update is skipped where it would change nothing: in a VM resumed from a booted base whose
+ * index is still the archive's (../apt-index.ts). The install starts the services it enables
+ * at its end, not in each maintainer script (apt-install.ts).
  */
-export function packageCommands(installer: Installer, packages: string[], repos: Repo[]): string[] {
-  const files = repoFiles(installer, repos).map(writeFileCommand);
+export function packageCommands(installer: Installer, packages: string[], repos: Repo[]): GuestCommand[] {
+  const files = repoFiles(installer, repos).map((f) => plain(writeFileCommand(f)));
   const names = packages.map(shellQuote).join(' ');
   if (installer === 'apt') {
     return [
       ...files,
-      'DEBIAN_FRONTEND=noninteractive apt-get update',
-      ...(packages.length ? [`DEBIAN_FRONTEND=noninteractive apt-get -y --allow-downgrades --allow-change-held-packages install ${names}`] : []),
+      { run: aptUpdateUnlessCurrent(), shown: 'DEBIAN_FRONTEND=noninteractive apt-get update (unless the index a booted base fetched is still the archive\'s)' },
+      ...(packages.length ? [deferred(`DEBIAN_FRONTEND=noninteractive apt-get -y --allow-downgrades --allow-change-held-packages install ${names}`)] : []),
     ];
   }
-  return [...files, `${installer} -y update`, ...(packages.length ? [`${installer} -y --nogpgcheck install ${names}`] : [])];
+  return [...files, plain(`${installer} -y update`), ...(packages.length ? [plain(`${installer} -y --nogpgcheck install ${names}`)] : [])];
 }
 
 /** The shell test that picks dnf over yum on the guest (RPM systems since Fedora 22 and EL 8 have dnf; yum is its alias there). */

@@ -186,9 +186,9 @@ function planSteps(plan: CreatePlan, events: CreateEvents): Step[] {
       run: async (remote, vm) => {
         const installer = p.installer === 'yum' && (await remote.run(HAS_DNF)).code === 0 ? 'dnf' : p.installer;
         for (const command of packageCommands(installer, p.packages, p.repos)) {
-          events.detail(`# ${command}`);
-          const r = await remote.run(command, { output: (d) => detailOutput(events, d) });
-          if (r.code !== 0) throw stepFailed('An error occurred while installing packages', `${command} (exit status ${r.code})`, r.tail, vm);
+          events.detail(`# ${command.shown}`);
+          const r = await remote.run(command.run, { output: (d) => detailOutput(events, d) });
+          if (r.code !== 0) throw stepFailed('An error occurred while installing packages', `${command.shown} (exit status ${r.code})`, r.tail, vm);
         }
       },
     });
