@@ -39,6 +39,8 @@ const GUEST_PATHS = new Set([
   'src/images/audit/checks.ts', 'src/images/audit/checks.test.ts', 'src/images/audit/sysprep.test.ts',
   // the guest agent's program, looked for in an image before a booted base boots it
   'src/cloud/booted-bases.ts', 'test/integration/guest-agent-in-image.test.ts',
+  // apt's helper, policy-rc.d and systemd's folders of the guest create-image installs in
+  'src/images/apt-index.ts', 'src/images/create/apt-install.ts',
 ]);
 
 const CALL = /\b(?:spawn|spawnSync|execFile|execFileSync|run)\(\s*'([a-z0-9][a-z0-9._+-]*)'/g;
