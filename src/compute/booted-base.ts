@@ -37,7 +37,7 @@ export interface BootRequest {
  * What a booted base's guest does before it is saved: the end of its boot, then (where apt is)
  * the package index, through the proxy cloud-init configured, with the sources it was fetched
  * for: a build's `apt-get update` is then skipped while the archive has not changed
- * (context/apt-index.ts). Then everything is on disk.
+ * (images/apt-index.ts). Then everything is on disk.
  *
  * The end of the boot is cloud-init's result.json (written when its last stage ends) and
  * systemd's "boot finished": `cloud-init status --wait` alone answers "done" between two of

@@ -208,7 +208,21 @@ export class HostNetwork {
    * adopted bridge may carry the flag of an earlier server's setting). The flag goes on after
    * the tables that filter and masquerade, and off before tables that no longer allow it.
    */
-  private async applyFirewall(): Promise<void> {
+  /**
+   * One apply at a time, each rendering the ports as they are when it runs: two applies of
+   * overlapping attach/detach calls (a VM killed while another starts) could otherwise commit
+   * out of order, the last one from an older list that lacks the new port, whose frames the
+   * bridge table then drops.
+   */
+  private applyFirewall(): Promise<void> {
+    const next = this.firewallTurn.then(() => this.applyFirewallNow());
+    this.firewallTurn = next.catch(() => undefined);
+    return next;
+  }
+
+  private firewallTurn: Promise<void> = Promise.resolve();
+
+  private async applyFirewallNow(): Promise<void> {
     const nat = this.egress === 'nat';
     if (!nat) setForwarding(this.o.bridge, false);
     await applyFirewall({

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HostNetwork, dhcpDir, tapName } from '../../src/network/host-network.js';
@@ -157,6 +157,23 @@ test('host network: instances attached at the same moment get addresses of their
   await assert.rejects(net.attach('c4', 'alice', '52:54:00:0c:01:09', () => Promise.reject(new Error('no TAP'))), /no TAP/);
   const next = await net.attach('c5', 'alice', '52:54:00:0c:01:05');
   assert.equal(next.address.split('.')[3], '13');
+  // A VM killed while others start: the bridge table ends with exactly the ports there are
+  // (firewall applies overlapped, and one from an older list could commit last). nft is made
+  // to take 0-300 ms to start, as on a loaded host, so that overlapping applies finish out of order.
+  const slow = join(tempDir(), 'slow-nft');
+  mkdirSync(slow);
+  const nft = execFileSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(slow, 'nft'), `#!/bin/sh\nsleep 0.$(( $(od -An -N1 -tu1 /dev/urandom) % 4 ))\nexec ${nft} "$@"\n`, { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${slow}:${path ?? ''}`;
+  t.after(() => { process.env.PATH = path; });
+  for (let round = 0; round < 3; round++) {
+    const [gone, come] = [`c${round * 2 + 1}`, `n${round}`];
+    await Promise.all([net.detach(gone), net.attach(come, 'bob', `52:54:00:0c:02:0${round}`), net.detach(`c${round * 2 + 2}`).catch(() => undefined)]);
+  }
+  const listed = execFileSync('nft', ['list', 'set', 'bridge', tableName(`sts${tag}`), 'guest_mac'], { encoding: 'utf8' });
+  const named = [...listed.matchAll(/"(st[0-9a-f]+)" \. ([0-9a-f:]{17})/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+  assert.deepEqual(named, net.ports.map((p) => `${p.ifname} ${p.mac}`).sort(), listed);
 });
 
 test('host network: a server killed with SIGKILL leaves its bridge, ports and dnsmasq; the next one adopts them, and close removes them', async (t) => {
