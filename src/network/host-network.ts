@@ -11,6 +11,7 @@ import type { GuestPort } from './firewall.js';
 import { withHostLock } from '../platform/host-lock.js';
 import { chooseSubnet, formatCidr, formatIpv4, hostAddress, hostNetworksInUse, parseCidr } from './subnet.js';
 import type { Cidr } from './subnet.js';
+import { Turns } from '../platform/turns.js';
 
 export interface HostNetworkOptions {
   /** Folder for this bridge's state (ports, leases, dnsmasq files). */
@@ -47,6 +48,7 @@ const FIRST_GUEST = 10;
  */
 export class HostNetwork {
   private warnings: string[] = [];
+  private readonly firewallTurns = new Turns();
 
   private constructor(
     private readonly o: HostNetworkOptions,
@@ -208,28 +210,19 @@ export class HostNetwork {
    * adopted bridge may carry the flag of an earlier server's setting). The flag goes on after
    * the tables that filter and masquerade, and off before tables that no longer allow it.
    */
-  /**
-   * One apply at a time, each rendering the ports as they are when it runs: two applies of
-   * overlapping attach/detach calls (a VM killed while another starts) could otherwise commit
-   * out of order, the last one from an older list that lacks the new port, whose frames the
-   * bridge table then drops.
-   */
   private applyFirewall(): Promise<void> {
-    const next = this.firewallTurn.then(() => this.applyFirewallNow());
-    this.firewallTurn = next.catch(() => undefined);
-    return next;
-  }
-
-  private firewallTurn: Promise<void> = Promise.resolve();
-
-  private async applyFirewallNow(): Promise<void> {
-    const nat = this.egress === 'nat';
-    if (!nat) setForwarding(this.o.bridge, false);
-    await applyFirewall({
-      bridge: this.o.bridge, hostAddress: this.hostAddress, subnet: this.subnet, egress: this.egress,
-      guests: this.guests, ...(this.o.proxyPort ? { proxyPort: this.o.proxyPort } : {}),
+    // One apply at a time, each rendering the ports as they are when it runs: overlapping
+    // attach/detach calls (a VM killed while another starts) could otherwise commit out of
+    // order, the last from an older list that lacks a new port, whose frames are then dropped.
+    return this.firewallTurns.run('bridge', async () => {
+      const nat = this.egress === 'nat';
+      if (!nat) setForwarding(this.o.bridge, false);
+      await applyFirewall({
+        bridge: this.o.bridge, hostAddress: this.hostAddress, subnet: this.subnet, egress: this.egress,
+        guests: this.guests, ...(this.o.proxyPort ? { proxyPort: this.o.proxyPort } : {}),
+      });
+      if (nat) setForwarding(this.o.bridge, true);
     });
-    if (nat) setForwarding(this.o.bridge, true);
   }
 
   private save(): void {

@@ -8,6 +8,7 @@ import type { Principal } from '../accounts/accounts.js';
 import type { LayerRow, LayerStore } from '../storage/layers.js';
 import type { VolumeRow, VolumeStore } from '../storage/volumes/store.js';
 import type { InstanceDisks } from './instance-disks.js';
+import { Turns } from '../platform/turns.js';
 
 /** `[instances] layer_cache_mib`'s default: what one account's layers may take. */
 export const DEFAULT_LAYER_CACHE_MIB = 20480;
@@ -50,7 +51,7 @@ export interface InstanceLayersOptions {
  * one at a time in this process.
  */
 export class InstanceLayers {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly turns = new Turns();
 
   constructor(private readonly o: InstanceLayersOptions) {}
 
@@ -208,13 +209,7 @@ export class InstanceLayers {
   }
 
   private oneAtATime<T>(ownerId: string, work: () => Promise<T>): Promise<T> {
-    const turn = (this.queues.get(ownerId) ?? Promise.resolve()).then(work);
-    const settled = turn.catch(() => undefined);
-    this.queues.set(ownerId, settled);
-    void settled.then(() => {
-      if (this.queues.get(ownerId) === settled) this.queues.delete(ownerId);
-    });
-    return turn;
+    return this.turns.run(ownerId, work);
   }
 }
 
