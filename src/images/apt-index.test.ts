@@ -31,13 +31,13 @@ case "$*" in
       cp "$f" "${lists}/\${name}InRelease"
       echo p > "${lists}/\${name}main_binary-amd64_Packages"
     done < '${sources}' ;;
+  *'$(URI) $(REPO_URI)'*)
+    while read -r uri rel name; do
+      echo "\${uri}dists/$rel/main/binary-amd64/Packages \${uri}dists/$rel/InRelease ${lists}/\${name}main_binary-amd64_Packages main/binary-amd64/Packages"
+      echo "\${uri}dists/$rel/main/binary-all/Packages \${uri}dists/$rel/InRelease ${lists}/\${name}main_binary-all_Packages main/binary-all/Packages"
+    done < '${sources}' ;;
   *'$(URI)'*)
     while read -r uri rel name; do echo "\${uri}dists/$rel/main/binary-amd64/Packages"; echo "\${uri}dists/$rel/main/binary-all/Packages"; done < '${sources}' ;;
-  *'$(REPO_URI)'*)
-    while read -r uri rel name; do
-      echo "\${uri}dists/$rel/InRelease ${lists}/\${name}main_binary-amd64_Packages main/binary-amd64/Packages"
-      echo "\${uri}dists/$rel/InRelease ${lists}/\${name}main_binary-all_Packages main/binary-all/Packages"
-    done < '${sources}' ;;
   *) exit 2 ;;
 esac
 `);

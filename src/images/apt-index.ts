@@ -49,9 +49,10 @@ export function aptIndexCurrent(p: AptIndexPaths = APT_INDEX_PATHS): string {
     `[ -s '${p.record}' ] || exit 1`,
     't=$(mktemp -d) || exit 1',
     'trap \'rm -rf "$t"\' EXIT',
-    `${SOURCES} > "$t/now" && cmp -s "$t/now" '${p.record}' || exit 1`,
-    'apt-get indextargets --no-release-info --format \'$(REPO_URI)dists/$(RELEASE)/InRelease $(FILENAME) $(METAKEY)\' > "$t/targets" || exit 1',
-    'while read -r uri file key; do printf \'%s %s\\n\' "$uri" "${file%"$(printf %s "$key" | tr / _)"}InRelease"; done < "$t/targets" | LC_ALL=C sort -u > "$t/releases"',
+    // One listing (apt starts in seconds under emulation): its first column is what SOURCES records.
+    'apt-get indextargets --no-release-info --format \'$(URI) $(REPO_URI)dists/$(RELEASE)/InRelease $(FILENAME) $(METAKEY)\' > "$t/targets" || exit 1',
+    `cut -d ' ' -f 1 "$t/targets" | LC_ALL=C sort > "$t/now" && cmp -s "$t/now" '${p.record}' || exit 1`,
+    'while read -r target uri file key; do printf \'%s %s\\n\' "$uri" "${file%"$(printf %s "$key" | tr / _)"}InRelease"; done < "$t/targets" | LC_ALL=C sort -u > "$t/releases"',
     '[ -s "$t/releases" ] || exit 1',
     // apt downloads as its sandbox user, who must be able to write there.
     'chown _apt "$t" 2>/dev/null',
