@@ -23,7 +23,13 @@ export interface Identity {
  *    SIGHUP (reload);
  * 4. root's authorized keys (the rest of standard input) and the hostname;
  * 5. on the bridge, the instance's MAC and address: a runtime networkd file (/run, so a saved
- *    disk keeps none of it) sorts before cloud-init's, which names the base's MAC.
+ *    disk keeps none of it) sorts before cloud-init's, which names the base's MAC. It turns
+ *    off the DHCP the base was saved with, and the MAC changes only once networkd has applied
+ *    it (it does so in the background): changed first, the base's DHCP client asked again with
+ *    the new MAC and was leased this very address, and networkd's removal of that lease then
+ *    raced the static address and took it away (a VM no one could reach). The script waits
+ *    until the link has this address alone and the default route, asking networkd again if
+ *    not, and fails rather than tell the host that a VM runs that no one can reach.
  */
 export const REIDENTIFY = `set -eu
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -51,10 +57,27 @@ if [ -n "$mac" ]; then
   done
   [ -n "$dev" ] || { echo "no network interface" >&2; exit 3; }
   mkdir -p /run/systemd/network
-  printf '[Match]\\nName=%s\\n\\n[Network]\\nAddress=%s\\nGateway=%s\\n' "$dev" "$address" "$gateway" >/run/systemd/network/05-stratus-instance.network
-  ip link set dev "$dev" address "$mac"
+  printf '[Match]\\nName=%s\\n\\n[Network]\\nDHCP=no\\nLinkLocalAddressing=no\\nIPv6AcceptRA=no\\nAddress=%s\\nGateway=%s\\n' "$dev" "$address" "$gateway" >/run/systemd/network/05-stratus-instance.network
+  addresses() { ip -4 -o addr show dev "$dev" | awk '{print $4}' | tr '\\n' ' '; }
+  settle() {
+    i=0
+    until [ "$(addresses)" = "$address " ] && ip -4 route show default | grep -q "via $gateway "; do
+      i=$((i + 1))
+      case $i in
+        50) networkctl reconfigure "$dev" || true ;;
+        150) ip -4 addr flush dev "$dev" || true; networkctl reconfigure "$dev" || true ;;
+        300) networkctl --no-pager status "$dev" >&2 || true
+             echo "the network did not take address $address on $dev (it has: $(addresses))" >&2
+             exit 4 ;;
+      esac
+      sleep 0.2
+    done
+  }
   networkctl reload
   networkctl reconfigure "$dev"
+  settle
+  ip link set dev "$dev" address "$mac"
+  settle
 fi
 if systemctl is-active --quiet ssh; then systemctl reload ssh; fi
 `;
@@ -76,7 +99,7 @@ export function reidentifyCommand(id: Identity, entropy: Buffer = randomBytes(64
 }
 
 /** Makes the restored guest the VM `id` says, through its agent; fails with what the guest said. */
-export async function reidentify(agent: GuestAgent, id: Identity, timeoutMs = 60_000): Promise<void> {
+export async function reidentify(agent: GuestAgent, id: Identity, timeoutMs = 120_000): Promise<void> {
   const { args, input } = reidentifyCommand(id);
   const r = await agent.exec('/bin/sh', args, { input, timeoutMs });
   if (r.code !== 0) {

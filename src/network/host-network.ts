@@ -166,6 +166,9 @@ export class HostNetwork {
     this.dhcp.setHosts(this.dhcpHosts());
     await this.applyFirewall();
     if ((await linkAlias(ifname)) !== undefined) await run('ip', ['link', 'del', ifname]);
+    // The host's neighbour entry names this port's MAC: the next instance given the address
+    // would wait for it to fail (seconds) before the host asked again by ARP.
+    if (gone) await run('ip', ['neigh', 'flush', 'to', gone.address, 'dev', this.o.bridge]).catch(() => undefined);
   }
 
   /**

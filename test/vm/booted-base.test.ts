@@ -10,6 +10,11 @@
  * Regression: a base saved while cloud-init was between two stages (`cloud-init status --wait`
  * said "done" there) went on with cloud-init's config stage in the resumed VMs, which replaced
  * root's keys with the base's (none): bob's key was refused on his own VM.
+ *
+ * Regression: the base is saved holding a DHCP lease; its MAC changed while that DHCP client
+ * ran, which was then leased the VM's own address, and networkd's removal of that lease raced
+ * the VM's static address and took it away: a VM nobody could reach ("No route to host"),
+ * mostly on a busy host. The VM's DHCP client must never have run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,8 +33,9 @@ import { startServerProcess } from '../helpers/server.js';
 import { bridgeDataDir } from '../helpers/vm-cloud.js';
 import { addAccount, publishRecipe } from '../helpers/cloud.js';
 import { acquireGuestSlots, ssh, sshKey } from '../helpers/vm.js';
+import { networkReport } from '../helpers/guest-network.js';
 
-const { dir, dataDir } = bridgeDataDir('stb');
+const { dir, dataDir, bridge } = bridgeDataDir('stb');
 const admin = { username: 'admin', password: 'admin-pass-1' };
 const ALICE = { username: 'alice', password: 'alice-pass-1' };
 const BOB = { username: 'bob', password: 'bob-pass-1' };
@@ -63,7 +69,7 @@ async function loginMs(vm: InstanceInfo, key: string, since: number): Promise<nu
       ssh(guestOf(vm), key, 'true', 20_000);
       return Date.now() - since;
     } catch (e) {
-      if (Date.now() - since > 300_000) throw e;
+      if (Date.now() - since > 300_000) throw new Error(`${(e as Error).message}\n${await networkReport(dataDir, vmName(vm.id), bridge)}\n${server.log().slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -124,6 +130,10 @@ test('debian-12: a booted base is made once in the background; VMs resume it in 
   }
   assert.notEqual(aSeen[4], bSeen[4], 'SSH host keys made anew in each VM');
   assert.notEqual(aSeen[6], bSeen[6], 'the random state reseeded in each VM');
+  for (const [vm, key] of [[a, aliceKey.path], [b, bobKey.path]] as const) {
+    const leased = ssh(guestOf(vm), key, `journalctl -b --no-pager -u systemd-networkd | grep " ${vmName(vm.id)} systemd-networkd" | grep -c "DHCPv4 address" || true`).trim();
+    assert.equal(leased, '0', 'its DHCP client never ran (its lease\'s removal raced the static address)');
+  }
   // The attack: bob's key on alice's VM.
   assert.throws(() => ssh(guestOf(a), bobKey.path, 'true', 30_000), 'bob cannot log into alice\'s VM');
   // The index the base fetched is still the archive's: a build's update is skipped (images/apt-index.ts).
