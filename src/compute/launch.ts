@@ -115,9 +115,9 @@ export interface LaunchedInstance {
  *                      qmp.sock        QMP                       qemu.pid / qemu.log
  *                      <id>.raw        an empty data disk asked for at start (--volatile-disk)
  */
-export function instancePaths(instancesDir: string, name: string): { dir: string; qmpSocket: string; pidFile: string; serialLog: string; log: string } {
+export function instancePaths(instancesDir: string, name: string): { dir: string; qmpSocket: string; agentSocket: string; pidFile: string; serialLog: string; log: string } {
   const dir = join(instancesDir, name);
-  return { dir, qmpSocket: join(dir, 'qmp.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: join(dir, 'serial.log'), log: join(dir, 'qemu.log') };
+  return { dir, qmpSocket: join(dir, 'qmp.sock'), agentSocket: join(dir, 'agent.sock'), pidFile: join(dir, 'qemu.pid'), serialLog: join(dir, 'serial.log'), log: join(dir, 'qemu.log') };
 }
 
 /**
@@ -150,7 +150,7 @@ export async function launchInstance(req: LaunchRequest): Promise<LaunchedInstan
     const ports = new Map(guestPorts.map((p) => [p, req.bridge ? p : hostPortFor(p)]));
     const accel = await detectAccel();
     const uuid = randomUUID();
-    const agentSocket = req.agent || req.restore ? join(paths.dir, 'agent.sock') : undefined;
+    const agentSocket = req.agent || req.restore ? paths.agentSocket : undefined;
     const specFor = (address: string): VmSpec => ({
       name: req.name, uuid, accel, vcpus: req.vcpus, memoryMiB: req.memoryMiB,
       root: { path: overlay, format: req.ownDisk ? req.base.format : 'qcow2' },

@@ -79,7 +79,7 @@ export class InstanceLayers {
    */
   async freeze(owner: LayerOwner, key: string, disk: string, paused: <T>(work: () => Promise<T>) => Promise<T>, inUse: ReadonlySet<string>): Promise<LayerRow> {
     requireLayerKey(key);
-    return this.oneAtATime(owner.id, async () => {
+    return this.turns.run(owner.id, async () => {
       const { snapshot, origin } = await this.frozenDisk(disk);
       const dir = this.ownerDir(owner.id);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -116,7 +116,7 @@ export class InstanceLayers {
    * `key` (LAYER_NOT_FOUND, or LAYER_MISMATCH when the layer was made over another origin).
    */
   async liveCopy(user: Principal, key: string, origin: VolumeRow, what: string): Promise<{ volume: VolumeRow; layer: LayerRow }> {
-    return this.oneAtATime(user.id, async () => {
+    return this.turns.run(user.id, async () => {
       const layer = matching(await this.require(user, key), origin);
       const volume = await this.o.disks.liveCopy(user, origin, what, this.fileOf(layer));
       await this.o.store.touch(layer.id, this.now());
@@ -127,7 +127,7 @@ export class InstanceLayers {
   /** Removes `owner`'s layer of `key`, unless `inUse` names it (LAYER_IN_USE). */
   async remove(owner: LayerOwner, key: string, inUse: ReadonlySet<string>): Promise<void> {
     requireLayerKey(key);
-    await this.oneAtATime(owner.id, async () => {
+    await this.turns.run(owner.id, async () => {
       const row = await this.o.store.get(owner.id, key);
       if (!row) throw notFound(key);
       if (inUse.has(row.id)) throw new StratusError('LAYER_IN_USE', `layer ${key} is in use: a live instance was started from it`);
@@ -138,7 +138,7 @@ export class InstanceLayers {
   /** Removes the layers no one can run any more (their account or their origin is gone); returns how many. */
   async collect(): Promise<number> {
     const stale = await this.o.store.stale();
-    for (const row of stale) await this.oneAtATime(row.owner_id, () => this.drop(row));
+    for (const row of stale) await this.turns.run(row.owner_id, () => this.drop(row));
     return stale.length;
   }
 
@@ -206,10 +206,6 @@ export class InstanceLayers {
 
   private now(): string {
     return (this.o.clock ?? (() => new Date()))().toISOString();
-  }
-
-  private oneAtATime<T>(ownerId: string, work: () => Promise<T>): Promise<T> {
-    return this.turns.run(ownerId, work);
   }
 }
 

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { instancePaths } from '../../src/compute/launch.js';
 import { GuestAgent } from '../../src/compute/drivers/qemu/guest-agent.js';
 import { tableName } from '../../src/network/firewall.js';
 
@@ -23,7 +24,7 @@ export async function networkReport(dataDir: string, instanceName: string, bridg
     host('bridge', ['fdb', 'show', 'br', bridge, 'dynamic']),
     host('nft', ['list', 'table', 'bridge', tableName(bridge)]),
   ];
-  const socket = join(dataDir, 'instances', instanceName, 'agent.sock');
+  const socket = instancePaths(join(dataDir, 'instances'), instanceName).agentSocket;
   if (existsSync(socket)) {
     try {
       const agent = await GuestAgent.connect(socket, 20_000, () => undefined);
